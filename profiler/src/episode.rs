@@ -1,0 +1,100 @@
+//! The slow path of every blocking acquisition: a *wait episode*.
+//!
+//! A lock call that cannot take its raw lock at once calls [`LockState::wait`]. It first gives the
+//! raw lock a short grace period ([`GRACE`]) to hand over normally, which is what the raw lock
+//! would do anyway, and costs the profiler nothing. Only a wait that outlasts it becomes an
+//! episode: the thread captures its stack (unresolved), publishes the wait in its slot, and looks
+//! for a cycle through itself in the wait-for graph ([`crate::wait_for_graph`]). Then it blocks
+//! on the raw lock, and clears its slot once it has the lock.
+
+use std::panic::Location;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::time::Duration;
+
+use backtrace::Backtrace;
+
+use crate::lock_state::LockState;
+use crate::threads::{ThreadRecord, Waiting, current_record, enter_profiler};
+
+/// How long a blocked acquisition waits on the raw lock before it becomes a wait episode.
+/// Short enough that a deadlock is reported within a fraction of a millisecond, long enough that
+/// ordinary brief contention never pays for stack capture or graph exploration.
+pub const GRACE: Duration = Duration::from_micros(50);
+
+/// The blocking operations of a raw lock, as the profiler needs them.
+///
+/// Implemented by the lock types in `lockprof` for their raw locks.
+pub trait RawWait {
+    /// Tries to acquire, blocking for at most `timeout`. Returns whether it acquired.
+    fn acquire_within(&self, timeout: Duration) -> bool;
+    /// Acquires, blocking as long as it takes.
+    fn acquire(&self);
+}
+
+static EPISODES: AtomicU64 = AtomicU64::new(0);
+
+/// How many wait episodes this process has run: blocked acquisitions that outlasted [`GRACE`] and
+/// so were checked for deadlock. Tests use it to show the detector actually ran.
+pub fn wait_episodes() -> u64 {
+    EPISODES.load(Ordering::Relaxed)
+}
+
+impl LockState {
+    /// Slow path: blocks on `raw` until it is acquired, checking for a deadlock first if the wait
+    /// is not brief. The caller calls [`LockState::acquired`] afterwards, as on the fast path.
+    ///
+    /// If a deadlock is found, the policy applies: with `panic`, this call panics (at the user's
+    /// lock call, thanks to `#[track_caller]`) without acquiring.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    pub fn wait(&self, at: &'static Location<'static>, raw: &dyn RawWait) {
+        if raw.acquire_within(GRACE) {
+            return;
+        }
+        // A lock taken by the profiler's own machinery (an allocator built on lockprof locks,
+        // say), or during thread teardown, is taken without profiling rather than recursively.
+        let (Some(_reentry), Some(record)) = (enter_profiler(), current_record()) else {
+            raw.acquire();
+            return;
+        };
+        EPISODES.fetch_add(1, Ordering::Relaxed);
+        let episode = Episode::begin(record, self, at);
+        if let Some(cycle) = crate::wait_for_graph::find_deadlock(&episode.record) {
+            crate::deadlock::found(&episode.record, cycle);
+        }
+        raw.acquire();
+        drop(episode);
+    }
+}
+
+/// A published wait; dropping it (also during unwinding) ends the episode.
+struct Episode {
+    record: Arc<ThreadRecord>,
+}
+
+impl Episode {
+    fn begin(record: Arc<ThreadRecord>, lock: &LockState, at: &'static Location<'static>) -> Self {
+        let stack = Arc::new(Backtrace::new_unresolved());
+        let lock_id = lock.id();
+        record.with_slot(|slot| {
+            slot.seq += 1;
+            slot.waiting = Some(Waiting { lock: lock as *const LockState, lock_id, at, stack });
+        });
+        // Orders this publication (and every owner word this thread set before it) before the
+        // exploration's reads, against the same fence in every other episode: of two threads
+        // closing a cycle at once, at least one sees the other (see `wait_for_graph`).
+        fence(Ordering::SeqCst);
+        Episode { record }
+    }
+}
+
+impl Drop for Episode {
+    fn drop(&mut self) {
+        self.record.with_slot(|slot| {
+            slot.seq += 1;
+            slot.waiting = None;
+        });
+    }
+}

@@ -1,0 +1,36 @@
+//! The engine of [lockprof](https://docs.rs/lockprof): the lock and thread registry, the
+//! wait-for graph that finds deadlocks the moment they form, stack capture and symbolisation, the
+//! trace schema and its writer, and the deadlock policy.
+//!
+//! Users add the `lockprof` crate (the drop-in lock types); this crate is what those types call,
+//! and what the `lockprof` CLI reads traces with.
+//!
+//! A lock call from the user's code reaches the graph in three hops:
+//! `lockprof::Mutex::lock` → [`LockState::wait`] (only if the lock is taken) →
+//! [`wait_for_graph`]'s `find_deadlock`.
+//!
+//! # Environment
+//! - `LOCKPROF_TRACE=path`: write the trace there at exit and when a deadlock is found.
+//! - `LOCKPROF_ON_DEADLOCK=panic|abort|report`: see [`DeadlockPolicy`].
+
+#![warn(missing_docs)]
+
+mod config;
+mod deadlock;
+mod episode;
+mod lock_state;
+mod locks;
+mod policy;
+pub mod report;
+mod stacks;
+mod threads;
+pub mod trace;
+pub mod wait_for_graph;
+
+pub use config::{Config, config};
+pub use deadlock::deadlocks_found;
+pub use episode::{GRACE, RawWait, wait_episodes};
+pub use lock_state::{LockKind, LockState};
+pub use policy::DeadlockPolicy;
+pub use threads::current_thread_id;
+pub use trace::write_now;

@@ -1,0 +1,108 @@
+//! Stack capture and symbolisation.
+//!
+//! Stacks are captured unresolved (instruction pointers only) on the slow path and symbolised
+//! once, when a trace is written. Symbolised frames drop lockprof's own frames at the top and the
+//! runtime's start-up frames at the bottom, so the first frame is the user's lock call.
+
+use std::path::{Path, PathBuf};
+
+use backtrace::Backtrace;
+
+use crate::trace::schema::Frame;
+
+/// Function-name prefixes of frames that belong to the capture itself.
+const INTERNAL_PREFIXES: &[&str] = &[
+    "backtrace::",
+    "lockprof_profiler::",
+    "<lockprof_profiler::",
+    "lockprof::",
+    "<lockprof::",
+    "core::ops::function::",
+    "<core::panic::",
+];
+
+/// Frames from which on everything is the runtime starting a thread or `main`.
+const RUNTIME_MARKERS: &[&str] =
+    &["std::sys::backtrace::__rust_begin_short_backtrace", "std::rt::lang_start"];
+
+/// Symbolises `stack` into frames, innermost first.
+pub(crate) fn symbolise(stack: &Backtrace) -> Vec<Frame> {
+    let mut resolved = stack.clone();
+    resolved.resolve();
+    let cwd = std::env::current_dir().ok();
+    let mut frames = Vec::new();
+    'frames: for frame in resolved.frames() {
+        let symbols = frame.symbols();
+        if symbols.is_empty() {
+            frames.push(Frame { function: "??".to_owned(), file: None, line: None });
+            continue;
+        }
+        for symbol in symbols {
+            let function = symbol.name().map_or_else(|| "??".to_owned(), |n| format!("{n:#}"));
+            if RUNTIME_MARKERS.iter().any(|m| function.starts_with(m)) {
+                break 'frames;
+            }
+            let file = symbol.filename().map(|f| display_path(f, cwd.as_deref()));
+            frames.push(Frame { function, file, line: symbol.lineno() });
+        }
+    }
+    trim_internal(&mut frames);
+    frames
+}
+
+/// Drops the frames at the top that belong to lockprof itself, so the first is the user's call.
+fn trim_internal(frames: &mut Vec<Frame>) {
+    let internal =
+        frames.iter().take_while(|f| INTERNAL_PREFIXES.iter().any(|p| f.function.starts_with(p))).count();
+    frames.drain(..internal);
+}
+
+/// `path` relative to the working directory when it lies below it, so reports show the same
+/// `src/x.rs:LINE` form as `#[track_caller]` sites.
+fn display_path(path: &Path, cwd: Option<&Path>) -> String {
+    cwd.and_then(|cwd| path.strip_prefix(cwd).ok())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| path.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(function: &str) -> Frame {
+        Frame { function: function.to_owned(), file: None, line: None }
+    }
+
+    #[test]
+    fn internal_frames_at_the_top_are_dropped_and_the_rest_kept() {
+        let mut frames = vec![
+            frame("backtrace::backtrace::trace"),
+            frame("lockprof_profiler::episode::Episode::begin"),
+            frame("lockprof::mutex::Mutex<T>::lock"),
+            frame("app::transfer"),
+            frame("lockprof::mutex::Mutex<T>::lock"),
+            frame("app::main"),
+        ];
+        trim_internal(&mut frames);
+        let names: Vec<_> = frames.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, ["app::transfer", "lockprof::mutex::Mutex<T>::lock", "app::main"]);
+    }
+
+    #[test]
+    fn a_real_capture_symbolises_to_named_frames() {
+        let frames = symbolise(&Backtrace::new_unresolved());
+        // Everything above the harness is this crate's test code, which counts as internal;
+        // what is left must still be resolved frames with names.
+        assert!(frames.iter().all(|f| !f.function.starts_with("backtrace::")), "{frames:#?}");
+        assert!(frames.iter().any(|f| f.function != "??"), "{frames:#?}");
+    }
+
+    #[test]
+    fn paths_below_the_working_directory_become_relative() {
+        let cwd = Path::new("/work/app");
+        assert_eq!(display_path(Path::new("/work/app/src/main.rs"), Some(cwd)), "src/main.rs");
+        assert_eq!(display_path(Path::new("/rustc/x/lib.rs"), Some(cwd)), "/rustc/x/lib.rs");
+    }
+}

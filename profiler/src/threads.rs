@@ -1,0 +1,149 @@
+//! The thread half of the registry: a cheap id for every thread that touches a lock, and, for
+//! threads that have ever waited, a record that says what they are waiting for right now.
+//!
+//! The id is a const-initialised thread-local `Cell`, so reading it on the fast path is one load
+//! from thread-local storage. Ids are never reused: a lock still "owned" by a thread that exited
+//! while holding it can never be mistaken for a lock owned by a newer thread.
+//!
+//! A [`ThreadRecord`] is created on a thread's first wait (never on the fast path). Its
+//! [`WaitSlot`] is the thread's outgoing edge in the wait-for graph; see
+//! [`crate::wait_for_graph`] for the protocol that reads it.
+
+use std::cell::{Cell, RefCell};
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use backtrace::Backtrace;
+use dashmap::DashMap;
+
+use crate::lock_state::LockState;
+
+static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static THREAD_ID: Cell<u64> = const { Cell::new(0) };
+    static RECORD: RefCell<Option<RecordHandle>> = const { RefCell::new(None) };
+    static IN_PROFILER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The calling thread's lockprof id (never 0, never reused).
+#[inline]
+pub fn current_thread_id() -> u64 {
+    let id = THREAD_ID.with(Cell::get);
+    if id != 0 { id } else { first_touch() }
+}
+
+/// A thread's first lock call: give it an id and make sure the process-wide machinery (config,
+/// exit hook) is set up. Kept out of line so the fast path stays small.
+#[cold]
+#[inline(never)]
+fn first_touch() -> u64 {
+    let id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
+    THREAD_ID.with(|c| c.set(id));
+    crate::trace::writer::install_exit_hook();
+    id
+}
+
+/// One wait episode: the lock a thread is blocked on, published while it waits.
+pub(crate) struct Waiting {
+    /// The lock waited for. Only dereferenced while the record's mutex is held: the waiting
+    /// thread must take that mutex to end its episode, and it cannot return from the lock call
+    /// (which borrows the lock) before, so the lock outlives every such dereference.
+    pub lock: *const LockState,
+    pub lock_id: u64,
+    pub at: &'static Location<'static>,
+    pub stack: Arc<Backtrace>,
+}
+
+/// A thread's outgoing wait-for edge, with a sequence number that changes on every episode start
+/// and end (so a reader can tell "the same wait" from "a later wait on the same lock").
+#[derive(Default)]
+pub(crate) struct WaitSlot {
+    pub seq: u64,
+    pub waiting: Option<Waiting>,
+}
+
+/// Everything the detector may read about another thread.
+pub(crate) struct ThreadRecord {
+    pub id: u64,
+    slot: Mutex<WaitSlot>,
+}
+
+// SAFETY: the only non-Send/Sync field is `Waiting::lock`, a pointer that is dereferenced solely
+// by `ThreadRecord::with_slot` callers while `slot`'s mutex is held; see `Waiting::lock` for why
+// the pointee is alive then. All other fields are Send + Sync.
+unsafe impl Send for ThreadRecord {}
+// SAFETY: as for Send: shared access goes through the `slot` mutex.
+unsafe impl Sync for ThreadRecord {}
+
+impl ThreadRecord {
+    /// Runs `f` with the slot locked. Poisoning cannot happen (no code that can panic runs under
+    /// it), but is tolerated anyway so the profiler never panics inside a user's lock call.
+    pub fn with_slot<R>(&self, f: impl FnOnce(&mut WaitSlot) -> R) -> R {
+        let mut slot: MutexGuard<'_, WaitSlot> = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut slot)
+    }
+}
+
+/// Live records by thread id (a thread's entry is removed when it exits).
+fn live() -> &'static DashMap<u64, Arc<ThreadRecord>> {
+    static LIVE: std::sync::OnceLock<DashMap<u64, Arc<ThreadRecord>>> = std::sync::OnceLock::new();
+    LIVE.get_or_init(DashMap::new)
+}
+
+/// Names of every thread that ever waited, kept after exit for the trace.
+pub(crate) fn seen() -> &'static DashMap<u64, Option<String>> {
+    static SEEN: std::sync::OnceLock<DashMap<u64, Option<String>>> = std::sync::OnceLock::new();
+    SEEN.get_or_init(DashMap::new)
+}
+
+/// The record of a live thread, if it has one.
+pub(crate) fn record_of(id: u64) -> Option<Arc<ThreadRecord>> {
+    live().get(&id).map(|r| Arc::clone(&r))
+}
+
+/// Owned by the thread's TLS; removes the thread from the live set when the thread exits.
+struct RecordHandle(Arc<ThreadRecord>);
+
+impl Drop for RecordHandle {
+    fn drop(&mut self) {
+        live().remove(&self.0.id);
+    }
+}
+
+/// The calling thread's record, created on first use. `None` while the thread is being torn down
+/// (its TLS is gone), in which case the caller must not profile.
+pub(crate) fn current_record() -> Option<Arc<ThreadRecord>> {
+    RECORD
+        .try_with(|cell| {
+            let mut cell = cell.try_borrow_mut().ok()?;
+            if let Some(handle) = cell.as_ref() {
+                return Some(Arc::clone(&handle.0));
+            }
+            let id = current_thread_id();
+            let name = std::thread::current().name().map(str::to_owned);
+            let record = Arc::new(ThreadRecord { id, slot: Mutex::default() });
+            seen().insert(id, name);
+            live().insert(id, Arc::clone(&record));
+            *cell = Some(RecordHandle(Arc::clone(&record)));
+            Some(record)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Marks the calling thread as inside the profiler's slow path for the lifetime of the returned
+/// guard. Returns `None` if it already is: a lock taken by the profiler's own machinery (say, an
+/// allocator built on lockprof locks) must then be taken without profiling, never recursively.
+pub(crate) fn enter_profiler() -> Option<ReentryGuard> {
+    IN_PROFILER.try_with(|flag| (!flag.replace(true)).then_some(ReentryGuard)).ok().flatten()
+}
+
+pub(crate) struct ReentryGuard;
+
+impl Drop for ReentryGuard {
+    fn drop(&mut self) {
+        let _ = IN_PROFILER.try_with(|flag| flag.set(false));
+    }
+}

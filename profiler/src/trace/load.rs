@@ -1,0 +1,141 @@
+//! Reading a trace back, with errors that say in one line what is wrong with the file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::trace::schema::{TRACE_FORMAT, TRACE_VERSION, Trace};
+
+/// Why a file is not a trace this build can read.
+#[derive(Debug)]
+pub enum TraceError {
+    /// The file could not be read.
+    Io(std::io::Error),
+    /// The file is empty.
+    Empty,
+    /// The JSON stops before it is complete (a crash while writing, or a cut copy).
+    Truncated,
+    /// The bytes are not JSON (or are nested too deeply to be a trace).
+    NotJson(String),
+    /// Valid JSON, but not a lockprof trace (no `"format": "lockprof-trace"`).
+    Foreign(String),
+    /// A lockprof trace from a newer lockprof.
+    FutureVersion(u64),
+    /// A lockprof trace of a known version whose content does not fit the schema.
+    Malformed(String),
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TraceError::Io(e) => write!(f, "cannot read it: {e}"),
+            TraceError::Empty => write!(f, "the file is empty"),
+            TraceError::Truncated => write!(f, "the file is truncated (its JSON ends early)"),
+            TraceError::NotJson(e) => write!(f, "not JSON ({e})"),
+            TraceError::Foreign(what) => write!(f, "not a lockprof trace ({what})"),
+            TraceError::FutureVersion(v) => write!(
+                f,
+                "written by a newer lockprof (trace version {v}; this lockprof reads up to {TRACE_VERSION}); upgrade lockprof"
+            ),
+            TraceError::Malformed(e) => write!(f, "malformed lockprof trace: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TraceError {}
+
+/// A [`TraceError`] with the path it is about.
+#[derive(Debug)]
+pub struct LoadError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub error: TraceError,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.error)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Reads and validates the trace at `path`.
+pub fn load(path: &Path) -> Result<Trace, LoadError> {
+    let wrap = |error| LoadError { path: path.to_path_buf(), error };
+    let bytes = std::fs::read(path).map_err(|e| wrap(TraceError::Io(e)))?;
+    parse(&bytes).map_err(wrap)
+}
+
+/// Parses and validates a trace from bytes.
+///
+/// ```
+/// use lockprof_profiler::trace::load::{parse, TraceError};
+/// assert!(matches!(parse(b""), Err(TraceError::Empty)));
+/// assert!(matches!(parse(br#"{"format": "lockprof-trace", "version": 9}"#), Err(TraceError::FutureVersion(9))));
+/// ```
+pub fn parse(bytes: &[u8]) -> Result<Trace, TraceError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(TraceError::Empty);
+    }
+    // serde_json refuses nesting deeper than 128 levels with an error rather than recursing
+    // without bound, so hostile input cannot overflow the stack here.
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| if e.is_eof() { TraceError::Truncated } else { TraceError::NotJson(e.to_string()) })?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| TraceError::Foreign(format!("top level is {}, not an object", kind_of(&value))))?;
+    match object.get("format").and_then(|f| f.as_str()) {
+        Some(TRACE_FORMAT) => {}
+        Some(other) => return Err(TraceError::Foreign(format!("its format is {other:?}"))),
+        None => return Err(TraceError::Foreign(format!("no \"format\": \"{TRACE_FORMAT}\" field"))),
+    }
+    let version = object
+        .get("version")
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| TraceError::Malformed("\"version\" is missing or not a whole number".into()))?;
+    if version > u64::from(TRACE_VERSION) {
+        return Err(TraceError::FutureVersion(version));
+    }
+    if version == 0 {
+        return Err(TraceError::Malformed("version 0 does not exist".into()));
+    }
+    let trace: Trace = serde_json::from_value(value).map_err(|e| TraceError::Malformed(e.to_string()))?;
+    check_references(&trace).map_err(TraceError::Malformed)?;
+    Ok(trace)
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Every id a finding mentions must be defined in the trace.
+fn check_references(trace: &Trace) -> Result<(), String> {
+    for (n, deadlock) in trace.deadlocks.iter().enumerate() {
+        let n = n + 1;
+        if deadlock.cycle.is_empty() {
+            return Err(format!("deadlock {n} has an empty cycle"));
+        }
+        for hop in &deadlock.cycle {
+            if trace.thread(hop.thread).is_none() {
+                return Err(format!("deadlock {n} names thread {} which is not in \"threads\"", hop.thread));
+            }
+            for lock in [hop.holds, hop.waits_for] {
+                if trace.lock(lock).is_none() {
+                    return Err(format!("deadlock {n} names lock {lock} which is not in \"locks\""));
+                }
+            }
+            if let Some(stack) = hop.stack.filter(|&s| trace.stack(s).is_none()) {
+                return Err(format!("deadlock {n} names stack {stack} which is not in \"stacks\""));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! The trace file format, version 1. One definition, used by the writer in the profiled process
+//! and by the CLI that reads it. Documented for users in the README ("The trace format").
+//!
+//! Compatibility rule: within a version, fields are only ever added, and readers ignore fields
+//! they do not know; a change that an older reader would misread bumps [`TRACE_VERSION`].
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::lock_state::LockKind;
+use crate::policy::DeadlockPolicy;
+
+/// The value of the top-level `"format"` field.
+pub const TRACE_FORMAT: &str = "lockprof-trace";
+/// The version this build writes, and the newest it reads.
+pub const TRACE_VERSION: u32 = 1;
+
+/// A whole trace file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    /// Always [`TRACE_FORMAT`].
+    pub format: String,
+    /// [`TRACE_VERSION`] of the writer.
+    pub version: u32,
+    /// The process that wrote it.
+    pub process: Process,
+    /// Locks that took part in a wait or a finding, by id.
+    pub locks: Vec<LockEntry>,
+    /// Threads that took part in a wait or a finding, by id.
+    pub threads: Vec<ThreadEntry>,
+    /// Actual deadlocks found, in the order they were found.
+    pub deadlocks: Vec<Deadlock>,
+    /// Symbolised stacks referenced by id from the rest of the trace.
+    pub stacks: Vec<Stack>,
+}
+
+/// The writing process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Process {
+    /// Operating-system process id.
+    pub pid: u32,
+    /// Command line, program first.
+    pub command: Vec<String>,
+    /// Why this copy of the trace was written.
+    pub reason: WriteReason,
+}
+
+/// When a trace is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteReason {
+    /// At process exit (return from `main` or `std::process::exit`).
+    Exit,
+    /// The moment a deadlock was found, before the policy applied.
+    Deadlock,
+}
+
+/// A source location, as `file:line:column`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Site {
+    /// Path as the compiler saw it (relative to the workspace for workspace crates).
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+impl Site {
+    /// The site of a `#[track_caller]` location.
+    pub fn from_location(location: &std::panic::Location<'_>) -> Self {
+        Site { file: location.file().to_owned(), line: location.line(), column: location.column() }
+    }
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// A lock, identified by its creation site and optional name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockEntry {
+    /// Id, unique within the trace.
+    pub id: u64,
+    /// Which primitive it is.
+    pub kind: LockKind,
+    /// Where it was created.
+    pub site: Site,
+    /// The name it was given, if any.
+    pub name: Option<String>,
+}
+
+/// A thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadEntry {
+    /// lockprof's id (not the OS thread id), unique within the trace.
+    pub id: u64,
+    /// `std::thread` name, if it had one.
+    pub name: Option<String>,
+}
+
+/// An actual deadlock: a cycle of threads, each waiting for a lock the next one holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deadlock {
+    /// The thread whose wait closed the cycle.
+    pub detected_by: u64,
+    /// The policy applied after it was found.
+    pub policy: DeadlockPolicy,
+    /// The threads in wait order, starting with `detected_by`: thread `i` waits for the lock that
+    /// thread `i + 1` holds, and the last waits for the first's.
+    pub cycle: Vec<CycleHop>,
+}
+
+/// One thread of a deadlock cycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CycleHop {
+    /// The thread.
+    pub thread: u64,
+    /// The lock it holds that the previous thread of the cycle waits for.
+    pub holds: u64,
+    /// Where it acquired `holds` (exact, even on the fast path).
+    pub hold_site: Site,
+    /// The lock it waits for.
+    pub waits_for: u64,
+    /// Where it waits for `waits_for`.
+    pub wait_site: Site,
+    /// Its stack while waiting (an id in `stacks`); the frame that holds `holds` is on it unless
+    /// the guard was returned out of the function that took it.
+    pub stack: Option<u32>,
+}
+
+/// A symbolised stack, innermost frame first, with lockprof's own frames and the runtime's
+/// start-up frames removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stack {
+    /// Id, unique within the trace.
+    pub id: u32,
+    /// Frames, innermost first.
+    pub frames: Vec<Frame>,
+}
+
+/// One frame of a stack.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Frame {
+    /// Demangled function name without hash, or `??` when unknown.
+    pub function: String,
+    /// Source file, relative to the working directory where possible.
+    pub file: Option<String>,
+    /// Source line.
+    pub line: Option<u32>,
+}
+
+impl Trace {
+    /// An empty trace written by this process now.
+    pub fn empty(reason: WriteReason) -> Self {
+        Trace {
+            format: TRACE_FORMAT.to_owned(),
+            version: TRACE_VERSION,
+            process: Process {
+                pid: std::process::id(),
+                command: std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect(),
+                reason,
+            },
+            locks: Vec::new(),
+            threads: Vec::new(),
+            deadlocks: Vec::new(),
+            stacks: Vec::new(),
+        }
+    }
+
+    /// The lock with this id.
+    pub fn lock(&self, id: u64) -> Option<&LockEntry> {
+        self.locks.iter().find(|l| l.id == id)
+    }
+
+    /// The thread with this id.
+    pub fn thread(&self, id: u64) -> Option<&ThreadEntry> {
+        self.threads.iter().find(|t| t.id == id)
+    }
+
+    /// The stack with this id.
+    pub fn stack(&self, id: u32) -> Option<&Stack> {
+        self.stacks.iter().find(|s| s.id == id)
+    }
+
+    /// How many findings fail a check: for now, actual deadlocks.
+    pub fn failing_findings(&self) -> usize {
+        self.deadlocks.len()
+    }
+}
