@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use crate::policy::DeadlockPolicy;
 
@@ -12,6 +13,9 @@ pub struct Config {
     pub trace_path: Option<PathBuf>,
     /// `LOCKPROF_ON_DEADLOCK`: what to do when a deadlock is found.
     pub on_deadlock: DeadlockPolicy,
+    /// `LOCKPROF_GRACE_US`: how long a blocked acquisition waits on the raw lock before it is
+    /// checked for deadlock (default [`crate::GRACE`]; `0` checks every blocked acquisition).
+    pub grace: Duration,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -21,5 +25,32 @@ pub fn config() -> &'static Config {
     CONFIG.get_or_init(|| Config {
         trace_path: std::env::var_os("LOCKPROF_TRACE").filter(|p| !p.is_empty()).map(PathBuf::from),
         on_deadlock: DeadlockPolicy::from_env(std::env::var("LOCKPROF_ON_DEADLOCK").ok().as_deref()),
+        grace: grace_from_env(std::env::var("LOCKPROF_GRACE_US").ok().as_deref()),
     })
+}
+
+/// Parses `LOCKPROF_GRACE_US` (microseconds); unset or invalid means [`crate::GRACE`].
+fn grace_from_env(value: Option<&str>) -> Duration {
+    match value.map(str::trim) {
+        None | Some("") => crate::GRACE,
+        Some(v) => v.parse().map(Duration::from_micros).unwrap_or_else(|_| {
+            eprintln!(
+                "lockprof: LOCKPROF_GRACE_US={v:?} is not a whole number of microseconds; using the default"
+            );
+            crate::GRACE
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grace_is_read_in_microseconds_and_defaults_when_invalid() {
+        assert_eq!(grace_from_env(Some("0")), Duration::ZERO);
+        assert_eq!(grace_from_env(Some("250")), Duration::from_micros(250));
+        assert_eq!(grace_from_env(None), crate::GRACE);
+        assert_eq!(grace_from_env(Some("soon")), crate::GRACE);
+    }
 }

@@ -17,7 +17,8 @@ use backtrace::Backtrace;
 use crate::lock_state::LockState;
 use crate::threads::{ThreadRecord, Waiting, current_record, enter_profiler};
 
-/// How long a blocked acquisition waits on the raw lock before it becomes a wait episode.
+/// How long a blocked acquisition waits on the raw lock before it becomes a wait episode, unless
+/// `LOCKPROF_GRACE_US` says otherwise.
 /// Short enough that a deadlock is reported within a fraction of a millisecond, long enough that
 /// ordinary brief contention never pays for stack capture or graph exploration.
 pub const GRACE: Duration = Duration::from_micros(50);
@@ -42,7 +43,10 @@ pub fn wait_episodes() -> u64 {
 
 impl LockState {
     /// Slow path: blocks on `raw` until it is acquired, checking for a deadlock first if the wait
-    /// is not brief. The caller calls [`LockState::acquired`] afterwards, as on the fast path.
+    /// is not brief.
+    ///
+    /// # Panics
+    /// Under the `panic` deadlock policy, when this wait closes a deadlock. The caller calls [`LockState::acquired`] afterwards, as on the fast path.
     ///
     /// If a deadlock is found, the policy applies: with `panic`, this call panics (at the user's
     /// lock call, thanks to `#[track_caller]`) without acquiring.
@@ -50,7 +54,9 @@ impl LockState {
     #[inline(never)]
     #[track_caller]
     pub fn wait(&self, at: &'static Location<'static>, raw: &dyn RawWait) {
-        if raw.acquire_within(GRACE) {
+        let grace = crate::config::config().grace;
+        // A zero grace skips the raw lock's own spinning too: every blocked wait is checked.
+        if !grace.is_zero() && raw.acquire_within(grace) {
             return;
         }
         // A lock taken by the profiler's own machinery (an allocator built on lockprof locks,

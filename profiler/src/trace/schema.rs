@@ -44,6 +44,10 @@ pub struct Process {
     pub command: Vec<String>,
     /// Why this copy of the trace was written.
     pub reason: WriteReason,
+    /// Blocked acquisitions that were checked for deadlock (those that outlasted the grace
+    /// period).
+    #[serde(default)]
+    pub wait_episodes: u64,
 }
 
 /// When a trace is written.
@@ -163,6 +167,7 @@ impl Trace {
                 pid: std::process::id(),
                 command: std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect(),
                 reason,
+                wait_episodes: 0,
             },
             locks: Vec::new(),
             threads: Vec::new(),

@@ -37,6 +37,7 @@ impl Stacks {
 /// A trace of everything recorded so far.
 pub(crate) fn take(reason: WriteReason) -> Trace {
     let mut trace = Trace::empty(reason);
+    trace.process.wait_episodes = crate::wait_episodes();
     let mut stacks = Stacks::default();
 
     let found = found_so_far().lock().unwrap_or_else(|e| e.into_inner()).clone();
