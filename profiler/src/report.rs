@@ -10,20 +10,41 @@ use crate::trace::schema::{CycleHop, Deadlock, Trace};
 /// How many frames of a stack a report shows.
 pub const MAX_FRAMES: usize = 16;
 
-/// `thread #2 "worker"`, or `thread #2` if unnamed.
-fn thread_label(trace: &Trace, id: u64) -> String {
+/// `thread #2 "worker"`, or `thread #2` if unnamed. Names are quoted and escaped as Rust string
+/// literals, so a name from a crafted trace cannot break lines or send terminal escapes.
+///
+/// ```
+/// # use lockprof_profiler::trace::schema::{Trace, ThreadEntry, WriteReason};
+/// let mut trace = Trace::empty(WriteReason::Exit);
+/// trace.threads.push(ThreadEntry { id: 2, name: Some("worker\n".into()) });
+/// assert_eq!(lockprof_profiler::report::thread_label(&trace, 2), r#"thread #2 "worker\n""#);
+/// ```
+pub fn thread_label(trace: &Trace, id: u64) -> String {
     match trace.thread(id).and_then(|t| t.name.as_deref()) {
-        Some(name) => format!("thread #{id} \"{name}\""),
+        Some(name) => format!("thread #{id} {name:?}"),
         None => format!("thread #{id}"),
     }
 }
 
-/// `lock #3 "accounts"`, or `lock #3` if unnamed.
-fn lock_label(trace: &Trace, id: u64) -> String {
+/// `lock #3 "accounts"`, or `lock #3` if unnamed (escaped as [`thread_label`] does).
+pub fn lock_label(trace: &Trace, id: u64) -> String {
     match trace.lock(id).and_then(|l| l.name.as_deref()) {
-        Some(name) => format!("lock #{id} \"{name}\""),
+        Some(name) => format!("lock #{id} {name:?}"),
         None => format!("lock #{id}"),
     }
+}
+
+/// A deadlock's cycle on one line: `thread #1 "a" → lock #2 "B" → thread #2 "b" → … → thread #1 "a"`.
+pub fn cycle_line(trace: &Trace, deadlock: &Deadlock) -> String {
+    let mut cycle = String::new();
+    for hop in &deadlock.cycle {
+        let _ =
+            write!(cycle, "{} → {} → ", thread_label(trace, hop.thread), lock_label(trace, hop.waits_for));
+    }
+    if let Some(first) = deadlock.cycle.first() {
+        cycle.push_str(&thread_label(trace, first.thread));
+    }
+    cycle
 }
 
 /// `(mutex created at src/x.rs:3:17)`.
@@ -98,11 +119,11 @@ pub fn render(trace: &Trace, source: &str) -> String {
     let _ = writeln!(out, "lockprof report: {source}");
     let _ = writeln!(
         out,
-        "process {} `{}`, {} lock(s) and {} thread(s) recorded",
+        "process {} `{}`, {} and {} recorded",
         trace.process.pid,
         command,
-        trace.locks.len(),
-        trace.threads.len()
+        plural(trace.locks.len(), "lock"),
+        plural(trace.threads.len(), "thread")
     );
     let _ = writeln!(out);
     if trace.deadlocks.is_empty() {
@@ -125,4 +146,9 @@ pub fn summary(trace: &Trace) -> String {
         1 => "1 finding: 1 deadlock".to_owned(),
         n => format!("{n} findings: {n} deadlocks"),
     }
+}
+
+/// `1 lock`, `2 locks`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }

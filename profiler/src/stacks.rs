@@ -47,7 +47,15 @@ pub(crate) fn symbolise(stack: &Backtrace) -> Vec<Frame> {
         }
     }
     trim_internal(&mut frames);
+    trim_runtime(&mut frames);
     frames
+}
+
+/// Drops the closure-call shims left at the bottom once the runtime's start-up frames are cut.
+fn trim_runtime(frames: &mut Vec<Frame>) {
+    while frames.last().is_some_and(|f| f.function.starts_with("core::ops::function::")) {
+        frames.pop();
+    }
 }
 
 /// Drops the frames at the top that belong to lockprof itself, so the first is the user's call.
@@ -76,7 +84,7 @@ mod tests {
     }
 
     #[test]
-    fn internal_frames_at_the_top_are_dropped_and_the_rest_kept() {
+    fn internal_frames_at_the_top_and_shims_at_the_bottom_are_dropped() {
         let mut frames = vec![
             frame("backtrace::backtrace::trace"),
             frame("lockprof_profiler::episode::Episode::begin"),
@@ -85,7 +93,9 @@ mod tests {
             frame("lockprof::mutex::Mutex<T>::lock"),
             frame("app::main"),
         ];
+        frames.push(frame("core::ops::function::FnOnce::call_once"));
         trim_internal(&mut frames);
+        trim_runtime(&mut frames);
         let names: Vec<_> = frames.iter().map(|f| f.function.as_str()).collect();
         assert_eq!(names, ["app::transfer", "lockprof::mutex::Mutex<T>::lock", "app::main"]);
     }

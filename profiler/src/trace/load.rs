@@ -10,6 +10,8 @@ use crate::trace::schema::{TRACE_FORMAT, TRACE_VERSION, Trace};
 pub enum TraceError {
     /// The file could not be read.
     Io(std::io::Error),
+    /// The file is larger than any trace lockprof writes could reasonably be.
+    TooLarge,
     /// The file is empty.
     Empty,
     /// The JSON stops before it is complete (a crash while writing, or a cut copy).
@@ -28,6 +30,9 @@ impl fmt::Display for TraceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TraceError::Io(e) => write!(f, "cannot read it: {e}"),
+            TraceError::TooLarge => {
+                write!(f, "larger than {} MiB, too large to be a lockprof trace", MAX_BYTES >> 20)
+            }
             TraceError::Empty => write!(f, "the file is empty"),
             TraceError::Truncated => write!(f, "the file is truncated (its JSON ends early)"),
             TraceError::NotJson(e) => write!(f, "not JSON ({e})"),
@@ -60,10 +65,21 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// The largest file [`load`] reads (so `lockprof report /dev/zero` ends with an error).
+pub const MAX_BYTES: u64 = 1 << 30;
+
 /// Reads and validates the trace at `path`.
 pub fn load(path: &Path) -> Result<Trace, LoadError> {
     let wrap = |error| LoadError { path: path.to_path_buf(), error };
-    let bytes = std::fs::read(path).map_err(|e| wrap(TraceError::Io(e)))?;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_BYTES + 1), &mut bytes)
+        })
+        .map_err(|e| wrap(TraceError::Io(e)))?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(wrap(TraceError::TooLarge));
+    }
     parse(&bytes).map_err(wrap)
 }
 
@@ -100,7 +116,9 @@ pub fn parse(bytes: &[u8]) -> Result<Trace, TraceError> {
     if version == 0 {
         return Err(TraceError::Malformed("version 0 does not exist".into()));
     }
-    let trace: Trace = serde_json::from_value(value).map_err(|e| TraceError::Malformed(e.to_string()))?;
+    // The path (`locks[0].kind: unknown variant ...`) tells the reader where the file is wrong.
+    let trace: Trace = serde_path_to_error::deserialize(value)
+        .map_err(|e| TraceError::Malformed(format!("{}: {}", e.path(), e.inner())))?;
     check_references(&trace).map_err(TraceError::Malformed)?;
     Ok(trace)
 }

@@ -1,0 +1,4 @@
+//! The subcommands that read traces.
+
+pub mod check;
+pub mod report;

@@ -1,0 +1,85 @@
+//! Why a command could not give an answer. Every error prints as exactly one line, so that
+//! `lockprof: error: <path>: <reason>` is the whole of what a failing run writes to stderr.
+
+use std::fmt;
+
+use lockprof_profiler::trace::load::LoadError;
+
+/// An error that ends a command with [`Error::EXIT_CODE`].
+#[derive(Debug)]
+pub enum Error {
+    /// A trace named on the command line could not be read; its `Display` is `<path>: <reason>`.
+    Trace(LoadError),
+    /// Writing the command's output failed (other than the reader going away, which is not an
+    /// error: see [`crate::output::PipeSafe`]).
+    Output(std::io::Error),
+    /// `lockprof demo` did not show what it is meant to show.
+    Demo(String),
+}
+
+impl Error {
+    /// The exit code of a command that ended with an error.
+    pub const EXIT_CODE: u8 = 2;
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let message = match self {
+            Error::Trace(error) => error.to_string(),
+            Error::Output(error) => format!("cannot write the output: {error}"),
+            Error::Demo(why) => format!("demo: {why}"),
+        };
+        f.write_str(&one_line(&message))
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Trace(error) => Some(error),
+            Error::Output(error) => Some(error),
+            Error::Demo(_) => None,
+        }
+    }
+}
+
+impl From<LoadError> for Error {
+    fn from(error: LoadError) -> Self {
+        Error::Trace(error)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(error: std::io::Error) -> Self {
+        Error::Output(error)
+    }
+}
+
+/// `message` with line breaks and other control characters escaped, so that it stays on one
+/// line whatever a file name or a file's content put into it.
+///
+/// ```
+/// assert_eq!(lockprof_cli::error::one_line("a\nb\tc"), "a\\nb\\tc");
+/// ```
+pub fn one_line(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_escapes_every_control_character() {
+        assert_eq!(one_line("x\r\ny\u{1b}[31m"), "x\\r\\ny\\u{1b}[31m");
+        assert_eq!(one_line("plain → text"), "plain → text");
+    }
+}
