@@ -18,6 +18,7 @@
 mod config;
 mod deadlock;
 mod episode;
+pub mod findings;
 mod lock_state;
 mod locks;
 mod policy;

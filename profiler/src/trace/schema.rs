@@ -191,8 +191,8 @@ impl Trace {
         self.stacks.iter().find(|s| s.id == id)
     }
 
-    /// How many findings fail a check: for now, actual deadlocks.
+    /// How many findings fail a check by default (see [`crate::findings`]).
     pub fn failing_findings(&self) -> usize {
-        self.deadlocks.len()
+        crate::findings::findings(self).iter().filter(|f| f.kind.fails_by_default()).count()
     }
 }

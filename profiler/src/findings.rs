@@ -1,0 +1,94 @@
+//! Findings: what a trace says is wrong, in one shape that every output (the text report,
+//! `check`, and machine formats such as JUnit or SARIF) can render without knowing each kind.
+
+use serde::Serialize;
+
+use crate::report::{cycle_line, lock_label, thread_label};
+use crate::trace::schema::{Site, Trace};
+
+/// The kinds of findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// An actual deadlock: threads that were stuck in a cycle.
+    Deadlock,
+}
+
+impl FindingKind {
+    /// Every kind, in report order.
+    pub const ALL: [FindingKind; 1] = [FindingKind::Deadlock];
+
+    /// A stable rule id (`deadlock`, ...), as used in SARIF and suppressions.
+    pub fn rule_id(self) -> &'static str {
+        match self {
+            FindingKind::Deadlock => "deadlock",
+        }
+    }
+
+    /// One sentence on what the rule means.
+    pub fn description(self) -> &'static str {
+        match self {
+            FindingKind::Deadlock => {
+                "Threads waited for each other in a cycle: each held a lock the next one was waiting for."
+            }
+        }
+    }
+
+    /// Whether findings of this kind fail `lockprof check` by default.
+    pub fn fails_by_default(self) -> bool {
+        match self {
+            FindingKind::Deadlock => true,
+        }
+    }
+}
+
+/// A source site that a finding involves, with what happens there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingSite {
+    /// The source location.
+    pub site: Site,
+    /// What happens there, e.g. `thread #2 "ab" acquires lock #1 "A"`.
+    pub role: String,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// What kind of problem it is.
+    pub kind: FindingKind,
+    /// One line that says what happened, without sites.
+    pub title: String,
+    /// The sites involved, the most important (where it was detected) first.
+    pub sites: Vec<FindingSite>,
+}
+
+/// Every finding in `trace`, deadlocks first.
+///
+/// ```
+/// use lockprof_profiler::findings::findings;
+/// use lockprof_profiler::trace::schema::{Trace, WriteReason};
+/// assert!(findings(&Trace::empty(WriteReason::Exit)).is_empty());
+/// ```
+pub fn findings(trace: &Trace) -> Vec<Finding> {
+    let mut all = Vec::new();
+    for deadlock in &trace.deadlocks {
+        let mut sites = Vec::new();
+        for hop in &deadlock.cycle {
+            let thread = thread_label(trace, hop.thread);
+            sites.push(FindingSite {
+                site: hop.wait_site.clone(),
+                role: format!("{thread} waits for {}", lock_label(trace, hop.waits_for)),
+            });
+            sites.push(FindingSite {
+                site: hop.hold_site.clone(),
+                role: format!("{thread} acquired {}", lock_label(trace, hop.holds)),
+            });
+        }
+        all.push(Finding {
+            kind: FindingKind::Deadlock,
+            title: format!("deadlock: {}", cycle_line(trace, deadlock)),
+            sites,
+        });
+    }
+    all
+}
