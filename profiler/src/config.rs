@@ -9,7 +9,9 @@ use crate::policy::DeadlockPolicy;
 /// What the environment asked lockprof to do.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `LOCKPROF_TRACE`: where to write the trace; `None` writes nothing.
+    /// `LOCKPROF_TRACE`: where to write the trace; `None` writes nothing. A `%p` in it is
+    /// replaced by the process id, so that every process of a test run (which all inherit the
+    /// same environment) writes its own file.
     pub trace_path: Option<PathBuf>,
     /// `LOCKPROF_ON_DEADLOCK`: what to do when a deadlock is found.
     pub on_deadlock: DeadlockPolicy,
@@ -29,6 +31,11 @@ pub fn config() -> &'static Config {
     })
 }
 
+/// Replaces every `%p` in `path` with `pid`.
+fn expand_pid(path: &str, pid: u32) -> PathBuf {
+    PathBuf::from(path.replace("%p", &pid.to_string()))
+}
+
 /// Parses `LOCKPROF_GRACE_US` (microseconds); unset or invalid means [`crate::GRACE`].
 fn grace_from_env(value: Option<&str>) -> Duration {
     match value.map(str::trim) {
@@ -45,6 +52,12 @@ fn grace_from_env(value: Option<&str>) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_p_in_the_trace_path_becomes_the_pid() {
+        assert_eq!(expand_pid("out/trace-%p.json", 42), PathBuf::from("out/trace-42.json"));
+        assert_eq!(expand_pid("plain.json", 42), PathBuf::from("plain.json"));
+    }
 
     #[test]
     fn grace_is_read_in_microseconds_and_defaults_when_invalid() {
