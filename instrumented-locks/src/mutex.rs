@@ -121,11 +121,7 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     #[inline]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        let at = Location::caller();
-        if !self.raw.try_lock() {
-            self.state.wait(at, &self.raw);
-        }
-        self.state.acquired(at);
+        self.state.lock(Location::caller(), &self.raw);
         MutexGuard::new(self)
     }
 
@@ -143,8 +139,7 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     #[inline]
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
-        if self.raw.try_lock() {
-            self.state.acquired(Location::caller());
+        if self.state.try_lock(Location::caller(), &self.raw) {
             Ok(MutexGuard::new(self)?)
         } else {
             Err(TryLockError::WouldBlock)

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use lockprof_profiler::RawWait;
+use lockprof_profiler::RawLock;
 use parking_lot::lock_api::{RawMutex as _, RawMutexTimed as _};
 
 /// A raw mutex: no data, no guard, no poisoning.
@@ -13,11 +13,6 @@ pub(crate) struct RawMutex(parking_lot::RawMutex);
 impl RawMutex {
     pub(crate) const fn new() -> Self {
         RawMutex(parking_lot::RawMutex::INIT)
-    }
-
-    #[inline]
-    pub(crate) fn try_lock(&self) -> bool {
-        self.0.try_lock()
     }
 
     /// # Safety
@@ -29,7 +24,12 @@ impl RawMutex {
     }
 }
 
-impl RawWait for RawMutex {
+impl RawLock for RawMutex {
+    #[inline]
+    fn try_acquire(&self) -> bool {
+        self.0.try_lock()
+    }
+
     fn acquire_within(&self, timeout: Duration) -> bool {
         self.0.try_lock_for(timeout)
     }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::lock_order::InversionPolicy;
 use crate::policy::DeadlockPolicy;
 
 /// What the environment asked lockprof to do.
@@ -15,6 +16,8 @@ pub struct Config {
     pub trace_path: Option<PathBuf>,
     /// `LOCKPROF_ON_DEADLOCK`: what to do when a deadlock is found.
     pub on_deadlock: DeadlockPolicy,
+    /// `LOCKPROF_ON_INVERSION`: what to do when an acquisition closes a lock-order cycle.
+    pub on_inversion: InversionPolicy,
     /// `LOCKPROF_GRACE_US`: how long a blocked acquisition waits on the raw lock before it is
     /// checked for deadlock (default [`crate::GRACE`]; `0` checks every blocked acquisition).
     pub grace: Duration,
@@ -25,8 +28,11 @@ static CONFIG: OnceLock<Config> = OnceLock::new();
 /// The configuration, read from the environment on first use.
 pub fn config() -> &'static Config {
     CONFIG.get_or_init(|| Config {
-        trace_path: std::env::var_os("LOCKPROF_TRACE").filter(|p| !p.is_empty()).map(PathBuf::from),
+        trace_path: std::env::var_os("LOCKPROF_TRACE")
+            .filter(|p| !p.is_empty())
+            .map(|p| expand_pid(&p.to_string_lossy(), std::process::id())),
         on_deadlock: DeadlockPolicy::from_env(std::env::var("LOCKPROF_ON_DEADLOCK").ok().as_deref()),
+        on_inversion: InversionPolicy::from_env(std::env::var("LOCKPROF_ON_INVERSION").ok().as_deref()),
         grace: grace_from_env(std::env::var("LOCKPROF_GRACE_US").ok().as_deref()),
     })
 }

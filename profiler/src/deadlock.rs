@@ -69,6 +69,9 @@ pub(crate) fn found(detector: &ThreadRecord, hops: Vec<Hop>) {
         .collect();
     let mut key: Vec<(u64, u64)> = hops.iter().map(|h| (h.thread.id, h.seq)).collect();
     key.sort_unstable();
+    for hop in &found_hops {
+        crate::locks::pin(hop.waits_for);
+    }
     let policy = config().on_deadlock;
     {
         let mut all = found_so_far().lock().unwrap_or_else(|e| e.into_inner());

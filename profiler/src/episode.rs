@@ -1,6 +1,6 @@
 //! The slow path of every blocking acquisition: a *wait episode*.
 //!
-//! A lock call that cannot take its raw lock at once calls [`LockState::wait`]. It first gives the
+//! A lock call that cannot take its raw lock at once calls `LockState::wait`. It first gives the
 //! raw lock a short grace period ([`GRACE`]) to hand over normally, which is what the raw lock
 //! would do anyway, and costs the profiler nothing. Only a wait that outlasts it becomes an
 //! episode: the thread captures its stack (unresolved), publishes the wait in its slot, and looks
@@ -23,10 +23,42 @@ use crate::threads::{ThreadRecord, Waiting, current_record, enter_profiler};
 /// ordinary brief contention never pays for stack capture or graph exploration.
 pub const GRACE: Duration = Duration::from_micros(50);
 
-/// The blocking operations of a raw lock, as the profiler needs them.
+/// The acquiring operations of a raw lock, as the profiler needs them: a tiny trait in the
+/// manner of `lock_api`, implemented by the lock types in `lockprof` for their raw locks.
 ///
-/// Implemented by the lock types in `lockprof` for their raw locks.
-pub trait RawWait {
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::time::{Duration, Instant};
+/// use lockprof_profiler::RawLock;
+///
+/// struct Spin(AtomicBool);
+/// impl RawLock for Spin {
+///     fn try_acquire(&self) -> bool {
+///         !self.0.swap(true, Ordering::Acquire)
+///     }
+///     fn acquire_within(&self, timeout: Duration) -> bool {
+///         let deadline = Instant::now() + timeout;
+///         while !self.try_acquire() {
+///             if Instant::now() >= deadline {
+///                 return false;
+///             }
+///             std::hint::spin_loop();
+///         }
+///         true
+///     }
+///     fn acquire(&self) {
+///         while !self.try_acquire() {
+///             std::hint::spin_loop();
+///         }
+///     }
+/// }
+/// let raw = Spin(AtomicBool::new(false));
+/// assert!(raw.try_acquire());
+/// assert!(!raw.acquire_within(Duration::from_millis(1)));
+/// ```
+pub trait RawLock {
+    /// Acquires if free, without blocking. Returns whether it acquired.
+    fn try_acquire(&self) -> bool;
     /// Tries to acquire, blocking for at most `timeout`. Returns whether it acquired.
     fn acquire_within(&self, timeout: Duration) -> bool;
     /// Acquires, blocking as long as it takes.
@@ -53,7 +85,7 @@ impl LockState {
     #[cold]
     #[inline(never)]
     #[track_caller]
-    pub fn wait(&self, at: &'static Location<'static>, raw: &dyn RawWait) {
+    pub(crate) fn wait(&self, at: &'static Location<'static>, raw: &dyn RawLock) {
         let grace = crate::config::config().grace;
         // A zero grace skips the raw lock's own spinning too: every blocked wait is checked.
         if !grace.is_zero() && raw.acquire_within(grace) {

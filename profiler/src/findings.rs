@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use crate::report::{cycle_line, lock_label, thread_label};
+use crate::potential_deadlocks::analyse;
+use crate::report::{cycle_line, lock_label, order_cycle_line, thread_label};
 use crate::trace::schema::{Site, Trace};
 
 /// The kinds of findings.
@@ -12,16 +13,23 @@ use crate::trace::schema::{Site, Trace};
 pub enum FindingKind {
     /// An actual deadlock: threads that were stuck in a cycle.
     Deadlock,
+    /// A cycle of lock orders (a lock-order inversion) that did not deadlock in this run.
+    PotentialDeadlock,
+    /// A cycle between lock classes (creation sites) that no instance cycle explains.
+    PotentialClassDeadlock,
 }
 
 impl FindingKind {
     /// Every kind, in report order.
-    pub const ALL: [FindingKind; 1] = [FindingKind::Deadlock];
+    pub const ALL: [FindingKind; 3] =
+        [FindingKind::Deadlock, FindingKind::PotentialDeadlock, FindingKind::PotentialClassDeadlock];
 
     /// A stable rule id (`deadlock`, ...), as used in SARIF and suppressions.
     pub fn rule_id(self) -> &'static str {
         match self {
             FindingKind::Deadlock => "deadlock",
+            FindingKind::PotentialDeadlock => "potential-deadlock",
+            FindingKind::PotentialClassDeadlock => "potential-deadlock-class",
         }
     }
 
@@ -31,13 +39,20 @@ impl FindingKind {
             FindingKind::Deadlock => {
                 "Threads waited for each other in a cycle: each held a lock the next one was waiting for."
             }
+            FindingKind::PotentialDeadlock => {
+                "Locks were taken in orders that form a cycle; had those orders run at the same time, they would have deadlocked."
+            }
+            FindingKind::PotentialClassDeadlock => {
+                "Locks created at these sites were nested in orders that form a cycle between the sites; instances that meet could deadlock."
+            }
         }
     }
 
     /// Whether findings of this kind fail `lockprof check` by default.
     pub fn fails_by_default(self) -> bool {
         match self {
-            FindingKind::Deadlock => true,
+            FindingKind::Deadlock | FindingKind::PotentialDeadlock => true,
+            FindingKind::PotentialClassDeadlock => false,
         }
     }
 }
@@ -62,7 +77,7 @@ pub struct Finding {
     pub sites: Vec<FindingSite>,
 }
 
-/// Every finding in `trace`, deadlocks first.
+/// Every finding in `trace`: deadlocks, then potential deadlocks, then class-level ones.
 ///
 /// ```
 /// use lockprof_profiler::findings::findings;
@@ -90,5 +105,50 @@ pub fn findings(trace: &Trace) -> Vec<Finding> {
             sites,
         });
     }
+    let analysis = analyse(trace);
+    for cycle in &analysis.potential {
+        all.push(Finding {
+            kind: FindingKind::PotentialDeadlock,
+            title: format!(
+                "potential deadlock (lock-order inversion): {}",
+                order_cycle_line(trace, &cycle.edges)
+            ),
+            sites: order_sites(trace, &cycle.edges),
+        });
+    }
+    for cycle in &analysis.class_cycles {
+        let classes: Vec<String> = cycle.classes.iter().map(ToString::to_string).collect();
+        all.push(Finding {
+            kind: FindingKind::PotentialClassDeadlock,
+            title: format!(
+                "potential deadlock between lock classes: locks created at {} → {}",
+                classes.join(" → "),
+                classes[0]
+            ),
+            sites: order_sites(trace, &cycle.edges),
+        });
+    }
     all
+}
+
+/// Both acquisition sites of every edge: where the first lock was taken, then the second.
+fn order_sites(trace: &Trace, edges: &[usize]) -> Vec<FindingSite> {
+    let mut sites = Vec::new();
+    for &e in edges {
+        let edge = &trace.lock_order[e];
+        let thread = thread_label(trace, edge.thread);
+        sites.push(FindingSite {
+            site: edge.to_site.clone(),
+            role: format!(
+                "{thread} acquires {} while holding {}",
+                lock_label(trace, edge.to),
+                lock_label(trace, edge.from)
+            ),
+        });
+        sites.push(FindingSite {
+            site: edge.from_site.clone(),
+            role: format!("{thread} acquired {}", lock_label(trace, edge.from)),
+        });
+    }
+    sites
 }

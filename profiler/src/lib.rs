@@ -6,12 +6,14 @@
 //! and what the `lockprof` CLI reads traces with.
 //!
 //! A lock call from the user's code reaches the graph in three hops:
-//! `lockprof::Mutex::lock` → [`LockState::wait`] (only if the lock is taken) →
-//! [`wait_for_graph`]'s `find_deadlock`.
+//! `lockprof::Mutex::lock` → [`LockState::lock`] → (only if the lock is taken) `LockState::wait`
+//! in [`episode`](crate::LockState) → [`wait_for_graph`]'s `find_deadlock`.
 //!
 //! # Environment
 //! - `LOCKPROF_TRACE=path`: write the trace there at exit and when a deadlock is found.
 //! - `LOCKPROF_ON_DEADLOCK=panic|abort|report`: see [`DeadlockPolicy`].
+//! - `LOCKPROF_ON_INVERSION=record|panic`: see [`InversionPolicy`].
+//! - `LOCKPROF_GRACE_US=N`: see [`Config::grace`].
 
 #![warn(missing_docs)]
 
@@ -19,9 +21,12 @@ mod config;
 mod deadlock;
 mod episode;
 pub mod findings;
+mod local;
+mod lock_order;
 mod lock_state;
 mod locks;
 mod policy;
+pub mod potential_deadlocks;
 pub mod report;
 mod stacks;
 mod threads;
@@ -30,8 +35,9 @@ pub mod wait_for_graph;
 
 pub use config::{Config, config};
 pub use deadlock::deadlocks_found;
-pub use episode::{GRACE, RawWait, wait_episodes};
+pub use episode::{GRACE, RawLock, wait_episodes};
+pub use local::current_thread_id;
+pub use lock_order::{InversionPolicy, MAX_EDGES};
 pub use lock_state::{LockKind, LockState};
 pub use policy::DeadlockPolicy;
-pub use threads::current_thread_id;
 pub use trace::write_now;

@@ -1,8 +1,10 @@
-//! The lock half of the registry: the locks that have mattered to the profiler (waited for, or
-//! part of a finding), with their creation site and name, kept after the lock itself is dropped
-//! so the trace can name it.
+//! The lock half of the registry: every live lock that has been acquired, with its creation site
+//! and name, and every dropped lock that a finding or a lock-order edge still refers to (it is
+//! *pinned*), so the trace can name it.
 //!
-//! Registration happens on the slow path only, so a program that never waits registers nothing.
+//! A lock registers on its first acquisition (one allocation in its lifetime, never on the
+//! steady-state fast path) and unregisters when dropped unless pinned, so programs that create
+//! and drop many locks do not grow the registry.
 
 use std::panic::Location;
 use std::sync::OnceLock;
@@ -18,6 +20,8 @@ pub(crate) struct LockInfo {
     pub kind: LockKind,
     pub site: &'static Location<'static>,
     pub name: Option<&'static str>,
+    /// Kept after the lock is dropped, because a finding or an order edge refers to it.
+    pub pinned: bool,
 }
 
 static NEXT_LOCK_ID: AtomicU64 = AtomicU64::new(1);
@@ -30,8 +34,21 @@ pub(crate) fn registry() -> &'static DashMap<u64, LockInfo> {
 /// Gives `state` a fresh id and records it.
 pub(crate) fn register(state: &LockState) -> u64 {
     let id = NEXT_LOCK_ID.fetch_add(1, Ordering::Relaxed);
-    registry().insert(id, LockInfo { kind: state.kind(), site: state.site(), name: state.name() });
+    registry()
+        .insert(id, LockInfo { kind: state.kind(), site: state.site(), name: state.name(), pinned: false });
     id
+}
+
+/// Keeps `id` in the registry after its lock is dropped.
+pub(crate) fn pin(id: u64) {
+    if let Some(mut info) = registry().get_mut(&id) {
+        info.pinned = true;
+    }
+}
+
+/// Called when a registered lock is dropped.
+pub(crate) fn unregister(id: u64) {
+    registry().remove_if(&id, |_, info| !info.pinned);
 }
 
 /// Drops an id that lost the race to become a lock's id.

@@ -5,7 +5,8 @@
 
 use std::fmt::Write;
 
-use crate::trace::schema::{CycleHop, Deadlock, Trace};
+use crate::potential_deadlocks::{Analysis, analyse};
+use crate::trace::schema::{CycleHop, Deadlock, Stack, Trace};
 
 /// How many frames of a stack a report shows.
 pub const MAX_FRAMES: usize = 16;
@@ -52,6 +53,18 @@ fn lock_origin(trace: &Trace, id: u64) -> String {
     trace.lock(id).map(|l| format!("({} created at {})", l.kind.as_str(), l.site)).unwrap_or_default()
 }
 
+/// A cycle of lock orders on one line: `lock #1 "ledger" → lock #2 "audit" → lock #1 "ledger"`.
+pub fn order_cycle_line(trace: &Trace, edges: &[usize]) -> String {
+    let mut line = String::new();
+    for &e in edges {
+        let _ = write!(line, "{} → ", lock_label(trace, trace.lock_order[e].from));
+    }
+    if let Some(&first) = edges.first() {
+        line.push_str(&lock_label(trace, trace.lock_order[first].from));
+    }
+    line
+}
+
 /// Renders one deadlock: the cycle drawn thread → lock → thread, then each thread with what it
 /// holds, what it waits for, and its stack.
 pub fn render_deadlock(trace: &Trace, deadlock: &Deadlock) -> String {
@@ -95,20 +108,129 @@ fn render_hop(trace: &Trace, hop: &CycleHop, out: &mut String) {
         lock_origin(trace, hop.waits_for)
     );
     let _ = writeln!(out, "             waiting at {}", hop.wait_site);
-    let Some(stack) = hop.stack.and_then(|s| trace.stack(s)) else { return };
-    let _ = writeln!(out, "    stack while waiting:");
+    if let Some(stack) = hop.stack.and_then(|s| trace.stack(s)) {
+        let _ = writeln!(out, "    stack while waiting:");
+        render_stack(stack, "      ", out);
+    }
+}
+
+/// Frames of `stack`, innermost first, at most [`MAX_FRAMES`].
+fn render_stack(stack: &Stack, indent: &str, out: &mut String) {
     for frame in stack.frames.iter().take(MAX_FRAMES) {
         match (&frame.file, frame.line) {
             (Some(file), Some(line)) => {
-                let _ = writeln!(out, "      {}\n          at {file}:{line}", frame.function);
+                let _ = writeln!(out, "{indent}{}\n{indent}    at {file}:{line}", frame.function);
             }
             _ => {
-                let _ = writeln!(out, "      {}", frame.function);
+                let _ = writeln!(out, "{indent}{}", frame.function);
             }
         }
     }
     if stack.frames.len() > MAX_FRAMES {
-        let _ = writeln!(out, "      ... {} more frames", stack.frames.len() - MAX_FRAMES);
+        let _ = writeln!(out, "{indent}... {} more frames", stack.frames.len() - MAX_FRAMES);
+    }
+}
+
+/// Renders the order edges of a cycle: for each, both acquisition sites and the stack.
+fn render_order_edges(trace: &Trace, edges: &[usize], out: &mut String) {
+    for (n, &e) in edges.iter().enumerate() {
+        let edge = &trace.lock_order[e];
+        let threads =
+            if edge.threads == 1 { "1 thread".to_owned() } else { format!("{} threads", edge.threads) };
+        let _ = writeln!(
+            out,
+            "\n  order {}: {} then {} (first by {}; {threads})",
+            n + 1,
+            lock_label(trace, edge.from),
+            lock_label(trace, edge.to),
+            thread_label(trace, edge.thread)
+        );
+        let _ = writeln!(
+            out,
+            "    {} {}\n             acquired at {}",
+            lock_label(trace, edge.from),
+            lock_origin(trace, edge.from),
+            edge.from_site
+        );
+        let _ = writeln!(
+            out,
+            "    {} {}\n             acquired at {}",
+            lock_label(trace, edge.to),
+            lock_origin(trace, edge.to),
+            edge.to_site
+        );
+        if let Some(stack) = edge.stack.and_then(|s| trace.stack(s)) {
+            let _ = writeln!(out, "    stack:");
+            render_stack(stack, "      ", out);
+        }
+    }
+}
+
+/// Renders the lock-order findings of `analysis`: potential deadlocks, suppressed cycles and
+/// class-level cycles.
+fn render_lock_order(trace: &Trace, analysis: &Analysis, out: &mut String) {
+    let n = analysis.potential.len();
+    if n == 0 {
+        let _ = writeln!(out, "No potential deadlocks (lock-order cycles).");
+    } else {
+        let _ = writeln!(
+            out,
+            "{n} potential deadlock{} (lock-order cycles that did not deadlock in this run).",
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    for cycle in &analysis.potential {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "POTENTIAL DEADLOCK: {}", order_cycle_line(trace, &cycle.edges));
+        let _ = writeln!(
+            out,
+            "  Run at the same time, these orders deadlock: each thread holds the first lock of its order and waits for the next."
+        );
+        render_order_edges(trace, &cycle.edges, out);
+    }
+    if !analysis.deadlocked.is_empty() {
+        let n = analysis.deadlocked.len();
+        let _ = writeln!(
+            out,
+            "({n} lock-order cycle{} {} the orders of a deadlock above, not repeated here.)",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "is" } else { "are" }
+        );
+    }
+    for cycle in &analysis.suppressed {
+        let gates: Vec<String> = cycle.gates.iter().map(|&g| lock_label(trace, g)).collect();
+        let _ = writeln!(out);
+        let _ = writeln!(out, "suppressed: {}", order_cycle_line(trace, &cycle.edges));
+        let _ = writeln!(
+            out,
+            "  every order in this cycle was taken while holding {} (a gate lock), so they cannot run at the same time",
+            gates.join(" and ")
+        );
+    }
+    for cycle in &analysis.class_cycles {
+        let classes: Vec<String> = cycle.classes.iter().map(ToString::to_string).collect();
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "potential deadlock between lock classes (informational): locks created at {} → {}",
+            classes.join(" → "),
+            classes[0]
+        );
+        let _ = writeln!(
+            out,
+            "  No two instances formed a cycle in this run; instances that meet in these orders could deadlock."
+        );
+        render_order_edges(trace, &cycle.edges, out);
+    }
+    if analysis.truncated {
+        let _ = writeln!(out, "\n(the lock-order graph is large: cycle enumeration stopped at its bounds)");
+    }
+    if trace.lock_order_dropped > 0 {
+        let _ = writeln!(
+            out,
+            "\n({} lock-order edges were not recorded: the graph reached its size limit)",
+            trace.lock_order_dropped
+        );
     }
 }
 
@@ -136,16 +258,28 @@ pub fn render(trace: &Trace, source: &str) -> String {
             out.push_str(&render_deadlock(trace, deadlock));
         }
     }
+    let _ = writeln!(out);
+    render_lock_order(trace, &analyse(trace), &mut out);
     out
 }
 
-/// One-line summary of what `check` found, e.g. `1 deadlock` or `no findings`.
+/// One-line summary of what `check` fails on, e.g. `no findings` or
+/// `2 findings: 1 deadlock, 1 potential-deadlock`.
 pub fn summary(trace: &Trace) -> String {
-    match trace.failing_findings() {
-        0 => "no findings".to_owned(),
-        1 => "1 finding: 1 deadlock".to_owned(),
-        n => format!("{n} findings: {n} deadlocks"),
+    let findings: Vec<_> =
+        crate::findings::findings(trace).into_iter().filter(|f| f.kind.fails_by_default()).collect();
+    if findings.is_empty() {
+        return "no findings".to_owned();
     }
+    let mut counts: Vec<String> = Vec::new();
+    for kind in crate::findings::FindingKind::ALL {
+        let n = findings.iter().filter(|f| f.kind == kind).count();
+        if n > 0 {
+            counts.push(format!("{n} {}", kind.rule_id()));
+        }
+    }
+    let n = findings.len();
+    format!("{n} finding{}: {}", if n == 1 { "" } else { "s" }, counts.join(", "))
 }
 
 /// `1 lock`, `2 locks`.

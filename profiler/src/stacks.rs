@@ -21,6 +21,9 @@ const INTERNAL_PREFIXES: &[&str] = &[
     "<core::panic::",
 ];
 
+/// Standard-library frames that may sit between lockprof's own frames.
+const STD_PREFIXES: &[&str] = &["std::", "<std::", "core::", "<core::", "alloc::", "<alloc::"];
+
 /// Frames from which on everything is the runtime starting a thread or `main`.
 const RUNTIME_MARKERS: &[&str] =
     &["std::sys::backtrace::__rust_begin_short_backtrace", "std::rt::lang_start"];
@@ -58,11 +61,21 @@ fn trim_runtime(frames: &mut Vec<Frame>) {
     }
 }
 
-/// Drops the frames at the top that belong to lockprof itself, so the first is the user's call.
+/// Drops the frames at the top that belong to lockprof itself, so the first is the user's call:
+/// everything down to the last lockprof frame above the first user frame (standard-library
+/// frames between lockprof's, such as thread-local access, go with them).
 fn trim_internal(frames: &mut Vec<Frame>) {
-    let internal =
-        frames.iter().take_while(|f| INTERNAL_PREFIXES.iter().any(|p| f.function.starts_with(p))).count();
-    frames.drain(..internal);
+    let mut last_internal = None;
+    for (i, frame) in frames.iter().enumerate() {
+        if INTERNAL_PREFIXES.iter().any(|p| frame.function.starts_with(p)) {
+            last_internal = Some(i);
+        } else if !STD_PREFIXES.iter().any(|p| frame.function.starts_with(p)) {
+            break;
+        }
+    }
+    if let Some(i) = last_internal {
+        frames.drain(..=i);
+    }
 }
 
 /// `path` relative to the working directory when it lies below it, so reports show the same
@@ -87,6 +100,8 @@ mod tests {
     fn internal_frames_at_the_top_and_shims_at_the_bottom_are_dropped() {
         let mut frames = vec![
             frame("backtrace::backtrace::trace"),
+            frame("lockprof_profiler::lock_order::record_edges"),
+            frame("std::thread::local::LocalKey<T>::with"),
             frame("lockprof_profiler::episode::Episode::begin"),
             frame("lockprof::mutex::Mutex<T>::lock"),
             frame("app::transfer"),

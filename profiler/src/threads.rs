@@ -1,9 +1,9 @@
 //! The thread half of the registry: a cheap id for every thread that touches a lock, and, for
 //! threads that have ever waited, a record that says what they are waiting for right now.
 //!
-//! The id is a const-initialised thread-local `Cell`, so reading it on the fast path is one load
-//! from thread-local storage. Ids are never reused: a lock still "owned" by a thread that exited
-//! while holding it can never be mistaken for a lock owned by a newer thread.
+//! The id lives in the fast-path state ([`crate::local`]). Ids are never reused: a lock still
+//! "owned" by a thread that exited while holding it can never be mistaken for a lock owned by a
+//! newer thread.
 //!
 //! A [`ThreadRecord`] is created on a thread's first wait (never on the fast path). Its
 //! [`WaitSlot`] is the thread's outgoing edge in the wait-for graph; see
@@ -11,7 +11,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use backtrace::Backtrace;
@@ -19,30 +18,9 @@ use dashmap::DashMap;
 
 use crate::lock_state::LockState;
 
-static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
-
 thread_local! {
-    static THREAD_ID: Cell<u64> = const { Cell::new(0) };
     static RECORD: RefCell<Option<RecordHandle>> = const { RefCell::new(None) };
     static IN_PROFILER: Cell<bool> = const { Cell::new(false) };
-}
-
-/// The calling thread's lockprof id (never 0, never reused).
-#[inline]
-pub fn current_thread_id() -> u64 {
-    let id = THREAD_ID.with(Cell::get);
-    if id != 0 { id } else { first_touch() }
-}
-
-/// A thread's first lock call: give it an id and make sure the process-wide machinery (config,
-/// exit hook) is set up. Kept out of line so the fast path stays small.
-#[cold]
-#[inline(never)]
-fn first_touch() -> u64 {
-    let id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
-    THREAD_ID.with(|c| c.set(id));
-    crate::trace::writer::install_exit_hook();
-    id
 }
 
 /// One wait episode: the lock a thread is blocked on, published while it waits.
@@ -98,6 +76,13 @@ pub(crate) fn seen() -> &'static DashMap<u64, Option<String>> {
     SEEN.get_or_init(DashMap::new)
 }
 
+/// Makes sure the calling thread (id `id`) is named in the trace (slow paths only).
+pub(crate) fn note_current(id: u64) {
+    if !seen().contains_key(&id) {
+        seen().insert(id, std::thread::current().name().map(str::to_owned));
+    }
+}
+
 /// The record of a live thread, if it has one.
 pub(crate) fn record_of(id: u64) -> Option<Arc<ThreadRecord>> {
     live().get(&id).map(|r| Arc::clone(&r))
@@ -121,7 +106,7 @@ pub(crate) fn current_record() -> Option<Arc<ThreadRecord>> {
             if let Some(handle) = cell.as_ref() {
                 return Some(Arc::clone(&handle.0));
             }
-            let id = current_thread_id();
+            let id = crate::local::current_thread_id();
             let name = std::thread::current().name().map(str::to_owned);
             let record = Arc::new(ThreadRecord { id, slot: Mutex::default() });
             seen().insert(id, name);

@@ -155,5 +155,18 @@ fn check_references(trace: &Trace) -> Result<(), String> {
             }
         }
     }
+    for (n, edge) in trace.lock_order.iter().enumerate() {
+        for lock in [edge.from, edge.to].into_iter().chain(edge.gates.iter().copied()) {
+            if trace.lock(lock).is_none() {
+                return Err(format!("lock_order[{n}] names lock {lock} which is not in \"locks\""));
+            }
+        }
+        if trace.thread(edge.thread).is_none() {
+            return Err(format!("lock_order[{n}] names thread {} which is not in \"threads\"", edge.thread));
+        }
+        if let Some(stack) = edge.stack.filter(|&s| trace.stack(s).is_none()) {
+            return Err(format!("lock_order[{n}] names stack {stack} which is not in \"stacks\""));
+        }
+    }
     Ok(())
 }

@@ -7,3 +7,14 @@ pub(crate) mod snapshot;
 pub(crate) mod writer;
 
 pub use writer::write_now;
+
+/// A trace of everything this process has recorded so far (what would be written now), for
+/// tests and for programs that inspect themselves.
+///
+/// ```
+/// let trace = lockprof_profiler::trace::snapshot();
+/// assert_eq!(trace.format, "lockprof-trace");
+/// ```
+pub fn snapshot() -> schema::Trace {
+    snapshot::take(schema::WriteReason::Exit)
+}

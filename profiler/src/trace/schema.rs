@@ -31,6 +31,12 @@ pub struct Trace {
     pub threads: Vec<ThreadEntry>,
     /// Actual deadlocks found, in the order they were found.
     pub deadlocks: Vec<Deadlock>,
+    /// The lock-order graph: one edge per pair of locks taken one while holding the other.
+    #[serde(default)]
+    pub lock_order: Vec<OrderEdge>,
+    /// Edges not recorded because the graph reached its size limit.
+    #[serde(default)]
+    pub lock_order_dropped: u64,
     /// Symbolised stacks referenced by id from the rest of the trace.
     pub stacks: Vec<Stack>,
 }
@@ -75,6 +81,13 @@ impl Site {
     /// The site of a `#[track_caller]` location.
     pub fn from_location(location: &std::panic::Location<'_>) -> Self {
         Site { file: location.file().to_owned(), line: location.line(), column: location.column() }
+    }
+}
+
+impl Site {
+    /// A placeholder for a lock missing from a trace (malformed input).
+    pub fn unknown(lock: u64) -> Self {
+        Site { file: format!("<unknown lock {lock}>"), line: 0, column: 0 }
     }
 }
 
@@ -136,6 +149,29 @@ pub struct CycleHop {
     pub stack: Option<u32>,
 }
 
+/// A lock-order edge: some thread acquired `to` (blocking) while holding `from`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderEdge {
+    /// The lock held.
+    pub from: u64,
+    /// The lock acquired while holding it.
+    pub to: u64,
+    /// Where `from` was acquired, in the first occurrence.
+    pub from_site: Site,
+    /// Where `to` was acquired, in the first occurrence.
+    pub to_site: Site,
+    /// The thread of the first occurrence.
+    pub thread: u64,
+    /// That thread's stack when it acquired `to` (an id in `stacks`).
+    pub stack: Option<u32>,
+    /// Locks (besides `from`) held on every occurrence: if every edge of a cycle shares one,
+    /// the cycle cannot deadlock.
+    #[serde(default)]
+    pub gates: Vec<u64>,
+    /// How many distinct threads took this edge.
+    pub threads: u64,
+}
+
 /// A symbolised stack, innermost frame first, with lockprof's own frames and the runtime's
 /// start-up frames removed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,6 +208,8 @@ impl Trace {
             locks: Vec::new(),
             threads: Vec::new(),
             deadlocks: Vec::new(),
+            lock_order: Vec::new(),
+            lock_order_dropped: 0,
             stacks: Vec::new(),
         }
     }

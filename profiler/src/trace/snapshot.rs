@@ -7,7 +7,7 @@ use backtrace::Backtrace;
 
 use crate::deadlock::found_so_far;
 use crate::trace::schema::{
-    CycleHop, Deadlock, Frame, LockEntry, Site, Stack, ThreadEntry, Trace, WriteReason,
+    CycleHop, Deadlock, Frame, LockEntry, OrderEdge, Site, Stack, ThreadEntry, Trace, WriteReason,
 };
 
 /// Interns stacks: the same captured stack (by pointer) or the same frames get one id.
@@ -55,6 +55,27 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
             })
             .collect();
         trace.deadlocks.push(Deadlock { detected_by: deadlock.detected_by, policy: deadlock.policy, cycle });
+    }
+
+    {
+        let graph = crate::lock_order::graph();
+        let mut edges: Vec<_> = graph.edges.values().cloned().collect();
+        trace.lock_order_dropped = graph.dropped;
+        drop(graph); // symbolising is slow; do not hold up threads recording new edges
+        edges.sort_by_key(|e| (e.from, e.to));
+        trace.lock_order = edges
+            .iter()
+            .map(|e| OrderEdge {
+                from: e.from,
+                to: e.to,
+                from_site: Site::from_location(e.from_at),
+                to_site: Site::from_location(e.to_at),
+                thread: e.thread,
+                stack: Some(stacks.intern(&e.stack)),
+                gates: e.gates.clone(),
+                threads: e.threads.len() as u64,
+            })
+            .collect();
     }
 
     trace.locks = crate::locks::registry()
