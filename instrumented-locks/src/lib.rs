@@ -19,10 +19,16 @@
 
 #![warn(missing_docs)]
 
+mod condvar;
 mod mutex;
 mod poison;
 mod raw;
+mod rwlock;
+mod semaphore;
 
+pub use condvar::Condvar;
 pub use mutex::{Mutex, MutexGuard};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{Semaphore, SemaphorePermit};
 /// Re-exported so code written against `std::sync` keeps compiling with `lockprof::` paths.
-pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult, WaitTimeoutResult};

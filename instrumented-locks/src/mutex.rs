@@ -264,6 +264,11 @@ pub struct MutexGuard<'a, T: ?Sized + 'a> {
 unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// The mutex this guard locks (for the condition variable, which re-locks it).
+    pub(crate) fn mutex(&self) -> &'a Mutex<T> {
+        self.lock
+    }
+
     /// Wraps a just-acquired lock; `Err` if it is poisoned.
     #[inline]
     fn new(lock: &'a Mutex<T>) -> LockResult<MutexGuard<'a, T>> {

@@ -21,6 +21,9 @@ pub struct Config {
     /// `LOCKPROF_GRACE_US`: how long a blocked acquisition waits on the raw lock before it is
     /// checked for deadlock (default [`crate::GRACE`]; `0` checks every blocked acquisition).
     pub grace: Duration,
+    /// `LOCKPROF_WATCHDOG_MS`: record a long-wait finding for any lock or condvar wait longer
+    /// than this (off when unset).
+    pub watchdog: Option<Duration>,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -34,12 +37,27 @@ pub fn config() -> &'static Config {
         on_deadlock: DeadlockPolicy::from_env(std::env::var("LOCKPROF_ON_DEADLOCK").ok().as_deref()),
         on_inversion: InversionPolicy::from_env(std::env::var("LOCKPROF_ON_INVERSION").ok().as_deref()),
         grace: grace_from_env(std::env::var("LOCKPROF_GRACE_US").ok().as_deref()),
+        watchdog: watchdog_from_env(std::env::var("LOCKPROF_WATCHDOG_MS").ok().as_deref()),
     })
 }
 
 /// Replaces every `%p` in `path` with `pid`.
 fn expand_pid(path: &str, pid: u32) -> PathBuf {
     PathBuf::from(path.replace("%p", &pid.to_string()))
+}
+
+/// Parses `LOCKPROF_WATCHDOG_MS` (milliseconds, > 0); unset or invalid means off.
+fn watchdog_from_env(value: Option<&str>) -> Option<Duration> {
+    let v = value.map(str::trim).filter(|v| !v.is_empty())?;
+    match v.parse::<u64>() {
+        Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
+        _ => {
+            eprintln!(
+                "lockprof: LOCKPROF_WATCHDOG_MS={v:?} is not a positive number of milliseconds; watchdog off"
+            );
+            None
+        }
+    }
 }
 
 /// Parses `LOCKPROF_GRACE_US` (microseconds); unset or invalid means [`crate::GRACE`].
@@ -63,6 +81,14 @@ mod tests {
     fn percent_p_in_the_trace_path_becomes_the_pid() {
         assert_eq!(expand_pid("out/trace-%p.json", 42), PathBuf::from("out/trace-42.json"));
         assert_eq!(expand_pid("plain.json", 42), PathBuf::from("plain.json"));
+    }
+
+    #[test]
+    fn watchdog_is_off_unless_a_positive_number() {
+        assert_eq!(watchdog_from_env(Some("250")), Some(Duration::from_millis(250)));
+        assert_eq!(watchdog_from_env(None), None);
+        assert_eq!(watchdog_from_env(Some("0")), None);
+        assert_eq!(watchdog_from_env(Some("x")), None);
     }
 
     #[test]

@@ -1,36 +1,22 @@
 //! What happens when the wait-for graph yields a confirmed cycle: record it once, write the trace,
 //! then apply the policy.
 
-use std::panic::Location;
 use std::sync::{Arc, Mutex, OnceLock};
-
-use backtrace::Backtrace;
 
 use crate::config::config;
 use crate::policy::DeadlockPolicy;
 use crate::threads::ThreadRecord;
-use crate::wait_for_graph::Hop;
-
-/// One thread of a found deadlock, in wait order.
-#[derive(Clone)]
-pub(crate) struct FoundHop {
-    pub thread: u64,
-    pub waits_for: u64,
-    pub wait_at: &'static Location<'static>,
-    pub holds: u64,
-    pub hold_at: &'static Location<'static>,
-    pub stack: Arc<Backtrace>,
-}
+use crate::wait_for_graph::{FoundDeadlock, Member};
 
 /// A deadlock as kept in memory until the trace is written.
 #[derive(Clone)]
 pub(crate) struct Found {
-    /// The episodes it consists of, sorted: the same deadlock seen by two of its threads has the
-    /// same key.
+    /// The episodes it consists of (see [`FoundDeadlock::key`]).
     key: Vec<(u64, u64)>,
     pub detected_by: u64,
     pub policy: DeadlockPolicy,
-    pub hops: Vec<FoundHop>,
+    pub cycle: Vec<Arc<Member>>,
+    pub knot: Vec<Arc<Member>>,
 }
 
 pub(crate) fn found_so_far() -> &'static Mutex<Vec<Found>> {
@@ -47,30 +33,15 @@ pub fn deadlocks_found() -> usize {
     found_so_far().lock().unwrap_or_else(|e| e.into_inner()).len()
 }
 
-/// Records the confirmed cycle `hops` (starting with `detector`), writes the trace, and applies
-/// the policy. Returns only under the `report` policy, or if another of the cycle's threads has
+/// Records the confirmed deadlock (its cycle starting with `detector`), writes the trace, and
+/// applies the policy. Returns only under the `report` policy, or if another of its threads has
 /// already reported it.
 #[track_caller]
-pub(crate) fn found(detector: &ThreadRecord, hops: Vec<Hop>) {
-    let k = hops.len();
-    let found_hops: Vec<FoundHop> = (0..k)
-        .map(|i| {
-            let prev = &hops[(i + k - 1) % k];
-            let hop = &hops[i];
-            FoundHop {
-                thread: hop.thread.id,
-                waits_for: hop.lock_id,
-                wait_at: hop.wait_at,
-                holds: prev.lock_id,
-                hold_at: prev.holder.map_or(hop.wait_at, |(_, at)| at),
-                stack: Arc::clone(&hop.stack),
-            }
-        })
-        .collect();
-    let mut key: Vec<(u64, u64)> = hops.iter().map(|h| (h.thread.id, h.seq)).collect();
-    key.sort_unstable();
-    for hop in &found_hops {
-        crate::locks::pin(hop.waits_for);
+pub(crate) fn found(detector: &ThreadRecord, deadlock: FoundDeadlock) {
+    let FoundDeadlock { key, cycle, knot } = deadlock;
+    for m in cycle.iter().chain(&knot) {
+        crate::locks::pin(m.waits_for);
+        crate::locks::pin(m.blocks_on);
     }
     let policy = config().on_deadlock;
     {
@@ -78,7 +49,13 @@ pub(crate) fn found(detector: &ThreadRecord, hops: Vec<Hop>) {
         if all.iter().any(|f| f.key == key) {
             return;
         }
-        all.push(Found { key, detected_by: detector.id, policy, hops: found_hops });
+        all.push(Found {
+            key,
+            detected_by: detector.id,
+            policy,
+            cycle: cycle.into_iter().map(Arc::new).collect(),
+            knot: knot.into_iter().map(Arc::new).collect(),
+        });
     }
 
     // The trace first, before anything else can happen to the process.

@@ -10,12 +10,13 @@
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use backtrace::Backtrace;
 
+use crate::access::Access;
 use crate::lock_state::LockState;
-use crate::threads::{ThreadRecord, Waiting, current_record, enter_profiler};
+use crate::threads::{HeldCopy, ThreadRecord, Waiting, current_record, enter_profiler};
 
 /// How long a blocked acquisition waits on the raw lock before it becomes a wait episode, unless
 /// `LOCKPROF_GRACE_US` says otherwise.
@@ -74,18 +75,23 @@ pub fn wait_episodes() -> u64 {
 }
 
 impl LockState {
-    /// Slow path: blocks on `raw` until it is acquired, checking for a deadlock first if the wait
-    /// is not brief.
+    /// Slow path: blocks on `raw` until it is acquired (in `access`, with `permits` for a
+    /// semaphore), checking for a deadlock first if the wait is not brief. The caller records
+    /// the acquisition afterwards, as on the fast path.
     ///
     /// # Panics
-    /// Under the `panic` deadlock policy, when this wait closes a deadlock. The caller calls [`LockState::acquired`] afterwards, as on the fast path.
-    ///
-    /// If a deadlock is found, the policy applies: with `panic`, this call panics (at the user's
-    /// lock call, thanks to `#[track_caller]`) without acquiring.
+    /// Under the `panic` deadlock policy, when this wait closes a deadlock: at the user's lock
+    /// call (thanks to `#[track_caller]`), without acquiring.
     #[cold]
     #[inline(never)]
     #[track_caller]
-    pub(crate) fn wait(&self, at: &'static Location<'static>, raw: &dyn RawLock) {
+    pub(crate) fn wait(
+        &self,
+        at: &'static Location<'static>,
+        raw: &dyn RawLock,
+        access: Access,
+        permits: u32,
+    ) {
         let grace = crate::config::config().grace;
         // A zero grace skips the raw lock's own spinning too: every blocked wait is checked.
         if !grace.is_zero() && raw.acquire_within(grace) {
@@ -98,12 +104,60 @@ impl LockState {
             return;
         };
         EPISODES.fetch_add(1, Ordering::Relaxed);
-        let episode = Episode::begin(record, self, at);
-        if let Some(cycle) = crate::wait_for_graph::find_deadlock(&episode.record) {
-            crate::deadlock::found(&episode.record, cycle);
+        let episode = Episode::begin(record, self, at, access, permits, false);
+        if let Some(found) = crate::wait_for_graph::find_deadlock(&episode.record) {
+            crate::deadlock::found(&episode.record, found);
         }
         raw.acquire();
         drop(episode);
+    }
+
+    /// A timed wait: like [`LockState::wait`], but it gives up after `timeout`, so it is
+    /// published (for the watchdog) without ever taking part in a deadlock.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn wait_timed(
+        &self,
+        at: &'static Location<'static>,
+        raw: &dyn RawLock,
+        access: Access,
+        permits: u32,
+        timeout: std::time::Duration,
+    ) -> bool {
+        let grace = crate::config::config().grace.min(timeout);
+        if raw.acquire_within(grace) {
+            return true;
+        }
+        let (Some(_reentry), Some(record)) = (enter_profiler(), current_record()) else {
+            return raw.acquire_within(timeout.saturating_sub(grace));
+        };
+        let episode = Episode::begin(record, self, at, access, permits, true);
+        let acquired = raw.acquire_within(timeout.saturating_sub(grace));
+        drop(episode);
+        acquired
+    }
+
+    /// Runs `block`, a wait on this condition variable, as a published wait that never takes
+    /// part in a deadlock (any thread may notify). The caller has already released its mutex
+    /// (so the graph shows it released) and re-acquires it afterwards through
+    /// [`LockState::lock`] (so the re-acquisition records order edges and is checked for
+    /// deadlock). If the thread still holds other lockprof locks while it waits, a warning is
+    /// recorded with both sites ("sleeping while holding").
+    pub fn condvar_wait<R>(&self, at: &'static Location<'static>, block: impl FnOnce() -> R) -> R {
+        crate::warnings::check_condvar_wait(self, at);
+        let episode = if crate::config::config().watchdog.is_some() {
+            match (enter_profiler(), current_record()) {
+                (Some(_reentry), Some(record)) => {
+                    Some(Episode::begin(record, self, at, Access::Exclusive, 0, true))
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let result = block();
+        drop(episode);
+        result
     }
 }
 
@@ -113,12 +167,35 @@ struct Episode {
 }
 
 impl Episode {
-    fn begin(record: Arc<ThreadRecord>, lock: &LockState, at: &'static Location<'static>) -> Self {
+    fn begin(
+        record: Arc<ThreadRecord>,
+        lock: &LockState,
+        at: &'static Location<'static>,
+        access: Access,
+        permits: u32,
+        timed: bool,
+    ) -> Self {
         let stack = Arc::new(Backtrace::new_unresolved());
         let lock_id = lock.id();
+        let held: Arc<[HeldCopy]> = crate::local::with(|l| {
+            l.held()
+                .map(|h| HeldCopy { lock: h.lock(), access: h.access(), permits: h.permits(), at: h.at })
+                .collect()
+        });
+        crate::threads::note_current(record.id);
         record.with_slot(|slot| {
             slot.seq += 1;
-            slot.waiting = Some(Waiting { lock: lock as *const LockState, lock_id, at, stack });
+            slot.waiting = Some(Waiting {
+                lock: lock as *const LockState,
+                lock_id,
+                access,
+                permits,
+                timed,
+                at,
+                stack,
+                since: Instant::now(),
+                held,
+            });
         });
         // Orders this publication (and every owner word this thread set before it) before the
         // exploration's reads, against the same fence in every other episode: of two threads
@@ -127,7 +204,6 @@ impl Episode {
         Episode { record }
     }
 }
-
 impl Drop for Episode {
     fn drop(&mut self) {
         self.record.with_slot(|slot| {

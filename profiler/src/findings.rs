@@ -88,16 +88,18 @@ pub fn findings(trace: &Trace) -> Vec<Finding> {
     let mut all = Vec::new();
     for deadlock in &trace.deadlocks {
         let mut sites = Vec::new();
-        for hop in &deadlock.cycle {
+        for hop in deadlock.cycle.iter().chain(&deadlock.knot) {
             let thread = thread_label(trace, hop.thread);
             sites.push(FindingSite {
                 site: hop.wait_site.clone(),
                 role: format!("{thread} waits for {}", lock_label(trace, hop.waits_for)),
             });
-            sites.push(FindingSite {
-                site: hop.hold_site.clone(),
-                role: format!("{thread} acquired {}", lock_label(trace, hop.holds)),
-            });
+            let role = if hop.queued {
+                format!("{thread} is queued to write {}", lock_label(trace, hop.holds))
+            } else {
+                format!("{thread} acquired {}", lock_label(trace, hop.holds))
+            };
+            sites.push(FindingSite { site: hop.hold_site.clone(), role });
         }
         all.push(Finding {
             kind: FindingKind::Deadlock,

@@ -14,9 +14,11 @@
 //! - `LOCKPROF_ON_DEADLOCK=panic|abort|report`: see [`DeadlockPolicy`].
 //! - `LOCKPROF_ON_INVERSION=record|panic`: see [`InversionPolicy`].
 //! - `LOCKPROF_GRACE_US=N`: see [`Config::grace`].
+//! - `LOCKPROF_WATCHDOG_MS=N`: see [`Config::watchdog`].
 
 #![warn(missing_docs)]
 
+pub mod access;
 mod config;
 mod deadlock;
 mod episode;
@@ -32,7 +34,9 @@ mod stacks;
 mod threads;
 pub mod trace;
 pub mod wait_for_graph;
+mod warnings;
 
+pub use access::Access;
 pub use config::{Config, config};
 pub use deadlock::deadlocks_found;
 pub use episode::{GRACE, RawLock, wait_episodes};

@@ -9,6 +9,8 @@ use std::cell::Cell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::access::{Access, tag};
+
 /// How many held locks a thread tracks. Deeper nesting is counted but not recorded (the order
 /// edges of the untracked locks are lost; nothing else is affected).
 pub(crate) const MAX_HELD: usize = 32;
@@ -19,14 +21,30 @@ const CACHE_SLOTS: usize = 64;
 /// One lock the thread holds.
 #[derive(Clone, Copy)]
 pub(crate) struct Held {
-    /// The lock's id (never 0 for a real entry).
-    pub lock: u64,
+    /// The lock's id, access and permits ([`crate::access::tag`]); a mutex's tag is its id.
+    pub tag: u64,
     /// Where the thread acquired it.
     pub at: &'static Location<'static>,
 }
 
 impl Held {
-    const EMPTY: Held = Held { lock: 0, at: Location::caller() };
+    const EMPTY: Held = Held { tag: 0, at: Location::caller() };
+
+    /// The lock's id.
+    #[inline]
+    pub(crate) fn lock(&self) -> u64 {
+        tag::id(self.tag)
+    }
+
+    /// How it is held.
+    pub(crate) fn access(&self) -> Access {
+        tag::access(self.tag)
+    }
+
+    /// How many permits (semaphores only).
+    pub(crate) fn permits(&self) -> u32 {
+        tag::permits(self.tag)
+    }
 }
 
 /// The fast-path state of one thread.
@@ -77,12 +95,12 @@ impl Local {
         id
     }
 
-    /// Records that the thread now holds `lock`, acquired at `at`.
+    /// Records that the thread now holds the lock of `tag`, acquired at `at`.
     #[inline]
-    pub(crate) fn push_held(&self, lock: u64, at: &'static Location<'static>) {
+    pub(crate) fn push_held(&self, tag: u64, at: &'static Location<'static>) {
         let n = self.held_len.get();
         if let Some(slot) = self.held.get(n) {
-            slot.set(Held { lock, at });
+            slot.set(Held { tag, at });
         }
         self.held_len.set(n + 1);
     }
@@ -91,10 +109,26 @@ impl Local {
     #[inline]
     pub(crate) fn pop_held(&self, lock: u64) {
         let n = self.held_len.get();
-        if n > 0 && n <= MAX_HELD && self.held[n - 1].get().lock == lock {
+        if n > 0 && n <= MAX_HELD && self.held[n - 1].get().lock() == lock {
             self.held_len.set(n - 1);
         } else {
             self.remove_held(lock);
+        }
+    }
+
+    /// Records that the thread released exactly the hold `tag` (lock, access and permits): for
+    /// holds that may differ only in their permit count.
+    pub(crate) fn pop_held_exact(&self, tag: u64) {
+        let n = self.held_len.get();
+        let stored = n.min(MAX_HELD);
+        match (0..stored).rev().find(|&i| self.held[i].get().tag == tag) {
+            Some(i) => {
+                for j in i..stored - 1 {
+                    self.held[j].set(self.held[j + 1].get());
+                }
+                self.held_len.set(n - 1);
+            }
+            None => self.remove_held(tag::id(tag)),
         }
     }
 
@@ -106,7 +140,7 @@ impl Local {
             return;
         }
         let stored = n.min(MAX_HELD);
-        if let Some(i) = (0..stored).rev().find(|&i| self.held[i].get().lock == lock) {
+        if let Some(i) = (0..stored).rev().find(|&i| self.held[i].get().lock() == lock) {
             for j in i..stored - 1 {
                 self.held[j].set(self.held[j + 1].get());
             }
@@ -164,7 +198,7 @@ mod tests {
     use super::*;
 
     fn held_ids() -> Vec<u64> {
-        with(|l| l.held().map(|h| h.lock).collect())
+        with(|l| l.held().map(|h| h.lock()).collect())
     }
 
     #[test]

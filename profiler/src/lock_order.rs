@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use backtrace::Backtrace;
 use petgraph::graphmap::DiGraphMap;
 
+use crate::access::{Access, tag};
 use crate::local::{Held, Local};
 
 /// At most this many edges are kept; more are counted as dropped (a program that nests locks of
@@ -39,6 +40,10 @@ pub(crate) struct EdgeRecord {
     pub from_at: &'static Location<'static>,
     /// Where `to` was acquired, at the first occurrence.
     pub to_at: &'static Location<'static>,
+    /// The strongest access in which `from` was held / `to` taken over all occurrences
+    /// ([`Access`] orders exclusive first, so the minimum is the strongest).
+    pub from_access: Access,
+    pub to_access: Access,
     /// The thread of the first occurrence, and its stack when acquiring `to`.
     pub thread: u64,
     pub stack: Arc<Backtrace>,
@@ -66,11 +71,19 @@ thread_local! {
     static SEEN: RefCell<HashMap<(u64, u64), Vec<u64>>> = RefCell::new(HashMap::new());
 }
 
-/// Whether some held lock's edge to `to` is not
-/// in the thread's cache.
+/// Whether some held lock's edge to `to` (taken with `access`) is not in the thread's cache.
 #[inline]
-pub(crate) fn needs_recording(local: &Local, to: u64) -> bool {
-    local.holds_any() && local.held().any(|h| h.lock != to && !local.edge_cached(h.lock, to))
+pub(crate) fn needs_recording(local: &Local, to: u64, access: Access) -> bool {
+    local.holds_any() && {
+        let to_key = tag::make(to, access, 0);
+        local.held().any(|h| h.lock() != to && !local.edge_cached(cache_key(&h), to_key))
+    }
+}
+
+/// The cache key of a held lock: its id and access, without a permit count.
+#[inline]
+fn cache_key(held: &Held) -> u64 {
+    tag::make(held.lock(), held.access(), 0)
 }
 
 /// Records the calling thread's edges from every held lock to `to`. Returns the description of
@@ -78,29 +91,38 @@ pub(crate) fn needs_recording(local: &Local, to: u64) -> bool {
 /// so that the panic points at the user's lock call).
 #[cold]
 #[inline(never)]
-pub(crate) fn record_edges(to: u64, at: &'static Location<'static>) -> Option<String> {
+pub(crate) fn record_edges(to: u64, access: Access, at: &'static Location<'static>) -> Option<String> {
+    let to_key = tag::make(to, access, 0);
     let _reentry = crate::threads::enter_profiler()?;
     let (held, thread) = crate::local::with(|l| (l.held().collect::<Vec<Held>>(), l.thread_id()));
     let mut inversion = None;
-    for from in held.iter().filter(|h| h.lock != to) {
-        if crate::local::with(|l| l.edge_cached(from.lock, to)) {
+    for from in held.iter().filter(|h| h.lock() != to) {
+        if crate::local::with(|l| l.edge_cached(cache_key(from), to_key)) {
             continue;
         }
-        let others: Vec<u64> = held.iter().map(|h| h.lock).filter(|&l| l != from.lock && l != to).collect();
-        let known = SEEN.try_with(|seen| seen.borrow().get(&(from.lock, to)).cloned()).ok().flatten();
+        // Gates must be held exclusively: two orders under a shared (read) hold of G can still
+        // run at the same time.
+        let others: Vec<u64> = held
+            .iter()
+            .filter(|h| h.access() == Access::Exclusive)
+            .map(Held::lock)
+            .filter(|&l| l != from.lock() && l != to)
+            .collect();
+        let key = (cache_key(from), to_key);
+        let known = SEEN.try_with(|seen| seen.borrow().get(&key).cloned()).ok().flatten();
         let gates = match known {
             // Seen before, and this occurrence holds every gate: nothing changes.
             Some(gates) if gates.iter().all(|g| others.contains(g)) => gates,
             _ => {
-                let (gates, closed) = record_globally(*from, to, at, &others, thread);
+                let (gates, closed) = record_globally(*from, to, access, at, &others, thread);
                 inversion = inversion.or(closed);
                 gates
             }
         };
         if gates.is_empty() {
-            crate::local::with(|l| l.cache_edge(from.lock, to));
+            crate::local::with(|l| l.cache_edge(key.0, key.1));
         }
-        let _ = SEEN.try_with(|seen| seen.borrow_mut().insert((from.lock, to), gates));
+        let _ = SEEN.try_with(|seen| seen.borrow_mut().insert(key, gates));
     }
     inversion
 }
@@ -110,14 +132,17 @@ pub(crate) fn record_edges(to: u64, at: &'static Location<'static>) -> Option<St
 fn record_globally(
     from: Held,
     to: u64,
+    to_access: Access,
     to_at: &'static Location<'static>,
     others: &[u64],
     thread: u64,
 ) -> (Vec<u64>, Option<String>) {
     let stack = Arc::new(Backtrace::new_unresolved());
     let mut g = graph();
-    if let Some(edge) = g.edges.get_mut(&(from.lock, to)) {
+    if let Some(edge) = g.edges.get_mut(&(from.lock(), to)) {
         edge.gates.retain(|gate| others.contains(gate));
+        edge.from_access = edge.from_access.min(from.access());
+        edge.to_access = edge.to_access.min(to_access);
         if !edge.threads.contains(&thread) && edge.threads.len() < 1024 {
             edge.threads.push(thread);
         }
@@ -127,20 +152,22 @@ fn record_globally(
         g.dropped += 1;
         return (Vec::new(), None);
     }
-    crate::locks::pin(from.lock);
+    crate::locks::pin(from.lock());
     crate::locks::pin(to);
     for &gate in others {
         crate::locks::pin(gate);
     }
     crate::threads::note_current(thread);
-    g.graph.add_edge(from.lock, to, ());
+    g.graph.add_edge(from.lock(), to, ());
     g.edges.insert(
-        (from.lock, to),
+        (from.lock(), to),
         EdgeRecord {
-            from: from.lock,
+            from: from.lock(),
             to,
             from_at: from.at,
             to_at,
+            from_access: from.access(),
+            to_access,
             thread,
             stack,
             gates: others.to_vec(),
@@ -148,7 +175,7 @@ fn record_globally(
         },
     );
     let closed = (crate::config::config().on_inversion == InversionPolicy::Panic)
-        .then(|| closed_cycle(&g, from.lock, to, others))
+        .then(|| closed_cycle(&g, from.lock(), to, others))
         .flatten();
     (others.to_vec(), closed)
 }

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::Access;
 use crate::episode::RawLock;
 use crate::local;
 
@@ -21,8 +22,16 @@ use crate::local;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LockKind {
-    /// A mutual-exclusion lock (`lockprof::Mutex`).
+    /// A mutual-exclusion lock (`lockprof::Mutex`, `lockprof::parking_lot::Mutex`).
     Mutex,
+    /// A reader-writer lock.
+    RwLock,
+    /// A counting semaphore.
+    Semaphore,
+    /// A mutex its holder may lock again (`lockprof::parking_lot::ReentrantMutex`).
+    ReentrantMutex,
+    /// A condition variable (waited on, never held).
+    Condvar,
 }
 
 impl LockKind {
@@ -30,8 +39,28 @@ impl LockKind {
     pub fn as_str(self) -> &'static str {
         match self {
             LockKind::Mutex => "mutex",
+            LockKind::RwLock => "rwlock",
+            LockKind::Semaphore => "semaphore",
+            LockKind::ReentrantMutex => "reentrant mutex",
+            LockKind::Condvar => "condvar",
         }
     }
+}
+
+/// The holder word: thread id in the low 60 bits, access code in the high 4.
+const OWNER_ACCESS_SHIFT: u32 = 60;
+
+/// A semaphore's counters as the detector sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct PermitCounts {
+    /// Permits free now.
+    pub available: u32,
+    /// Permits held through guards (a forgotten guard's permit stays counted: no thread will
+    /// ever return it, so a wait for it is never reported).
+    pub outstanding: u32,
+    /// `add_permits` was called: permits can appear from a thread that holds none, so no wait
+    /// on this semaphore is ever provably permanent.
+    pub signal: bool,
 }
 
 /// Per-lock profiler state, embedded in each instrumented lock. `const`-constructible so that
@@ -43,14 +72,20 @@ impl LockKind {
 /// assert_eq!(STATE.site().file(), file!());
 /// ```
 pub struct LockState {
-    /// Id of the holding thread, 0 when free. Written only by the holder, while it holds the raw
-    /// lock: set (Release) after acquiring, cleared (Release) before releasing. So a non-zero
-    /// value names a thread that holds the lock, and the detector reads it with Acquire.
+    /// The exclusive (or upgradable) holder: thread id and access, 0 when none. Written only by
+    /// the holder, while it holds the raw lock: set (Release) after acquiring, cleared (Release)
+    /// before releasing. So a non-zero value names a thread that holds the lock, and the
+    /// detector reads it with Acquire. Shared holders are not recorded here (there can be many);
+    /// the detector learns them from the held sets that waiting threads publish.
     owner: AtomicU64,
     /// Where the current holder acquired it (the `#[track_caller]` location of its lock call).
     acquired_at: AtomicPtr<Location<'static>>,
     /// Registry id, 0 until the lock is first acquired (see [`crate::locks`]).
     id: AtomicU64,
+    /// Semaphores: available (low 32 bits), outstanding (next 31), signal (top bit).
+    /// Reader-writer locks: how many timed exclusive attempts are in flight (a writer that may
+    /// give up, so readers queued behind it are not provably stuck).
+    permits: AtomicU64,
     site: &'static Location<'static>,
     name: Option<&'static str>,
     kind: LockKind,
@@ -64,6 +99,7 @@ impl LockState {
             owner: AtomicU64::new(0),
             acquired_at: AtomicPtr::new(ptr::null_mut()),
             id: AtomicU64::new(0),
+            permits: AtomicU64::new(0),
             site: Location::caller(),
             name,
             kind,
@@ -85,9 +121,9 @@ impl LockState {
         self.kind
     }
 
-    /// Acquires `raw` (blocking) for the caller at `at`, with all of lockprof's bookkeeping:
-    /// lock-order edges from the locks the thread holds, deadlock detection if it has to wait,
-    /// and the record of the new holder.
+    /// Acquires `raw` exclusively (blocking) for the caller at `at`, with all of lockprof's
+    /// bookkeeping: lock-order edges from the locks the thread holds, deadlock detection if it
+    /// has to wait, and the record of the new holder.
     ///
     /// The straight-line path (an already-registered lock, nothing else held, free) is a raw
     /// `try_acquire` and a few plain stores; everything else is out of line.
@@ -101,9 +137,25 @@ impl LockState {
     pub fn lock<R: RawLock>(&self, at: &'static Location<'static>, raw: &R) {
         let id = self.id.load(Ordering::Acquire);
         if id != 0 && !local::with(local::Local::holds_any) && raw.try_acquire() {
-            self.acquired_as(id, at);
+            self.acquired_as(id, at, Access::Exclusive, 0);
         } else {
-            self.lock_slow(at, raw);
+            self.lock_slow(at, raw, Access::Exclusive, 0);
+        }
+    }
+
+    /// [`LockState::lock`] for any access: `Shared` for a read lock, `Permits` with a count for
+    /// a semaphore. `raw` must acquire in that access.
+    ///
+    /// # Panics
+    /// As [`LockState::lock`].
+    #[inline]
+    #[track_caller]
+    pub fn lock_as<R: RawLock>(&self, at: &'static Location<'static>, raw: &R, access: Access, permits: u32) {
+        let id = self.id.load(Ordering::Acquire);
+        if id != 0 && !local::with(local::Local::holds_any) && raw.try_acquire() {
+            self.acquired_as(id, at, access, permits);
+        } else {
+            self.lock_slow(at, raw, access, permits);
         }
     }
 
@@ -111,69 +163,168 @@ impl LockState {
     /// (registration), order edges when other locks are held, and waiting.
     #[inline(never)]
     #[track_caller]
-    fn lock_slow(&self, at: &'static Location<'static>, raw: &dyn RawLock) {
+    fn lock_slow(&self, at: &'static Location<'static>, raw: &dyn RawLock, access: Access, permits: u32) {
         let id = self.id();
-        if local::with(|l| crate::lock_order::needs_recording(l, id)) {
+        self.record_order(id, access, at);
+        if !raw.try_acquire() {
+            self.wait(at, raw, access, permits);
+        }
+        self.acquired_as(id, at, access, permits);
+    }
+
+    /// Records the order edges from every held lock to this one (taken with `access`).
+    #[inline]
+    #[track_caller]
+    fn record_order(&self, id: u64, access: Access, at: &'static Location<'static>) {
+        if local::with(|l| crate::lock_order::needs_recording(l, id, access)) {
             // Outside the thread-local closure, so that `#[track_caller]` points a panic at the
             // user's lock call.
-            if let Some(inversion) = crate::lock_order::record_edges(id, at) {
+            if let Some(inversion) = crate::lock_order::record_edges(id, access, at) {
                 std::panic::panic_any(inversion);
             }
         }
-        if !raw.try_acquire() {
-            self.wait(at, raw);
-        }
-        self.acquired_as(id, at);
     }
 
-    /// Acquires `raw` if it is free, without blocking (and so without lock-order edges or
-    /// deadlock detection). Returns whether it acquired.
-    #[inline]
-    pub fn try_lock<R: RawLock>(&self, at: &'static Location<'static>, raw: &R) -> bool {
-        let acquired = raw.try_acquire();
+    /// Acquires `raw` within `timeout` (a timed acquisition such as `try_lock_for`). Records
+    /// order edges, since it blocks, but its wait is never part of a reported deadlock: it ends
+    /// by itself. Returns whether it acquired.
+    ///
+    /// # Panics
+    /// Under `LOCKPROF_ON_INVERSION=panic`, as [`LockState::lock`].
+    #[track_caller]
+    pub fn lock_within<R: RawLock>(
+        &self,
+        at: &'static Location<'static>,
+        raw: &R,
+        access: Access,
+        permits: u32,
+        timeout: std::time::Duration,
+    ) -> bool {
+        let id = self.id();
+        self.record_order(id, access, at);
+        let counted =
+            self.kind == LockKind::RwLock && matches!(access, Access::Exclusive | Access::Upgradable);
+        if counted {
+            self.permits.fetch_add(1, Ordering::SeqCst);
+        }
+        let acquired = raw.try_acquire() || self.wait_timed(at, raw, access, permits, timeout);
+        if counted {
+            self.permits.fetch_sub(1, Ordering::SeqCst);
+        }
         if acquired {
-            self.acquired_as(self.id(), at);
+            self.acquired_as(id, at, access, permits);
         }
         acquired
     }
 
-    /// Records the calling thread as the holder (acquired at `at`).
+    /// Acquires `raw` exclusively if it is free, without blocking (and so without lock-order
+    /// edges or deadlock detection). Returns whether it acquired.
     #[inline]
-    fn acquired_as(&self, id: u64, at: &'static Location<'static>) {
+    pub fn try_lock<R: RawLock>(&self, at: &'static Location<'static>, raw: &R) -> bool {
+        self.try_lock_as(at, raw, Access::Exclusive, 0)
+    }
+
+    /// [`LockState::try_lock`] for any access.
+    #[inline]
+    pub fn try_lock_as<R: RawLock>(
+        &self,
+        at: &'static Location<'static>,
+        raw: &R,
+        access: Access,
+        permits: u32,
+    ) -> bool {
+        let acquired = raw.try_acquire();
+        if acquired {
+            self.acquired_as(self.id(), at, access, permits);
+        }
+        acquired
+    }
+
+    /// Records an acquisition the lock type made on its raw lock by itself (a re-entrant
+    /// re-lock, an upgrade), so the held set and holder stay exact.
+    #[inline]
+    pub fn note_acquired(&self, at: &'static Location<'static>, access: Access, permits: u32) {
+        self.acquired_as(self.id(), at, access, permits);
+    }
+
+    /// Records the calling thread as a holder (acquired at `at`).
+    #[inline]
+    fn acquired_as(&self, id: u64, at: &'static Location<'static>, access: Access, permits: u32) {
         local::with(|l| {
-            // Site first, then owner with Release: a detector that reads this owner (Acquire)
-            // also sees this site.
-            self.acquired_at.store(ptr::from_ref(at).cast_mut(), Ordering::Relaxed);
-            self.owner.store(l.thread_id(), Ordering::Release);
-            l.push_held(id, at);
+            if matches!(access, Access::Exclusive | Access::Upgradable) {
+                // Site first, then owner with Release: a detector that reads this owner
+                // (Acquire) also sees this site.
+                self.acquired_at.store(ptr::from_ref(at).cast_mut(), Ordering::Relaxed);
+                self.owner.store(l.thread_id() | (access.code() << OWNER_ACCESS_SHIFT), Ordering::Release);
+            }
+            l.push_held(crate::access::tag::make(id, access, permits), at);
         });
     }
 
-    /// Fast path: the calling thread is about to release the raw lock.
+    /// Fast path: the calling thread is about to release the exclusive hold of the raw lock.
     #[inline]
     pub fn releasing(&self) {
-        let id = self.id.load(Ordering::Relaxed);
-        local::with(|l| l.pop_held(id));
-        self.owner.store(0, Ordering::Release);
+        self.releasing_as(Access::Exclusive);
     }
 
-    /// The holding thread's id and acquisition site, as the detector sees them.
-    pub(crate) fn holder(&self) -> Option<(u64, &'static Location<'static>)> {
-        let owner = self.owner.load(Ordering::SeqCst);
-        if owner == 0 {
+    /// The calling thread is about to release a hold of `access`.
+    #[inline]
+    pub fn releasing_as(&self, access: Access) {
+        let id = self.id.load(Ordering::Relaxed);
+        local::with(|l| l.pop_held(id));
+        if matches!(access, Access::Exclusive | Access::Upgradable) {
+            self.owner.store(0, Ordering::Release);
+        }
+    }
+
+    /// The calling thread is about to return `permits` permits it took in one acquisition.
+    pub fn releasing_permits(&self, permits: u32) {
+        let tag = crate::access::tag::make(self.id.load(Ordering::Relaxed), Access::Permits, permits);
+        local::with(|l| l.pop_held_exact(tag));
+    }
+
+    /// Semaphores: publishes the counters the detector needs (call after every change, under
+    /// the semaphore's own lock).
+    pub fn set_permit_counts(&self, available: u32, outstanding: u32, signal: bool) {
+        let word =
+            u64::from(available) | (u64::from(outstanding & 0x7FFF_FFFF) << 32) | (u64::from(signal) << 63);
+        self.permits.store(word, Ordering::Release);
+    }
+
+    /// Reader-writer locks: timed exclusive attempts in flight.
+    pub(crate) fn timed_writers(&self) -> u64 {
+        self.permits.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn permit_counts(&self) -> PermitCounts {
+        let word = self.permits.load(Ordering::Acquire);
+        PermitCounts {
+            available: word as u32,
+            outstanding: ((word >> 32) & 0x7FFF_FFFF) as u32,
+            signal: word >> 63 == 1,
+        }
+    }
+
+    /// The exclusive (or upgradable) holder's thread id, access and acquisition site, as the
+    /// detector sees them.
+    pub(crate) fn holder(&self) -> Option<(u64, Access, &'static Location<'static>)> {
+        let word = self.owner.load(Ordering::SeqCst);
+        if word == 0 {
             return None;
         }
         let at = self.acquired_at.load(Ordering::Relaxed);
         // SAFETY: `acquired_at` only ever holds null or a `&'static Location` stored by
-        // `acquired`; it is non-null whenever `owner` is non-zero, because it was stored first
-        // and the Acquire-ordered (SeqCst) load of `owner` above synchronises with that store.
+        // `acquired_as`; it is non-null whenever `owner` is non-zero, because it was stored
+        // first and the Acquire-ordered (SeqCst) load of `owner` above synchronises with that
+        // store.
         let at = unsafe { at.as_ref() }.unwrap_or(self.site);
-        Some((owner, at))
+        let thread = word & ((1 << OWNER_ACCESS_SHIFT) - 1);
+        Some((thread, Access::from_code(word >> OWNER_ACCESS_SHIFT), at))
     }
 
     /// The registry id of this lock, registering it on first call.
     #[inline]
-    pub(crate) fn id(&self) -> u64 {
+    pub fn id(&self) -> u64 {
         let id = self.id.load(Ordering::Acquire);
         if id != 0 { id } else { self.register() }
     }

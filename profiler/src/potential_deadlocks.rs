@@ -212,6 +212,7 @@ impl CycleSearch<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::access::Access;
     use crate::lock_state::LockKind;
     use crate::trace::schema::{LockEntry, OrderEdge, ThreadEntry, WriteReason};
 
@@ -233,6 +234,8 @@ mod tests {
                 to,
                 from_site: site(100 + from as u32),
                 to_site: site(200 + to as u32),
+                from_access: Access::Exclusive,
+                to_access: Access::Exclusive,
                 thread: 1,
                 stack: None,
                 gates: gates.to_vec(),
@@ -262,13 +265,19 @@ mod tests {
             thread,
             holds,
             hold_site: site(1),
+            hold_access: Access::Exclusive,
+            hold_permits: 0,
+            queued: false,
             waits_for,
+            wait_access: Access::Exclusive,
+            wait_permits: 0,
             wait_site: site(2),
             stack: None,
         };
         t.deadlocks.push(Deadlock {
             detected_by: 1,
             policy: DeadlockPolicy::Panic,
+            knot: vec![],
             cycle: vec![hop(1, 2, 1), hop(1, 1, 2)],
         });
         let a = analyse(&t);

@@ -5,6 +5,8 @@
 
 use std::fmt::Write;
 
+use crate::access::Access;
+use crate::lock_state::LockKind;
 use crate::potential_deadlocks::{Analysis, analyse};
 use crate::trace::schema::{CycleHop, Deadlock, Stack, Trace};
 
@@ -70,10 +72,15 @@ pub fn order_cycle_line(trace: &Trace, edges: &[usize]) -> String {
 pub fn render_deadlock(trace: &Trace, deadlock: &Deadlock) -> String {
     let mut out = String::new();
     let k = deadlock.cycle.len();
-    let headline = if k == 1 {
+    let headline = if k == 1 && deadlock.knot.is_empty() {
         "a thread waits for a lock it already holds".to_owned()
-    } else {
+    } else if deadlock.knot.is_empty() {
         format!("{k} threads, each waiting for a lock the next one holds")
+    } else {
+        format!(
+            "{} threads in a knot: each waits for locks or permits only the others can release",
+            k + deadlock.knot.len()
+        )
     };
     let _ = writeln!(
         out,
@@ -93,18 +100,55 @@ pub fn render_deadlock(trace: &Trace, deadlock: &Deadlock) -> String {
     for hop in &deadlock.cycle {
         render_hop(trace, hop, &mut out);
     }
+    if !deadlock.knot.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n  also deadlocked with them (every permit or hold they wait for is held in this set):"
+        );
+        for hop in &deadlock.knot {
+            render_hop(trace, hop, &mut out);
+        }
+    }
     out
+}
+
+/// ` (read)`, ` (write)`, ` (2 permits)`, or nothing for a mutex.
+fn access_note(trace: &Trace, lock: u64, access: Access, permits: u32) -> String {
+    match access {
+        Access::Exclusive if trace.lock(lock).is_some_and(|l| l.kind == LockKind::RwLock) => {
+            " (write)".to_owned()
+        }
+        Access::Exclusive => String::new(),
+        Access::Permits => format!(" ({permits} permit{})", if permits == 1 { "" } else { "s" }),
+        other => format!(" ({})", other.as_str()),
+    }
 }
 
 fn render_hop(trace: &Trace, hop: &CycleHop, out: &mut String) {
     let _ = writeln!(out);
     let _ = writeln!(out, "  {}", thread_label(trace, hop.thread));
-    let _ = writeln!(out, "    holds    {} {}", lock_label(trace, hop.holds), lock_origin(trace, hop.holds));
-    let _ = writeln!(out, "             acquired at {}", hop.hold_site);
+    if hop.queued {
+        let _ = writeln!(
+            out,
+            "    queued for {} (write) {}, which the lock serves before new readers",
+            lock_label(trace, hop.holds),
+            lock_origin(trace, hop.holds)
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "    holds    {}{} {}",
+            lock_label(trace, hop.holds),
+            access_note(trace, hop.holds, hop.hold_access, hop.hold_permits),
+            lock_origin(trace, hop.holds)
+        );
+        let _ = writeln!(out, "             acquired at {}", hop.hold_site);
+    }
     let _ = writeln!(
         out,
-        "    waits on {} {}",
+        "    waits on {}{} {}",
         lock_label(trace, hop.waits_for),
+        access_note(trace, hop.waits_for, hop.wait_access, hop.wait_permits),
         lock_origin(trace, hop.waits_for)
     );
     let _ = writeln!(out, "             waiting at {}", hop.wait_site);

@@ -16,6 +16,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use backtrace::Backtrace;
 use dashmap::DashMap;
 
+use std::time::Instant;
+
+use crate::access::Access;
 use crate::lock_state::LockState;
 
 thread_local! {
@@ -30,8 +33,27 @@ pub(crate) struct Waiting {
     /// (which borrows the lock) before, so the lock outlives every such dereference.
     pub lock: *const LockState,
     pub lock_id: u64,
+    /// The access wanted, and for semaphores how many permits.
+    pub access: Access,
+    pub permits: u32,
+    /// A wait that can end without acquiring (a timeout, a condition variable): published for
+    /// the watchdog, never part of a deadlock.
+    pub timed: bool,
     pub at: &'static Location<'static>,
     pub stack: Arc<Backtrace>,
+    pub since: Instant,
+    /// What the thread holds. Exact for the whole episode: a waiting thread acquires and
+    /// releases nothing.
+    pub held: Arc<[HeldCopy]>,
+}
+
+/// A lock a waiting thread holds, as published with its wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeldCopy {
+    pub lock: u64,
+    pub access: Access,
+    pub permits: u32,
+    pub at: &'static Location<'static>,
 }
 
 /// A thread's outgoing wait-for edge, with a sequence number that changes on every episode start
@@ -83,9 +105,9 @@ pub(crate) fn note_current(id: u64) {
     }
 }
 
-/// The record of a live thread, if it has one.
-pub(crate) fn record_of(id: u64) -> Option<Arc<ThreadRecord>> {
-    live().get(&id).map(|r| Arc::clone(&r))
+/// The records of all live threads that have ever waited.
+pub(crate) fn live_records() -> Vec<Arc<ThreadRecord>> {
+    live().iter().map(|r| Arc::clone(&r)).collect()
 }
 
 /// Owned by the thread's TLS; removes the thread from the live set when the thread exits.

@@ -3,193 +3,403 @@
 //!
 //! # The graph
 //!
-//! Nodes are threads and locks. A thread has an edge to the lock it is blocked on; a lock has an
-//! edge to the thread that holds it. A cycle is a deadlock.
+//! Nodes are threads and locks. A waiting thread has an edge to the lock it waits for; a lock has
+//! edges to the threads that block that wait: its holders whose access conflicts (an exclusive
+//! holder blocks everyone, readers block a writer), and, for a read on a writer-preferring lock,
+//! the writers queued for it.
 //!
 //! The live graph is not kept in one global structure, because the holder edge changes on every
 //! acquisition and the fast path may not touch shared state. Instead each edge lives where it is
 //! cheap to keep:
-//! - lock → holder: the `owner` word in the lock's own [`LockState`](crate::LockState), written
-//!   by the holder only (set after acquiring, cleared before releasing);
-//! - thread → lock: the thread's [`WaitSlot`](crate::threads), a sequence number and the lock,
-//!   published when a *wait episode* starts and cleared when it ends (after the raw lock has been
-//!   acquired and before the owner word is set).
+//! - lock → exclusive holder: the `owner` word in the lock's own [`LockState`](crate::LockState),
+//!   written by the holder only (set after acquiring, cleared before releasing);
+//! - thread → lock, and thread's shared holds: the thread's wait slot
+//!   ([`crate::threads`]), published when a *wait episode* starts and cleared when it ends
+//!   (after the raw lock has been acquired and before the owner word is set). It carries a copy
+//!   of the locks the thread holds, which is exact for the whole episode: a waiting thread
+//!   acquires and releases nothing.
 //!
-//! When a thread starts an episode it publishes its slot, issues a SeqCst fence, and explores the
-//! graph from itself: it reads each reached thread's slot and the owner word of the lock in it,
-//! building a petgraph [`DiGraphMap`]. A path back to itself is a *candidate* cycle.
+//! When a thread starts an episode it publishes its slot, issues a SeqCst fence, and reads every
+//! published slot (with the owner word and, for semaphores, the permit counts of the lock in it).
 //!
-//! # Why a reported cycle is real (zero false positives)
+//! # Which waits are permanent
 //!
-//! A candidate seen in one pass can be an illusion: a holder read at one instant may have released
-//! the lock and started waiting by the time its slot is read. So a candidate is confirmed by two
-//! more passes over the same threads, in cycle order: pass 2 re-reads every slot and owner word,
+//! From those observations it computes the set `PB` of threads that are *permanently blocked*,
+//! as the greatest set in which every member is justified by other members:
+//! - a wait for a mutex, a write lock or a read lock (AND-resources: the waiter needs every
+//!   conflicting holder gone) is justified if **some** blocker is in `PB`: a conflicting holder,
+//!   or, for a read that queues behind writers, a writer queued for the same lock (while it waits
+//!   for readers to leave, no new reader gets in). Only writers that wait until they get the lock
+//!   ever mark a lock as wanted by a writer: lockprof's grace period polls instead of parking, and
+//!   while a timed write (`try_write_for`) is in flight on the lock, this rule is not used;
+//! - a semaphore wait (an OR-wait: any permit coming back would do) is justified only if **every**
+//!   outstanding permit is held by members of `PB`, fewer permits are free than it needs, and no
+//!   thread has ever called `add_permits` on that semaphore (such a semaphore is a signal, whose
+//!   permits may come from anyone). A full pool with one slow holder is therefore never reported.
+//! - timed waits (`try_lock_for`, condition variables) are never in `PB`: they end by themselves.
+//!
+//! A deadlock is reported when the detecting thread is in `PB` **and on a cycle** of it (its
+//! strongly connected component has more than one node, or it blocks itself). Threads merely
+//! waiting behind a deadlock they are not part of are left to the deadlock's own members.
+//!
+//! # Why a reported deadlock is real (zero false positives)
+//!
+//! A `PB` set computed from one pass can be an illusion: a holder read at one instant may have
+//! released the lock and started waiting by the time its slot is read. So the set is confirmed by
+//! two more passes over its members: pass 2 re-reads every slot, owner word and permit count;
 //! pass 3 re-reads every slot's sequence number. It is reported only if all three agree.
 //!
-//! Write the cycle as threads `T0 .. Tk-1` (`T0` the detector), `Ti` in episode `Ei` waiting for
-//! lock `Li`, and `Li` held by `Ti+1` (indices mod k). Three facts about the implementation:
+//! Three facts about the implementation:
 //!
-//! 1. *An episode ends only by acquiring its lock*, and a thread acquires nothing else and
-//!    releases nothing during an episode: it sits in the raw lock's blocking call. So the set of
-//!    locks a thread holds is frozen for the duration of each of its episodes.
+//! 1. *An untimed episode ends only by acquiring its lock*, and a thread acquires nothing else
+//!    and releases nothing during an episode: it sits in the raw lock's blocking call. So the set
+//!    of locks a thread holds is frozen for the duration of each of its episodes, and equal to
+//!    the copy it published.
 //! 2. *An owner word names a holder.* It is set only by the thread that holds the raw lock, after
 //!    acquiring it, and cleared by that thread before releasing it.
 //! 3. *A slot is read with its mutex held, and an episode cannot end while another thread holds
-//!    that mutex* (ending requires it). The owner word of `Li` is read under `Ti`'s slot mutex, so
-//!    `Ei` is in progress at the moment `mi` of that read, and `Li` (borrowed by `Ti`'s lock call)
-//!    is alive.
+//!    that mutex* (ending requires it). So an owner word read under a waiter's slot mutex is read
+//!    while that waiter's episode is in progress, and the lock (borrowed by its lock call) is
+//!    alive.
 //!
-//! Now take the pass-2 read `mi` of `Li`'s owner word, which returned `Ti+1`. Passes 1 and 3 saw
-//! `Ti+1` in episode `Ei+1` (same sequence number, so the same episode) before and after `mi`;
-//! hence `Ei+1` was in progress at `mi`. The owner value was not stale: `Ti+1` cleared nothing
-//! after publishing `Ei+1` (fact 1), and anything it cleared before was ordered before the slot
-//! publication that pass 1 synchronised with (mutex hand-off), so `Ti+1` held `Li` at `mi`, inside
-//! `Ei+1`, and therefore (fact 1) for the whole of `Ei+1`. `Ei` was in progress at `mi` (fact 3)
-//! and can only end by acquiring `Li`, which `Ti+1` releases only after `Ei+1` has ended. So
-//! `end(Ei) > end(Ei+1)` for every `i`, around a cycle: no episode in it can ever end. The threads
-//! are deadlocked, permanently, at the moment of the report. (For the detector itself, `E0` is in
-//! progress throughout by construction.)
+//! Each member `T` of the confirmed set was seen in the same episode `E(T)` (same sequence
+//! number) in passes 1 and 3, so `E(T)` was in progress throughout pass 2. In pass 2, `T`'s
+//! justification was read while `E(T)` and every blocker's episode were in progress. An owner
+//! value naming blocker `B` was not stale: `B` clears nothing during `E(B)` (fact 1), anything it
+//! cleared before was ordered before the slot publication that pass 1 synchronised with (mutex
+//! hand-off), and a later set would have ended `E(B)` first (seen by pass 3). So at that moment
+//! `B` held the lock, inside `E(B)`, and hence (fact 1) for all of `E(B)`. Likewise for shared
+//! holds and permits, which come from the frozen copies. Then:
+//! - an AND-wait `E(T)` can end only once blocker `B` is gone: once `B` released the lock, or for
+//!   a queued writer, once `B` has acquired and released it; both need `E(B)` to have ended. So
+//!   `end(E(T)) > end(E(B))`;
+//! - a semaphore wait `E(T)` can end only once enough permits are free; with every outstanding
+//!   permit held by members, none comes back before some member's episode has ended (and no
+//!   `add_permits`, the one stated assumption), so `end(E(T)) > end(E(M))` for some member `M`.
+//!
+//! Every member's end is after some other member's end, in a finite set: no episode in it can
+//! ever end. The threads are deadlocked, permanently, at the moment of the report.
 //!
 //! Each specific illusion is excluded by one of these: a holder that was about to release (its
 //! owner word or slot changes between passes), a waiter that got the lock by a racing try or a
-//! timed attempt (its episode ends, so its sequence number changes), a thread that has exited
-//! (it has no live record and cannot be in an episode; its stale owner word is never followed into
-//! a cycle, since a dead thread has no outgoing edge).
+//! timed attempt (its episode ends, so its sequence number changes), a thread that has exited (it
+//! has no live record and cannot be in an episode, so it justifies nothing).
 //!
 //! # Why no deadlock is missed
 //!
-//! Consider the episode of a real deadlock whose SeqCst fence comes last. Every other episode in
-//! the cycle, and every owner word, was written before the other fences (owner words are set
-//! before the holder's own episode starts, fact 1), so by the fence rule the last thread's
-//! exploration sees all of them, and they never change again, so all three passes agree. Two
-//! threads closing a cycle at once cannot both miss each other (the same fence argument), and if
-//! both see it, the report is deduplicated by its set of episodes.
+//! Consider the member of a real deadlock whose episode's SeqCst fence comes last. Every other
+//! member's slot, and every owner word (set before its holder's own episode started, fact 1), was
+//! written before the other fences, so by the fence rule that thread's pass 1 sees all of them,
+//! and they never change again, so all three passes agree. Two threads closing a cycle at once
+//! cannot both miss each other (the same fence argument); if both see it, the report is
+//! deduplicated by its set of episodes.
 //!
-//! Exploration is bounded ([`MAX_THREADS`]), and threads waiting behind a cycle they are not part
-//! of find no path back to themselves: the cycle's own members report it.
+//! Exploration is bounded ([`MAX_THREADS`] waiting threads).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::Location;
 use std::sync::Arc;
 
 use backtrace::Backtrace;
 use petgraph::graphmap::DiGraphMap;
 
-use crate::threads::{ThreadRecord, record_of};
+use crate::access::Access;
+use crate::lock_state::{LockKind, PermitCounts};
+use crate::threads::{HeldCopy, ThreadRecord, live_records};
 
-/// How many threads one exploration may visit before giving up (a guard against pathological
-/// graphs; a real deadlock with this many threads would be reported by a smaller exploration
-/// started from one of its members).
+/// How many waiting threads one exploration may consider before giving up (a guard against
+/// pathological programs; the cost is paid only by waits that outlast the grace period).
 pub const MAX_THREADS: usize = 4096;
 
-/// A node of the wait-for graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum Node {
-    Thread(u64),
-    Lock(u64),
-}
-
-/// One thread's outgoing edges as observed: the lock it waits for, and that lock's holder.
+/// One waiting thread as observed: what it waits for and the state of that lock.
 #[derive(Clone)]
-pub(crate) struct Hop {
-    pub thread: Arc<ThreadRecord>,
-    pub seq: u64,
-    pub lock_id: u64,
-    pub wait_at: &'static Location<'static>,
-    pub stack: Arc<Backtrace>,
-    /// The holder of `lock_id` and where it acquired it.
-    pub holder: Option<(u64, &'static Location<'static>)>,
+struct Obs {
+    record: Arc<ThreadRecord>,
+    seq: u64,
+    lock_id: u64,
+    kind: LockKind,
+    access: Access,
+    permits: u32,
+    timed: bool,
+    wait_at: &'static Location<'static>,
+    stack: Arc<Backtrace>,
+    owner: Option<(u64, Access, &'static Location<'static>)>,
+    counts: PermitCounts,
+    /// Reader-writer locks: timed exclusive attempts in flight on the lock.
+    timed_writers: u64,
+    held: Arc<[HeldCopy]>,
 }
 
-impl Hop {
-    /// What must not change between passes for the observation to be the same.
-    fn key(&self) -> (u64, u64, u64, Option<u64>) {
-        (self.thread.id, self.seq, self.lock_id, self.holder.map(|(h, _)| h))
+type ObsKey = (u64, u64, Option<(u64, Access)>, PermitCounts, u64);
+
+impl Obs {
+    /// What must not change between passes for the observation to be the same. The held copy
+    /// belongs to the episode, so the sequence number covers it.
+    fn key(&self) -> ObsKey {
+        (self.record.id, self.seq, self.owner.map(|(t, a, _)| (t, a)), self.counts, self.timed_writers)
     }
 }
 
-/// Reads `record`'s slot and, if it is waiting, the owner word of the lock it waits for.
-fn observe(record: &Arc<ThreadRecord>) -> Option<Hop> {
+/// Reads `record`'s slot and, if it is waiting, the state of the lock it waits for.
+fn observe(record: &Arc<ThreadRecord>) -> Option<Obs> {
     record.with_slot(|slot| {
         let waiting = slot.waiting.as_ref()?;
         // SAFETY: `waiting.lock` points to the lock this thread is blocked on. We hold the slot's
         // mutex, and the waiting thread must take it to clear `waiting` before it can return from
         // the lock call that borrows the lock, so the lock is alive here (see `Waiting::lock`).
         let lock = unsafe { &*waiting.lock };
-        Some(Hop {
-            thread: Arc::clone(record),
+        Some(Obs {
+            record: Arc::clone(record),
             seq: slot.seq,
             lock_id: waiting.lock_id,
+            kind: lock.kind(),
+            access: waiting.access,
+            permits: waiting.permits,
+            timed: waiting.timed,
             wait_at: waiting.at,
             stack: Arc::clone(&waiting.stack),
-            holder: lock.holder(),
+            owner: lock.holder(),
+            counts: if lock.kind() == LockKind::Semaphore {
+                lock.permit_counts()
+            } else {
+                PermitCounts::default()
+            },
+            timed_writers: if lock.kind() == LockKind::RwLock { lock.timed_writers() } else { 0 },
+            held: Arc::clone(&waiting.held),
         })
     })
 }
 
-/// Pass 1: explores the graph reachable from `start`.
-fn explore(start: &Arc<ThreadRecord>) -> (DiGraphMap<Node, ()>, HashMap<u64, Hop>) {
-    let mut graph = DiGraphMap::new();
-    let mut hops: HashMap<u64, Hop> = HashMap::new();
-    let mut queue = VecDeque::from([Arc::clone(start)]);
-    while let Some(record) = queue.pop_front() {
-        if hops.len() >= MAX_THREADS {
-            break;
-        }
-        let Some(hop) = observe(&record) else { continue };
-        graph.add_edge(Node::Thread(record.id), Node::Lock(hop.lock_id), ());
-        if let Some((holder, _)) = hop.holder {
-            let seen = graph.contains_node(Node::Thread(holder));
-            graph.add_edge(Node::Lock(hop.lock_id), Node::Thread(holder), ());
-            if !seen {
-                // A holder without a live record is a thread that exited: no outgoing edge.
-                queue.extend(record_of(holder));
+/// How a blocker keeps a waiter from its lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Blocks {
+    /// It holds the lock in a conflicting access (or holds permits of the semaphore).
+    Holds { access: Access, permits: u32, at: &'static Location<'static> },
+    /// It is a writer queued for the lock, which a fair lock serves before a new reader.
+    QueuedWriter { at: &'static Location<'static> },
+}
+
+/// The observations of one pass, indexed for the justification rules.
+struct Snapshot {
+    obs: BTreeMap<u64, Obs>,
+    /// Lock id → (thread, held copy) for every waiting thread's held locks.
+    holders: HashMap<u64, Vec<(u64, HeldCopy)>>,
+}
+
+impl Snapshot {
+    fn take(records: &[Arc<ThreadRecord>]) -> Option<Snapshot> {
+        let mut obs = BTreeMap::new();
+        for record in records {
+            if let Some(o) = observe(record) {
+                obs.insert(record.id, o);
+                if obs.len() > MAX_THREADS {
+                    return None;
+                }
             }
         }
-        hops.insert(record.id, hop);
+        let mut holders: HashMap<u64, Vec<(u64, HeldCopy)>> = HashMap::new();
+        for (&thread, o) in &obs {
+            for held in o.held.iter() {
+                holders.entry(held.lock).or_default().push((thread, *held));
+            }
+        }
+        Some(Snapshot { obs, holders })
     }
-    (graph, hops)
+
+    /// The members of `pb` that block `t`'s wait, and how; empty if `t` is not justified.
+    fn blockers(&self, t: &Obs, pb: &BTreeSet<u64>) -> Vec<(u64, Blocks)> {
+        let holders = self.holders.get(&t.lock_id).map(Vec::as_slice).unwrap_or(&[]);
+        if t.access == Access::Permits {
+            let counts = t.counts;
+            if counts.signal || counts.outstanding == 0 || counts.available >= t.permits {
+                return Vec::new();
+            }
+            let members: Vec<_> = holders.iter().filter(|(h, _)| pb.contains(h)).collect();
+            let held: u64 = members.iter().map(|(_, c)| u64::from(c.permits)).sum();
+            if held != u64::from(counts.outstanding) {
+                return Vec::new(); // some permit is held by a thread that may return it
+            }
+            return members
+                .iter()
+                .map(|&&(h, c)| (h, Blocks::Holds { access: Access::Permits, permits: c.permits, at: c.at }))
+                .collect();
+        }
+        let mut found = Vec::new();
+        if let Some((owner, access, at)) = t.owner {
+            if pb.contains(&owner) && access.blocks(t.access) {
+                found.push((owner, Blocks::Holds { access, permits: 0, at }));
+            }
+        }
+        for &(h, copy) in holders {
+            if pb.contains(&h) && copy.access.blocks(t.access) && !found.iter().any(|(f, _)| *f == h) {
+                found.push((h, Blocks::Holds { access: copy.access, permits: 0, at: copy.at }));
+            }
+        }
+        // A queued writer keeps readers out only while it waits until it gets the lock: a timed
+        // writer (in flight: `timed_writers`) may give up and let them in.
+        if t.access.queues_behind_writers() && t.kind == LockKind::RwLock && t.timed_writers == 0 {
+            for (&w, o) in &self.obs {
+                let queued = o.lock_id == t.lock_id && o.access == Access::Exclusive && !o.timed;
+                if queued && w != t.record.id && pb.contains(&w) && !found.iter().any(|(f, _)| *f == w) {
+                    found.push((w, Blocks::QueuedWriter { at: o.wait_at }));
+                }
+            }
+        }
+        found
+    }
+
+    /// The greatest set of untimed waiters each justified by members of the set.
+    fn permanently_blocked(&self) -> BTreeSet<u64> {
+        let mut pb: BTreeSet<u64> = self.obs.iter().filter(|(_, o)| !o.timed).map(|(&t, _)| t).collect();
+        loop {
+            let unjustified: Vec<u64> =
+                pb.iter().copied().filter(|t| self.blockers(&self.obs[t], &pb).is_empty()).collect();
+            if unjustified.is_empty() {
+                return pb;
+            }
+            for t in unjustified {
+                pb.remove(&t);
+            }
+        }
+    }
 }
 
-/// The threads of a cycle through `start`, in wait order starting with `start`.
-fn cycle_through(graph: &DiGraphMap<Node, ()>, start: u64) -> Option<Vec<u64>> {
-    let from = Node::Thread(start);
-    let first_lock = graph.neighbors(from).next()?;
-    let (_, path) = petgraph::algo::astar(graph, first_lock, |n| n == from, |_| 1u32, |_| 0u32)?;
-    let mut threads = vec![start];
-    threads.extend(path.into_iter().filter_map(|n| match n {
-        Node::Thread(t) if t != start => Some(t),
-        _ => None,
-    }));
-    Some(threads)
+/// One thread of a found deadlock.
+pub(crate) struct Member {
+    pub thread: u64,
+    pub waits_for: u64,
+    pub wait_access: Access,
+    pub wait_permits: u32,
+    pub wait_at: &'static Location<'static>,
+    pub stack: Arc<Backtrace>,
+    /// The lock through which it blocks the member listed before it (in the cycle), or some
+    /// other member (in the knot), and how.
+    pub blocks_on: u64,
+    pub blocks: Blocks,
 }
 
-/// Looks for a deadlock that `start`'s current wait is part of. Returns the cycle's hops, in wait
-/// order starting with `start`, only once the three passes described in the module docs agree.
-pub(crate) fn find_deadlock(start: &Arc<ThreadRecord>) -> Option<Vec<Hop>> {
-    let (graph, mut hops) = explore(start);
-    let cycle = cycle_through(&graph, start.id)?;
-    let first: Vec<Hop> = cycle.iter().map(|t| hops.remove(t)).collect::<Option<_>>()?;
-    // Pass 2: every slot and owner word again, in cycle order.
-    for hop in &first {
-        if observe(&hop.thread).map(|h| h.key()) != Some(hop.key()) {
+/// A confirmed deadlock through the detecting thread.
+pub(crate) struct FoundDeadlock {
+    /// The episodes it consists of, sorted: the same deadlock seen by two of its threads has the
+    /// same key.
+    pub key: Vec<(u64, u64)>,
+    /// An elementary cycle through the detecting thread, in wait order starting with it: member
+    /// `i` waits for the lock through which member `i + 1` blocks it.
+    pub cycle: Vec<Member>,
+    /// The other threads deadlocked with them (a semaphore knot, more readers).
+    pub knot: Vec<Member>,
+}
+
+/// Looks for a deadlock that `start`'s current wait is part of, and returns it only once the
+/// three passes described in the module docs agree.
+pub(crate) fn find_deadlock(start: &Arc<ThreadRecord>) -> Option<FoundDeadlock> {
+    let records = live_records();
+    let first = Snapshot::take(&records)?;
+    let pb = first.permanently_blocked();
+    if !pb.contains(&start.id) {
+        return None;
+    }
+
+    // The blocking graph among members (thread → the threads that block its wait; per thread,
+    // not per lock, since who blocks a wait depends on the access it wants), and the component
+    // of `start` in it.
+    let mut graph: DiGraphMap<u64, ()> = DiGraphMap::new();
+    let mut how: HashMap<(u64, u64), Blocks> = HashMap::new();
+    for &t in &pb {
+        graph.add_node(t);
+        for (b, blocks) in first.blockers(&first.obs[&t], &pb) {
+            graph.add_edge(t, b, ());
+            how.entry((t, b)).or_insert(blocks);
+        }
+    }
+    let component = petgraph::algo::tarjan_scc(&graph).into_iter().find(|c| c.contains(&start.id))?;
+    if component.len() == 1 && !graph.contains_edge(start.id, start.id) {
+        return None; // waiting behind a deadlock it is not part of
+    }
+
+    // Passes 2 and 3 over every member of PB (whose justifications the component relies on).
+    let members: Vec<&Obs> = pb.iter().map(|t| &first.obs[t]).collect();
+    for o in &members {
+        if observe(&o.record).map(|again| again.key()) != Some(o.key()) {
             return None;
         }
     }
-    // Pass 3: every episode still the same one.
-    for hop in &first {
-        if hop.thread.with_slot(|slot| slot.seq) != hop.seq {
+    for o in &members {
+        if o.record.with_slot(|slot| slot.seq) != o.seq {
             return None;
         }
     }
-    Some(first)
+
+    // An elementary cycle through `start` (the shortest), and the rest of its component.
+    let order = shortest_cycle(&graph, start.id)?;
+    let member = |t: u64, blocked: u64| -> Option<Member> {
+        let o = &first.obs[&t];
+        let blocks = how.get(&(blocked, t)).copied()?;
+        let lock = first.obs[&blocked].lock_id;
+        Some(Member {
+            thread: t,
+            waits_for: o.lock_id,
+            wait_access: o.access,
+            wait_permits: o.permits,
+            wait_at: o.wait_at,
+            stack: Arc::clone(&o.stack),
+            blocks_on: lock,
+            blocks,
+        })
+    };
+    let k = order.len();
+    let cycle: Vec<Member> =
+        (0..k).map(|i| member(order[i], order[(i + k - 1) % k])).collect::<Option<_>>()?;
+    let knot: Vec<Member> = component
+        .iter()
+        .copied()
+        .filter(|t| !order.contains(t))
+        .filter_map(|t| {
+            let blocked =
+                how.keys().filter(|(w, b)| *b == t && component.contains(w)).map(|(w, _)| *w).min()?;
+            member(t, blocked)
+        })
+        .collect();
+    let mut key: Vec<(u64, u64)> =
+        cycle.iter().chain(&knot).map(|m| (m.thread, first.obs[&m.thread].seq)).collect();
+    key.sort_unstable();
+    Some(FoundDeadlock { key, cycle, knot })
+}
+
+/// The shortest cycle through `start` in `graph`, as the threads in edge order starting with
+/// `start` (so thread `i` is blocked by thread `i + 1`).
+fn shortest_cycle(graph: &DiGraphMap<u64, ()>, start: u64) -> Option<Vec<u64>> {
+    if graph.contains_edge(start, start) {
+        return Some(vec![start]);
+    }
+    let mut parent: HashMap<u64, u64> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(t) = queue.pop_front() {
+        let mut next: Vec<u64> = graph.neighbors(t).collect();
+        next.sort_unstable();
+        for n in next {
+            if n == start {
+                let mut path = vec![t];
+                while let Some(&p) = parent.get(path.last()?) {
+                    path.push(p);
+                }
+                path.reverse(); // start, …, t
+                return Some(path);
+            }
+            if n != start && !parent.contains_key(&n) {
+                parent.insert(n, t);
+                queue.push_back(n);
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn graph(edges: &[(Node, Node)]) -> DiGraphMap<Node, ()> {
+    fn graph(edges: &[(u64, u64)]) -> DiGraphMap<u64, ()> {
         let mut g = DiGraphMap::new();
         for &(a, b) in edges {
             g.add_edge(a, b, ());
@@ -197,52 +407,28 @@ mod tests {
         g
     }
 
-    use Node::{Lock as L, Thread as T};
-
     #[test]
-    fn self_cycle_is_a_cycle_of_one_thread() {
-        let g = graph(&[(T(1), L(7)), (L(7), T(1))]);
-        assert_eq!(cycle_through(&g, 1), Some(vec![1]));
+    fn a_self_loop_is_a_cycle_of_one() {
+        assert_eq!(shortest_cycle(&graph(&[(1, 1)]), 1), Some(vec![1]));
     }
 
     #[test]
-    fn ring_of_three_in_wait_order() {
-        let g = graph(&[
-            (T(1), L(10)),
-            (L(10), T(2)),
-            (T(2), L(20)),
-            (L(20), T(3)),
-            (T(3), L(30)),
-            (L(30), T(1)),
-        ]);
-        assert_eq!(cycle_through(&g, 1), Some(vec![1, 2, 3]));
-        assert_eq!(cycle_through(&g, 2), Some(vec![2, 3, 1]));
+    fn ring_of_three_in_blocking_order() {
+        let g = graph(&[(1, 2), (2, 3), (3, 1)]);
+        assert_eq!(shortest_cycle(&g, 1), Some(vec![1, 2, 3]));
+        assert_eq!(shortest_cycle(&g, 2), Some(vec![2, 3, 1]));
     }
 
     #[test]
-    fn chain_without_return_is_no_cycle() {
-        let g = graph(&[(T(1), L(10)), (L(10), T(2)), (T(2), L(20))]);
-        assert_eq!(cycle_through(&g, 1), None);
+    fn the_shortest_of_two_cycles_is_chosen() {
+        let g = graph(&[(1, 2), (2, 1), (2, 3), (3, 1)]);
+        assert_eq!(shortest_cycle(&g, 1), Some(vec![1, 2]));
     }
 
     #[test]
-    fn waiting_behind_someone_elses_cycle_is_not_our_cycle() {
-        // T1 waits for a lock held by T2, which is deadlocked with T3; T1 is not in the cycle.
-        let g = graph(&[
-            (T(1), L(10)),
-            (L(10), T(2)),
-            (T(2), L(20)),
-            (L(20), T(3)),
-            (T(3), L(30)),
-            (L(30), T(2)),
-        ]);
-        assert_eq!(cycle_through(&g, 1), None);
-        assert_eq!(cycle_through(&g, 2), Some(vec![2, 3]));
-    }
-
-    #[test]
-    fn thread_that_waits_for_nothing_has_no_cycle() {
-        let g = graph(&[(L(10), T(2))]);
-        assert_eq!(cycle_through(&g, 2), None);
+    fn a_thread_behind_someone_elses_cycle_has_none() {
+        let g = graph(&[(1, 2), (2, 3), (3, 2)]);
+        assert_eq!(shortest_cycle(&g, 1), None);
+        assert_eq!(shortest_cycle(&g, 2), Some(vec![2, 3]));
     }
 }

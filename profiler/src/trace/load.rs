@@ -141,7 +141,7 @@ fn check_references(trace: &Trace) -> Result<(), String> {
         if deadlock.cycle.is_empty() {
             return Err(format!("deadlock {n} has an empty cycle"));
         }
-        for hop in &deadlock.cycle {
+        for hop in deadlock.cycle.iter().chain(&deadlock.knot) {
             if trace.thread(hop.thread).is_none() {
                 return Err(format!("deadlock {n} names thread {} which is not in \"threads\"", hop.thread));
             }

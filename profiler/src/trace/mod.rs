@@ -2,6 +2,7 @@
 //! read back.
 
 pub mod load;
+pub mod merge;
 pub mod schema;
 pub(crate) mod snapshot;
 pub(crate) mod writer;

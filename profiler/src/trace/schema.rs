@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::Access;
 use crate::lock_state::LockKind;
 use crate::policy::DeadlockPolicy;
 
@@ -127,8 +128,12 @@ pub struct Deadlock {
     /// The policy applied after it was found.
     pub policy: DeadlockPolicy,
     /// The threads in wait order, starting with `detected_by`: thread `i` waits for the lock that
-    /// thread `i + 1` holds, and the last waits for the first's.
+    /// thread `i + 1` holds (or is queued for), and the last waits for the first's.
     pub cycle: Vec<CycleHop>,
+    /// Further threads deadlocked with the cycle's (a semaphore knot: every permit holder
+    /// blocked), each with the lock through which it blocks another member.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub knot: Vec<CycleHop>,
 }
 
 /// One thread of a deadlock cycle.
@@ -136,17 +141,42 @@ pub struct Deadlock {
 pub struct CycleHop {
     /// The thread.
     pub thread: u64,
-    /// The lock it holds that the previous thread of the cycle waits for.
+    /// The lock it holds that the previous thread of the cycle waits for (or, with `queued`, the
+    /// lock it is queued for ahead of that thread).
     pub holds: u64,
-    /// Where it acquired `holds` (exact, even on the fast path).
+    /// Where it acquired `holds` (exact, even on the fast path), or with `queued` where it waits.
     pub hold_site: Site,
+    /// How it holds `holds` (absent: exclusively).
+    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    pub hold_access: Access,
+    /// Semaphores: how many permits of `holds` it holds.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hold_permits: u32,
+    /// It blocks the previous thread not as a holder but as a writer queued for `holds`, which
+    /// the lock serves before that thread's read.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub queued: bool,
     /// The lock it waits for.
     pub waits_for: u64,
+    /// How it wants `waits_for` (absent: exclusively).
+    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    pub wait_access: Access,
+    /// Semaphores: how many permits it waits for.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wait_permits: u32,
     /// Where it waits for `waits_for`.
     pub wait_site: Site,
     /// Its stack while waiting (an id in `stacks`); the frame that holds `holds` is on it unless
     /// the guard was returned out of the function that took it.
     pub stack: Option<u32>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A lock-order edge: some thread acquired `to` (blocking) while holding `from`.
@@ -160,6 +190,12 @@ pub struct OrderEdge {
     pub from_site: Site,
     /// Where `to` was acquired, in the first occurrence.
     pub to_site: Site,
+    /// The strongest access in which `from` was held over all occurrences (absent: exclusive).
+    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    pub from_access: Access,
+    /// The strongest access in which `to` was acquired over all occurrences.
+    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    pub to_access: Access,
     /// The thread of the first occurrence.
     pub thread: u64,
     /// That thread's stack when it acquired `to` (an id in `stacks`).

@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use backtrace::Backtrace;
 
+use crate::access::Access;
 use crate::deadlock::found_so_far;
 use crate::trace::schema::{
     CycleHop, Deadlock, Frame, LockEntry, OrderEdge, Site, Stack, ThreadEntry, Trace, WriteReason,
 };
+use crate::wait_for_graph::{Blocks, Member};
 
 /// Interns stacks: the same captured stack (by pointer) or the same frames get one id.
 #[derive(Default)]
@@ -42,19 +44,35 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
 
     let found = found_so_far().lock().unwrap_or_else(|e| e.into_inner()).clone();
     for deadlock in &found {
-        let cycle = deadlock
-            .hops
-            .iter()
-            .map(|hop| CycleHop {
-                thread: hop.thread,
-                holds: hop.holds,
-                hold_site: Site::from_location(hop.hold_at),
-                waits_for: hop.waits_for,
-                wait_site: Site::from_location(hop.wait_at),
-                stack: Some(stacks.intern(&hop.stack)),
-            })
-            .collect();
-        trace.deadlocks.push(Deadlock { detected_by: deadlock.detected_by, policy: deadlock.policy, cycle });
+        let mut hop = |m: &Member| {
+            let (hold_access, hold_permits, hold_at, queued) = match m.blocks {
+                Blocks::Holds { access, permits, at } => (access, permits, at, false),
+                Blocks::QueuedWriter { at } => (Access::Exclusive, 0, at, true),
+            };
+            CycleHop {
+                thread: m.thread,
+                holds: m.blocks_on,
+                hold_site: Site::from_location(hold_at),
+                hold_access,
+                hold_permits,
+                queued,
+                waits_for: m.waits_for,
+                wait_access: m.wait_access,
+                wait_permits: m.wait_permits,
+                wait_site: Site::from_location(m.wait_at),
+                stack: Some(stacks.intern(&m.stack)),
+            }
+        };
+        // In the cycle, member i waits for what member i + 1 blocks it with: the hop of member
+        // i names what member i holds that member i - 1 waits for, as the schema says.
+        let cycle = deadlock.cycle.iter().map(|m| hop(m)).collect();
+        let knot = deadlock.knot.iter().map(|m| hop(m)).collect();
+        trace.deadlocks.push(Deadlock {
+            detected_by: deadlock.detected_by,
+            policy: deadlock.policy,
+            cycle,
+            knot,
+        });
     }
 
     {
@@ -70,6 +88,8 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
                 to: e.to,
                 from_site: Site::from_location(e.from_at),
                 to_site: Site::from_location(e.to_at),
+                from_access: e.from_access,
+                to_access: e.to_access,
                 thread: e.thread,
                 stack: Some(stacks.intern(&e.stack)),
                 gates: e.gates.clone(),
