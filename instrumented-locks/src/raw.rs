@@ -9,10 +9,7 @@
 use std::time::{Duration, Instant};
 
 use lockprof_profiler::RawLock;
-use parking_lot::lock_api::{
-    RawMutex as _, RawMutexTimed as _, RawRwLock as _, RawRwLockRecursive as _, RawRwLockRecursiveTimed as _,
-    RawRwLockTimed as _,
-};
+use parking_lot::lock_api::{RawMutex as _, RawMutexTimed as _, RawRwLock as _, RawRwLockTimed as _};
 
 /// A raw mutex: no data, no guard, no poisoning.
 pub(crate) struct RawMutex(parking_lot::RawMutex);
@@ -80,12 +77,6 @@ impl RawRwLock {
         Read(&self.0)
     }
 
-    /// The recursive read side (does not queue behind waiting writers).
-    #[inline]
-    pub(crate) fn read_recursive(&self) -> ReadRecursive<'_> {
-        ReadRecursive(&self.0)
-    }
-
     /// The write side, as a [`RawLock`].
     #[inline]
     pub(crate) fn write(&self) -> Write<'_> {
@@ -110,7 +101,6 @@ impl RawRwLock {
 }
 
 pub(crate) struct Read<'a>(&'a parking_lot::RawRwLock);
-pub(crate) struct ReadRecursive<'a>(&'a parking_lot::RawRwLock);
 pub(crate) struct Write<'a>(&'a parking_lot::RawRwLock);
 
 impl RawLock for Read<'_> {
@@ -123,19 +113,6 @@ impl RawLock for Read<'_> {
     }
     fn acquire(&self) {
         self.0.lock_shared();
-    }
-}
-
-impl RawLock for ReadRecursive<'_> {
-    #[inline]
-    fn try_acquire(&self) -> bool {
-        self.0.try_lock_shared_recursive()
-    }
-    fn acquire_within(&self, timeout: Duration) -> bool {
-        self.0.try_lock_shared_recursive_for(timeout)
-    }
-    fn acquire(&self) {
-        self.0.lock_shared_recursive();
     }
 }
 

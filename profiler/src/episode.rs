@@ -183,6 +183,7 @@ impl Episode {
                 .collect()
         });
         crate::threads::note_current(record.id);
+        crate::watchdog::ensure_started();
         record.with_slot(|slot| {
             slot.seq += 1;
             slot.waiting = Some(Waiting {

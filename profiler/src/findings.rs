@@ -17,12 +17,21 @@ pub enum FindingKind {
     PotentialDeadlock,
     /// A cycle between lock classes (creation sites) that no instance cycle explains.
     PotentialClassDeadlock,
+    /// A wait longer than the watchdog's threshold (`LOCKPROF_WATCHDOG_MS`).
+    LongWait,
+    /// A wait on a condition variable while holding another lock.
+    CondvarWaitWhileHolding,
 }
 
 impl FindingKind {
     /// Every kind, in report order.
-    pub const ALL: [FindingKind; 3] =
-        [FindingKind::Deadlock, FindingKind::PotentialDeadlock, FindingKind::PotentialClassDeadlock];
+    pub const ALL: [FindingKind; 5] = [
+        FindingKind::Deadlock,
+        FindingKind::PotentialDeadlock,
+        FindingKind::PotentialClassDeadlock,
+        FindingKind::LongWait,
+        FindingKind::CondvarWaitWhileHolding,
+    ];
 
     /// A stable rule id (`deadlock`, ...), as used in SARIF and suppressions.
     pub fn rule_id(self) -> &'static str {
@@ -30,6 +39,8 @@ impl FindingKind {
             FindingKind::Deadlock => "deadlock",
             FindingKind::PotentialDeadlock => "potential-deadlock",
             FindingKind::PotentialClassDeadlock => "potential-deadlock-class",
+            FindingKind::LongWait => "long-wait",
+            FindingKind::CondvarWaitWhileHolding => "condvar-wait-while-holding",
         }
     }
 
@@ -45,6 +56,12 @@ impl FindingKind {
             FindingKind::PotentialClassDeadlock => {
                 "Locks created at these sites were nested in orders that form a cycle between the sites; instances that meet could deadlock."
             }
+            FindingKind::LongWait => {
+                "A thread waited for a lock or condition variable longer than the watchdog's threshold."
+            }
+            FindingKind::CondvarWaitWhileHolding => {
+                "A thread waited on a condition variable while holding another lock: every thread that needs that lock waits for the notification too."
+            }
         }
     }
 
@@ -52,7 +69,9 @@ impl FindingKind {
     pub fn fails_by_default(self) -> bool {
         match self {
             FindingKind::Deadlock | FindingKind::PotentialDeadlock => true,
-            FindingKind::PotentialClassDeadlock => false,
+            FindingKind::PotentialClassDeadlock
+            | FindingKind::LongWait
+            | FindingKind::CondvarWaitWhileHolding => false,
         }
     }
 }
@@ -128,6 +147,49 @@ pub fn findings(trace: &Trace) -> Vec<Finding> {
                 classes[0]
             ),
             sites: order_sites(trace, &cycle.edges),
+        });
+    }
+    for wait in &trace.long_waits {
+        let thread = thread_label(trace, wait.thread);
+        let mut sites = vec![FindingSite {
+            site: wait.wait_site.clone(),
+            role: format!("{thread} waited {} ms for {}", wait.waited_ms, lock_label(trace, wait.lock)),
+        }];
+        if let (Some(holder), Some(site)) = (wait.holder, &wait.holder_site) {
+            sites.push(FindingSite {
+                site: site.clone(),
+                role: format!("{} held {}", thread_label(trace, holder), lock_label(trace, wait.lock)),
+            });
+        }
+        all.push(Finding {
+            kind: FindingKind::LongWait,
+            title: format!(
+                "long wait: {thread} waited at least {} ms for {}",
+                wait.waited_ms,
+                lock_label(trace, wait.lock)
+            ),
+            sites,
+        });
+    }
+    for w in &trace.condvar_waits_while_holding {
+        let thread = thread_label(trace, w.thread);
+        all.push(Finding {
+            kind: FindingKind::CondvarWaitWhileHolding,
+            title: format!(
+                "{thread} waited on {} while holding {}",
+                lock_label(trace, w.condvar),
+                lock_label(trace, w.held)
+            ),
+            sites: vec![
+                FindingSite {
+                    site: w.wait_site.clone(),
+                    role: format!("{thread} waits on {}", lock_label(trace, w.condvar)),
+                },
+                FindingSite {
+                    site: w.held_site.clone(),
+                    role: format!("{thread} acquired {}", lock_label(trace, w.held)),
+                },
+            ],
         });
     }
     all

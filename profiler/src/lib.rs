@@ -35,6 +35,7 @@ mod threads;
 pub mod trace;
 pub mod wait_for_graph;
 mod warnings;
+mod watchdog;
 
 pub use access::Access;
 pub use config::{Config, config};

@@ -304,7 +304,52 @@ pub fn render(trace: &Trace, source: &str) -> String {
     }
     let _ = writeln!(out);
     render_lock_order(trace, &analyse(trace), &mut out);
+    render_waits(trace, &mut out);
     out
+}
+
+/// Long waits (watchdog) and condition-variable waits while holding a lock.
+fn render_waits(trace: &Trace, out: &mut String) {
+    for wait in &trace.long_waits {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "LONG WAIT: {} waited at least {} ms for {}{} {}",
+            thread_label(trace, wait.thread),
+            wait.waited_ms,
+            lock_label(trace, wait.lock),
+            access_note(trace, wait.lock, wait.access, 0),
+            lock_origin(trace, wait.lock)
+        );
+        let _ = writeln!(out, "  waiting at {}", wait.wait_site);
+        if let Some(stack) = wait.stack.and_then(|s| trace.stack(s)) {
+            render_stack(stack, "    ", out);
+        }
+        match (wait.holder, &wait.holder_site) {
+            (Some(holder), Some(site)) => {
+                let _ = writeln!(out, "  held by {}, acquired at {site}", thread_label(trace, holder));
+                if let Some(stack) = wait.holder_stack.and_then(|s| trace.stack(s)) {
+                    let _ = writeln!(out, "  the holder is itself waiting:");
+                    render_stack(stack, "    ", out);
+                }
+            }
+            _ => {
+                let _ = writeln!(out, "  no exclusive holder (a condition variable, readers, or permits)");
+            }
+        }
+    }
+    for w in &trace.condvar_waits_while_holding {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "warning: {} waited on {} at {} while holding {} (acquired at {}); threads that need it wait for the notification too",
+            thread_label(trace, w.thread),
+            lock_label(trace, w.condvar),
+            w.wait_site,
+            lock_label(trace, w.held),
+            w.held_site
+        );
+    }
 }
 
 /// One-line summary of what `check` fails on, e.g. `no findings` or

@@ -155,6 +155,31 @@ fn check_references(trace: &Trace) -> Result<(), String> {
             }
         }
     }
+    for (n, wait) in trace.long_waits.iter().enumerate() {
+        let threads = std::iter::once(wait.thread).chain(wait.holder);
+        if let Some(t) = threads.into_iter().find(|&t| trace.thread(t).is_none()) {
+            return Err(format!("long_waits[{n}] names thread {t} which is not in \"threads\""));
+        }
+        if trace.lock(wait.lock).is_none() {
+            return Err(format!("long_waits[{n}] names lock {} which is not in \"locks\"", wait.lock));
+        }
+        if let Some(s) =
+            [wait.stack, wait.holder_stack].into_iter().flatten().find(|&s| trace.stack(s).is_none())
+        {
+            return Err(format!("long_waits[{n}] names stack {s} which is not in \"stacks\""));
+        }
+    }
+    for (n, w) in trace.condvar_waits_while_holding.iter().enumerate() {
+        if trace.thread(w.thread).is_none() {
+            return Err(format!(
+                "condvar_waits_while_holding[{n}] names thread {} which is not in \"threads\"",
+                w.thread
+            ));
+        }
+        if let Some(l) = [w.condvar, w.held].into_iter().find(|&l| trace.lock(l).is_none()) {
+            return Err(format!("condvar_waits_while_holding[{n}] names lock {l} which is not in \"locks\""));
+        }
+    }
     for (n, edge) in trace.lock_order.iter().enumerate() {
         for lock in [edge.from, edge.to].into_iter().chain(edge.gates.iter().copied()) {
             if trace.lock(lock).is_none() {

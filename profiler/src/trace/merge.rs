@@ -35,8 +35,8 @@ use std::collections::HashMap;
 
 use crate::lock_state::LockKind;
 use crate::trace::schema::{
-    CycleHop, Deadlock, Frame, LockEntry, OrderEdge, Process, Site, Stack, TRACE_FORMAT, TRACE_VERSION,
-    ThreadEntry, Trace, WriteReason,
+    CondvarWaitWhileHolding, CycleHop, Deadlock, Frame, LockEntry, LongWait, OrderEdge, Process, Site, Stack,
+    TRACE_FORMAT, TRACE_VERSION, ThreadEntry, Trace, WriteReason,
 };
 
 /// The first element of the merged trace's `process.command`.
@@ -87,6 +87,8 @@ struct Merger {
     /// Index in `lock_order` of the edge between two merged locks.
     edge_index: HashMap<(u64, u64), usize>,
     lock_order_dropped: u64,
+    long_waits: Vec<LongWait>,
+    condvar_waits_while_holding: Vec<CondvarWaitWhileHolding>,
     stacks: Vec<Stack>,
     stack_ids: HashMap<Vec<Frame>, u32>,
     /// Ids handed out for references to ids that no entry of their trace defines (only in
@@ -114,6 +116,8 @@ impl Merger {
             deadlocks,
             lock_order,
             lock_order_dropped,
+            long_waits,
+            condvar_waits_while_holding,
             stacks,
         } = trace;
         let Process { pid: _, command: _, reason, wait_episodes } = process;
@@ -143,6 +147,42 @@ impl Merger {
         }
         for edge in lock_order {
             self.add_edge(edge, &mut ids);
+        }
+        for wait in long_waits {
+            let LongWait {
+                thread,
+                lock,
+                access,
+                wait_site,
+                waited_ms,
+                stack,
+                holder,
+                holder_site,
+                holder_stack,
+            } = wait;
+            let merged = LongWait {
+                thread: self.thread(&mut ids, *thread),
+                lock: self.lock(&mut ids, *lock),
+                access: *access,
+                wait_site: wait_site.clone(),
+                waited_ms: *waited_ms,
+                stack: stack.map(|s| self.stack(&mut ids, s)),
+                holder: holder.map(|h| self.thread(&mut ids, h)),
+                holder_site: holder_site.clone(),
+                holder_stack: holder_stack.map(|s| self.stack(&mut ids, s)),
+            };
+            self.long_waits.push(merged);
+        }
+        for warning in condvar_waits_while_holding {
+            let CondvarWaitWhileHolding { thread, condvar, wait_site, held, held_site } = warning;
+            let merged = CondvarWaitWhileHolding {
+                thread: self.thread(&mut ids, *thread),
+                condvar: self.lock(&mut ids, *condvar),
+                wait_site: wait_site.clone(),
+                held: self.lock(&mut ids, *held),
+                held_site: held_site.clone(),
+            };
+            self.condvar_waits_while_holding.push(merged);
         }
     }
 
@@ -288,6 +328,8 @@ impl Merger {
             lock_order,
             edge_index: _,
             lock_order_dropped,
+            long_waits,
+            condvar_waits_while_holding,
             stacks,
             stack_ids: _,
             next_dangling: _,
@@ -308,6 +350,8 @@ impl Merger {
             deadlocks,
             lock_order,
             lock_order_dropped,
+            long_waits,
+            condvar_waits_while_holding,
             stacks,
         }
     }

@@ -38,6 +38,12 @@ pub struct Trace {
     /// Edges not recorded because the graph reached its size limit.
     #[serde(default)]
     pub lock_order_dropped: u64,
+    /// Waits longer than `LOCKPROF_WATCHDOG_MS`, in the order the watchdog found them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub long_waits: Vec<LongWait>,
+    /// Waits on a condition variable while holding another lock ("sleeping while holding").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub condvar_waits_while_holding: Vec<CondvarWaitWhileHolding>,
     /// Symbolised stacks referenced by id from the rest of the trace.
     pub stacks: Vec<Stack>,
 }
@@ -65,6 +71,8 @@ pub enum WriteReason {
     Exit,
     /// The moment a deadlock was found, before the policy applied.
     Deadlock,
+    /// By the watchdog, when it recorded a new long wait (the process was still running).
+    Watchdog,
 }
 
 /// A source location, as `file:line:column`.
@@ -208,6 +216,45 @@ pub struct OrderEdge {
     pub threads: u64,
 }
 
+/// A wait that outlasted the watchdog's threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LongWait {
+    /// The waiting thread.
+    pub thread: u64,
+    /// The lock (or condition variable) it waited for.
+    pub lock: u64,
+    /// How it wanted the lock.
+    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    pub access: Access,
+    /// Where it waited.
+    pub wait_site: Site,
+    /// How long it had waited when the watchdog saw it (at least this long in all).
+    pub waited_ms: u64,
+    /// Its stack while waiting.
+    pub stack: Option<u32>,
+    /// The thread holding the lock (exclusively) then, if any.
+    pub holder: Option<u64>,
+    /// Where the holder acquired it.
+    pub holder_site: Option<Site>,
+    /// The holder's stack, if it was itself waiting.
+    pub holder_stack: Option<u32>,
+}
+
+/// A thread waited on a condition variable while holding another lock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CondvarWaitWhileHolding {
+    /// The thread.
+    pub thread: u64,
+    /// The condition variable.
+    pub condvar: u64,
+    /// Where it waited.
+    pub wait_site: Site,
+    /// The lock it held meanwhile.
+    pub held: u64,
+    /// Where it had acquired that lock.
+    pub held_site: Site,
+}
+
 /// A symbolised stack, innermost frame first, with lockprof's own frames and the runtime's
 /// start-up frames removed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -246,6 +293,8 @@ impl Trace {
             deadlocks: Vec::new(),
             lock_order: Vec::new(),
             lock_order_dropped: 0,
+            long_waits: Vec::new(),
+            condvar_waits_while_holding: Vec::new(),
             stacks: Vec::new(),
         }
     }

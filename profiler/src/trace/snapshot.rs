@@ -8,7 +8,8 @@ use backtrace::Backtrace;
 use crate::access::Access;
 use crate::deadlock::found_so_far;
 use crate::trace::schema::{
-    CycleHop, Deadlock, Frame, LockEntry, OrderEdge, Site, Stack, ThreadEntry, Trace, WriteReason,
+    CondvarWaitWhileHolding, CycleHop, Deadlock, Frame, LockEntry, LongWait, OrderEdge, Site, Stack,
+    ThreadEntry, Trace, WriteReason,
 };
 use crate::wait_for_graph::{Blocks, Member};
 
@@ -97,6 +98,33 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
             })
             .collect();
     }
+
+    let long_waits = crate::watchdog::recorded().lock().unwrap_or_else(|e| e.into_inner()).clone();
+    trace.long_waits = long_waits
+        .iter()
+        .map(|w| LongWait {
+            thread: w.thread,
+            lock: w.lock,
+            access: w.access,
+            wait_site: Site::from_location(w.wait_at),
+            waited_ms: u64::try_from(w.waited.as_millis()).unwrap_or(u64::MAX),
+            stack: Some(stacks.intern(&w.stack)),
+            holder: w.holder.as_ref().map(|(t, _, _)| *t),
+            holder_site: w.holder.as_ref().map(|(_, at, _)| Site::from_location(at)),
+            holder_stack: w.holder.as_ref().and_then(|(_, _, s)| s.as_ref()).map(|s| stacks.intern(s)),
+        })
+        .collect();
+    let warnings = crate::warnings::recorded().lock().unwrap_or_else(|e| e.into_inner()).clone();
+    trace.condvar_waits_while_holding = warnings
+        .iter()
+        .map(|w| CondvarWaitWhileHolding {
+            thread: w.thread,
+            condvar: w.condvar,
+            wait_site: Site::from_location(w.wait_at),
+            held: w.held,
+            held_site: Site::from_location(w.held_at),
+        })
+        .collect();
 
     trace.locks = crate::locks::registry()
         .iter()
