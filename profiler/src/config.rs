@@ -24,6 +24,8 @@ pub struct Config {
     /// `LOCKPROF_WATCHDOG_MS`: record a long-wait finding for any lock or condvar wait longer
     /// than this (off when unset).
     pub watchdog: Option<Duration>,
+    /// `LOCKPROF_SAMPLE=N`: capture the stack of one in N brief contended waits (default 1).
+    pub sample: u64,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -38,6 +40,7 @@ pub fn config() -> &'static Config {
         on_inversion: InversionPolicy::from_env(std::env::var("LOCKPROF_ON_INVERSION").ok().as_deref()),
         grace: grace_from_env(std::env::var("LOCKPROF_GRACE_US").ok().as_deref()),
         watchdog: watchdog_from_env(std::env::var("LOCKPROF_WATCHDOG_MS").ok().as_deref()),
+        sample: std::env::var("LOCKPROF_SAMPLE").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(1).max(1),
     })
 }
 

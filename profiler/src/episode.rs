@@ -91,17 +91,17 @@ impl LockState {
         raw: &dyn RawLock,
         access: Access,
         permits: u32,
-    ) {
+    ) -> Option<Arc<Backtrace>> {
         let grace = crate::config::config().grace;
         // A zero grace skips the raw lock's own spinning too: every blocked wait is checked.
         if !grace.is_zero() && raw.acquire_within(grace) {
-            return;
+            return None;
         }
         // A lock taken by the profiler's own machinery (an allocator built on lockprof locks,
         // say), or during thread teardown, is taken without profiling rather than recursively.
         let (Some(_reentry), Some(record)) = (enter_profiler(), current_record()) else {
             raw.acquire();
-            return;
+            return None;
         };
         EPISODES.fetch_add(1, Ordering::Relaxed);
         let episode = Episode::begin(record, self, at, access, permits, false);
@@ -109,7 +109,9 @@ impl LockState {
             crate::deadlock::found(&episode.record, found);
         }
         raw.acquire();
+        let stack = episode.stack();
         drop(episode);
+        stack
     }
 
     /// A timed wait: like [`LockState::wait`], but it gives up after `timeout`, so it is
@@ -205,6 +207,13 @@ impl Episode {
         Episode { record }
     }
 }
+impl Episode {
+    /// The stack the episode published.
+    fn stack(&self) -> Option<Arc<Backtrace>> {
+        self.record.with_slot(|slot| slot.waiting.as_ref().map(|w| Arc::clone(&w.stack)))
+    }
+}
+
 impl Drop for Episode {
     fn drop(&mut self) {
         self.record.with_slot(|slot| {

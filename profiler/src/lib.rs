@@ -20,6 +20,7 @@
 
 pub mod access;
 mod config;
+pub mod contention;
 mod deadlock;
 mod episode;
 pub mod findings;
@@ -32,6 +33,7 @@ pub mod potential_deadlocks;
 pub mod report;
 mod stacks;
 mod threads;
+mod timeline;
 pub mod trace;
 pub mod wait_for_graph;
 mod warnings;

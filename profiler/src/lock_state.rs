@@ -14,7 +14,10 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use crate::access::Access;
+use crate::contention::LockStats;
 use crate::episode::RawLock;
 use crate::local;
 
@@ -82,6 +85,10 @@ pub struct LockState {
     acquired_at: AtomicPtr<Location<'static>>,
     /// Registry id, 0 until the lock is first acquired (see [`crate::locks`]).
     id: AtomicU64,
+    /// Contention statistics (an `Arc` the registry shares), null unless contention is profiled.
+    stats: AtomicPtr<LockStats>,
+    /// When the current hold started making someone wait (profiler clock, ns; 0: nobody).
+    waited_since: AtomicU64,
     /// Semaphores: available (low 32 bits), outstanding (next 31), signal (top bit).
     /// Reader-writer locks: how many timed exclusive attempts are in flight (a writer that may
     /// give up, so readers queued behind it are not provably stuck).
@@ -99,6 +106,8 @@ impl LockState {
             owner: AtomicU64::new(0),
             acquired_at: AtomicPtr::new(ptr::null_mut()),
             id: AtomicU64::new(0),
+            stats: AtomicPtr::new(ptr::null_mut()),
+            waited_since: AtomicU64::new(0),
             permits: AtomicU64::new(0),
             site: Location::caller(),
             name,
@@ -167,9 +176,33 @@ impl LockState {
         let id = self.id();
         self.record_order(id, access, at);
         if !raw.try_acquire() {
-            self.wait(at, raw, access, permits);
+            self.wait_profiled(id, at, raw, access, permits);
         }
         self.acquired_as(id, at, access, permits);
+    }
+
+    /// [`LockState::wait`], timed and recorded in the contention profile when it is kept.
+    #[track_caller]
+    fn wait_profiled(
+        &self,
+        id: u64,
+        at: &'static Location<'static>,
+        raw: &dyn RawLock,
+        access: Access,
+        permits: u32,
+    ) {
+        let Some(stats) = self.stats() else {
+            self.wait(at, raw, access, permits);
+            return;
+        };
+        let start = std::time::Instant::now();
+        let start_ns = crate::contention::now_ns();
+        // Flag the hold as contended, so that its release charges the holder.
+        let _ = self.waited_since.compare_exchange(0, start_ns, Ordering::Relaxed, Ordering::Relaxed);
+        let episode_stack = self.wait(at, raw, access, permits);
+        let waited = start.elapsed();
+        stats.count_wait(waited);
+        crate::contention::record_wait(id, waited, episode_stack, start_ns);
     }
 
     /// Records the order edges from every held lock to this one (taken with `access`).
@@ -247,9 +280,20 @@ impl LockState {
         self.acquired_as(self.id(), at, access, permits);
     }
 
+    /// The contention statistics, if they are kept.
+    #[inline]
+    fn stats(&self) -> Option<&LockStats> {
+        // SAFETY: `stats` is null or a pointer from `Arc::into_raw` that this header owns one
+        // reference of until it is dropped (see `Drop`), so it is valid while `self` is.
+        unsafe { self.stats.load(Ordering::Acquire).as_ref() }
+    }
+
     /// Records the calling thread as a holder (acquired at `at`).
     #[inline]
     fn acquired_as(&self, id: u64, at: &'static Location<'static>, access: Access, permits: u32) {
+        if let Some(stats) = self.stats() {
+            stats.count_acquisition(access == Access::Exclusive);
+        }
         local::with(|l| {
             if matches!(access, Access::Exclusive | Access::Upgradable) {
                 // Site first, then owner with Release: a detector that reads this owner
@@ -275,12 +319,32 @@ impl LockState {
         if matches!(access, Access::Exclusive | Access::Upgradable) {
             self.owner.store(0, Ordering::Release);
         }
+        self.release_contended_hold(id);
+    }
+
+    /// If someone waited during this hold, charges the releasing holder (cold).
+    #[inline]
+    fn release_contended_hold(&self, id: u64) {
+        if self.waited_since.load(Ordering::Relaxed) != 0 {
+            self.charge_holder(id);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn charge_holder(&self, id: u64) {
+        let since = self.waited_since.swap(0, Ordering::Relaxed);
+        if let (Some(stats), true) = (self.stats(), since != 0) {
+            crate::contention::record_hold(id, stats, since);
+        }
     }
 
     /// The calling thread is about to return `permits` permits it took in one acquisition.
     pub fn releasing_permits(&self, permits: u32) {
-        let tag = crate::access::tag::make(self.id.load(Ordering::Relaxed), Access::Permits, permits);
+        let id = self.id.load(Ordering::Relaxed);
+        let tag = crate::access::tag::make(id, Access::Permits, permits);
         local::with(|l| l.pop_held_exact(tag));
+        self.release_contended_hold(id);
     }
 
     /// Semaphores: publishes the counters the detector needs (call after every change, under
@@ -332,9 +396,15 @@ impl LockState {
     #[cold]
     #[inline(never)]
     fn register(&self) -> u64 {
-        let fresh = crate::locks::register(self);
+        let stats = crate::contention::enabled().then(|| Arc::new(LockStats::default()));
+        let fresh = crate::locks::register(self, stats.clone());
         match self.id.compare_exchange(0, fresh, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => fresh,
+            Ok(_) => {
+                if let Some(stats) = stats {
+                    self.stats.store(Arc::into_raw(stats).cast_mut(), Ordering::Release);
+                }
+                fresh
+            }
             Err(winner) => {
                 crate::locks::forget(fresh);
                 winner
@@ -349,6 +419,12 @@ impl Drop for LockState {
         let id = *self.id.get_mut();
         if id != 0 {
             crate::locks::unregister(id);
+        }
+        let stats = *self.stats.get_mut();
+        if !stats.is_null() {
+            // SAFETY: the pointer came from `Arc::into_raw` in `register`, and this is the one
+            // place that gives that reference back.
+            drop(unsafe { Arc::from_raw(stats) });
         }
     }
 }

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use crate::access::Access;
 use crate::lock_state::LockKind;
 use crate::potential_deadlocks::{Analysis, analyse};
-use crate::trace::schema::{CycleHop, Deadlock, Stack, Trace};
+use crate::trace::schema::{CycleHop, Deadlock, LockContention, Stack, StackContention, Trace};
 
 /// How many frames of a stack a report shows.
 pub const MAX_FRAMES: usize = 16;
@@ -305,6 +305,153 @@ pub fn render(trace: &Trace, source: &str) -> String {
     let _ = writeln!(out);
     render_lock_order(trace, &analyse(trace), &mut out);
     render_waits(trace, &mut out);
+    if trace.contention.is_some() {
+        let _ = writeln!(out);
+        out.push_str(&render_contention(trace, &ContentionOptions::default()));
+    }
+    out
+}
+
+/// How the contention table is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortBy {
+    /// Total wait (the default: what the lock costs).
+    #[default]
+    Wait,
+    /// Longest single wait.
+    MaxWait,
+    /// Contended acquisitions.
+    Contended,
+    /// Contended hold time.
+    Hold,
+    /// All acquisitions.
+    Acquisitions,
+}
+
+/// Options of the contention section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentionOptions {
+    /// The sort key of the table.
+    pub sort: SortBy,
+    /// How many locks and stacks to show.
+    pub top: usize,
+}
+
+impl Default for ContentionOptions {
+    fn default() -> Self {
+        ContentionOptions { sort: SortBy::Wait, top: 10 }
+    }
+}
+
+/// The locks of the contention profile, sorted (most costly first), with their display label.
+pub fn contention_rows(trace: &Trace, sort: SortBy) -> Vec<(&LockContention, String)> {
+    let Some(contention) = &trace.contention else { return Vec::new() };
+    let mut rows: Vec<(&LockContention, String)> =
+        contention.locks.iter().map(|l| (l, lock_short_label(trace, l.lock))).collect();
+    rows.sort_by(|(a, la), (b, lb)| {
+        let key = |l: &LockContention| match sort {
+            SortBy::Wait => l.wait_ns,
+            SortBy::MaxWait => l.max_wait_ns,
+            SortBy::Contended => l.contended,
+            SortBy::Hold => l.hold_ns,
+            SortBy::Acquisitions => l.acquisitions,
+        };
+        key(b).cmp(&key(a)).then_with(|| la.cmp(lb))
+    });
+    rows
+}
+
+/// `"hot" (src/x.rs:12)` for a named lock, `src/x.rs:12` otherwise: a lock as a table and a
+/// flamegraph name it.
+pub fn lock_short_label(trace: &Trace, id: u64) -> String {
+    match trace.lock(id) {
+        Some(l) => match &l.name {
+            Some(name) => format!("{name:?} ({}:{})", l.site.file, l.site.line),
+            None => format!("{}:{}", l.site.file, l.site.line),
+        },
+        None => format!("lock #{id}"),
+    }
+}
+
+/// A duration in nanoseconds as people read it: `850 ns`, `12.3 µs`, `4.56 ms`, `1.20 s`.
+pub fn duration(ns: u64) -> String {
+    let ns = ns as f64;
+    if ns < 1e3 {
+        format!("{ns:.0} ns")
+    } else if ns < 1e6 {
+        format!("{:.1} µs", ns / 1e3)
+    } else if ns < 1e9 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.2} s", ns / 1e9)
+    }
+}
+
+/// The contention section: a table of locks, then the top waiting and holding stacks.
+pub fn render_contention(trace: &Trace, options: &ContentionOptions) -> String {
+    let mut out = String::new();
+    let Some(contention) = &trace.contention else {
+        let _ = writeln!(out, "No contention profile in this trace (it is kept when LOCKPROF_TRACE is set).");
+        return out;
+    };
+    let rows = contention_rows(trace, options.sort);
+    let contended = rows.iter().filter(|(l, _)| l.contended > 0).count();
+    let _ = writeln!(out, "Contention: {contended} of {} locks had to be waited for.", rows.len());
+    if rows.is_empty() {
+        return out;
+    }
+    let width =
+        rows.iter().take(options.top).map(|(_, label)| label.chars().count()).max().unwrap_or(4).max(4);
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:>17}  {:>10}  {:>10}  {:>10}  {:>10}",
+        "lock", "contended/total", "total wait", "max wait", "mean wait", "hold"
+    );
+    for (l, label) in rows.iter().take(options.top) {
+        let mean = l.wait_ns.checked_div(l.contended).unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "  {label:<width$}  {:>17}  {:>10}  {:>10}  {:>10}  {:>10}",
+            format!("{}/{}", l.contended, l.acquisitions),
+            duration(l.wait_ns),
+            duration(l.max_wait_ns),
+            duration(mean),
+            duration(l.hold_ns),
+        );
+    }
+    if rows.len() > options.top {
+        let _ = writeln!(out, "  ... {} more locks (--top N)", rows.len() - options.top);
+    }
+    for (title, table) in
+        [("waiting", &contention.waiters), ("holding (blamed for others' waits)", &contention.holders)]
+    {
+        if table.is_empty() {
+            continue;
+        }
+        let mut top: Vec<&StackContention> = table.iter().collect();
+        top.sort_by(|a, b| b.ns.cmp(&a.ns).then_with(|| (a.lock, a.stack).cmp(&(b.lock, b.stack))));
+        let _ = writeln!(out, "\nTop {title} stacks:");
+        for (n, row) in top.iter().take(options.top).enumerate() {
+            let _ = writeln!(
+                out,
+                "  {}. {} over {} on {}",
+                n + 1,
+                duration(row.ns),
+                if row.count == 1 { "1 time".to_owned() } else { format!("{} times", row.count) },
+                lock_short_label(trace, row.lock)
+            );
+            if let Some(stack) = trace.stack(row.stack) {
+                render_stack(stack, "       ", &mut out);
+            }
+        }
+    }
+    if contention.sample > 1 {
+        let _ = writeln!(
+            out,
+            "\n(stacks of brief waits were sampled one in {}; per-lock figures are exact)",
+            contention.sample
+        );
+    }
     out
 }
 

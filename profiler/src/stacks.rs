@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use backtrace::Backtrace;
+use std::collections::{HashMap, HashSet};
+
+use backtrace::{Backtrace, BacktraceFrame};
 
 use crate::trace::schema::Frame;
 
@@ -19,6 +21,8 @@ const INTERNAL_PREFIXES: &[&str] = &[
     "<lockprof::",
     "core::ops::function::",
     "<core::panic::",
+    "core::ptr::drop_in_place<lockprof::",
+    "core::ptr::drop_in_place<lockprof_profiler::",
 ];
 
 /// Standard-library frames that may sit between lockprof's own frames.
@@ -28,30 +32,69 @@ const STD_PREFIXES: &[&str] = &["std::", "<std::", "core::", "<core::", "alloc::
 const RUNTIME_MARKERS: &[&str] =
     &["std::sys::backtrace::__rust_begin_short_backtrace", "std::rt::lang_start"];
 
-/// Symbolises `stack` into frames, innermost first.
-pub(crate) fn symbolise(stack: &Backtrace) -> Vec<Frame> {
-    let mut resolved = stack.clone();
-    resolved.resolve();
-    let cwd = std::env::current_dir().ok();
-    let mut frames = Vec::new();
-    'frames: for frame in resolved.frames() {
-        let symbols = frame.symbols();
-        if symbols.is_empty() {
-            frames.push(Frame { function: "??".to_owned(), file: None, line: None });
-            continue;
+/// Symbolises stacks, resolving each distinct instruction pointer once (a profile has many
+/// stacks that share most of their frames).
+#[derive(Default)]
+pub(crate) struct Symbolizer {
+    frames: HashMap<usize, Vec<Frame>>,
+    cwd: Option<PathBuf>,
+}
+
+impl Symbolizer {
+    /// Resolves, in one batch, every frame of `stacks` not resolved yet.
+    pub(crate) fn prepare<'a>(&mut self, stacks: impl IntoIterator<Item = &'a Backtrace>) {
+        if self.cwd.is_none() {
+            self.cwd = std::env::current_dir().ok();
         }
-        for symbol in symbols {
-            let function = symbol.name().map_or_else(|| "??".to_owned(), |n| format!("{n:#}"));
-            if RUNTIME_MARKERS.iter().any(|m| function.starts_with(m)) {
-                break 'frames;
+        let mut unique: Vec<BacktraceFrame> = Vec::new();
+        let mut seen: HashSet<usize> = HashSet::new();
+        for stack in stacks {
+            for frame in stack.frames() {
+                let ip = frame.ip() as usize;
+                if !self.frames.contains_key(&ip) && seen.insert(ip) {
+                    unique.push(frame.clone());
+                }
             }
-            let file = symbol.filename().map(|f| display_path(f, cwd.as_deref()));
-            frames.push(Frame { function, file, line: symbol.lineno() });
+        }
+        if unique.is_empty() {
+            return;
+        }
+        let mut batch = Backtrace::from(unique);
+        batch.resolve();
+        for frame in batch.frames() {
+            let symbols = frame.symbols();
+            let resolved = if symbols.is_empty() {
+                vec![Frame { function: "??".to_owned(), file: None, line: None }]
+            } else {
+                symbols
+                    .iter()
+                    .map(|symbol| Frame {
+                        function: symbol.name().map_or_else(|| "??".to_owned(), |n| format!("{n:#}")),
+                        file: symbol.filename().map(|f| display_path(f, self.cwd.as_deref())),
+                        line: symbol.lineno(),
+                    })
+                    .collect()
+            };
+            self.frames.insert(frame.ip() as usize, resolved);
         }
     }
-    trim_internal(&mut frames);
-    trim_runtime(&mut frames);
-    frames
+
+    /// The frames of `stack`, innermost first, trimmed of lockprof's own and the runtime's.
+    pub(crate) fn symbolise(&mut self, stack: &Backtrace) -> Vec<Frame> {
+        self.prepare([stack]);
+        let mut frames = Vec::new();
+        'frames: for frame in stack.frames() {
+            for f in self.frames.get(&(frame.ip() as usize)).map(Vec::as_slice).unwrap_or(&[]) {
+                if RUNTIME_MARKERS.iter().any(|m| f.function.starts_with(m)) {
+                    break 'frames;
+                }
+                frames.push(f.clone());
+            }
+        }
+        trim_internal(&mut frames);
+        trim_runtime(&mut frames);
+        frames
+    }
 }
 
 /// Drops the closure-call shims left at the bottom once the runtime's start-up frames are cut.
@@ -117,7 +160,7 @@ mod tests {
 
     #[test]
     fn a_real_capture_symbolises_to_named_frames() {
-        let frames = symbolise(&Backtrace::new_unresolved());
+        let frames = Symbolizer::default().symbolise(&Backtrace::new_unresolved());
         // Everything above the harness is this crate's test code, which counts as internal;
         // what is left must still be resolved frames with names.
         assert!(frames.iter().all(|f| !f.function.starts_with("backtrace::")), "{frames:#?}");

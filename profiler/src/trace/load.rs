@@ -180,6 +180,31 @@ fn check_references(trace: &Trace) -> Result<(), String> {
             return Err(format!("condvar_waits_while_holding[{n}] names lock {l} which is not in \"locks\""));
         }
     }
+    if let Some(contention) = &trace.contention {
+        for l in &contention.locks {
+            if trace.lock(l.lock).is_none() {
+                return Err(format!("contention names lock {} which is not in \"locks\"", l.lock));
+            }
+        }
+        for row in contention.waiters.iter().chain(&contention.holders) {
+            if trace.lock(row.lock).is_none() || trace.stack(row.stack).is_none() {
+                return Err(format!(
+                    "contention names lock {} / stack {} not in the trace",
+                    row.lock, row.stack
+                ));
+            }
+        }
+    }
+    if let Some(timeline) = &trace.timeline {
+        if let Some(span) =
+            timeline.spans.iter().find(|s| trace.lock(s.lock).is_none() || trace.thread(s.thread).is_none())
+        {
+            return Err(format!(
+                "timeline names lock {} / thread {} not in the trace",
+                span.lock, span.thread
+            ));
+        }
+    }
     for (n, edge) in trace.lock_order.iter().enumerate() {
         for lock in [edge.from, edge.to].into_iter().chain(edge.gates.iter().copied()) {
             if trace.lock(lock).is_none() {

@@ -35,8 +35,9 @@ use std::collections::HashMap;
 
 use crate::lock_state::LockKind;
 use crate::trace::schema::{
-    CondvarWaitWhileHolding, CycleHop, Deadlock, Frame, LockEntry, LongWait, OrderEdge, Process, Site, Stack,
-    TRACE_FORMAT, TRACE_VERSION, ThreadEntry, Trace, WriteReason,
+    CondvarWaitWhileHolding, Contention, CycleHop, Deadlock, Frame, LockContention, LockEntry, LongWait,
+    OrderEdge, Process, Site, Stack, StackContention, TRACE_FORMAT, TRACE_VERSION, ThreadEntry, Timeline,
+    TimelineSpan, Trace, WriteReason,
 };
 
 /// The first element of the merged trace's `process.command`.
@@ -76,7 +77,9 @@ type Identity = (LockKind, Site, Option<String>);
 #[derive(Default)]
 struct Merger {
     labels: Vec<String>,
-    any_deadlock_copy: bool,
+    /// The most telling reason among the inputs: a copy written at a deadlock, or by the
+    /// watchdog of a process that may never have reached its exit.
+    reason: Option<WriteReason>,
     wait_episodes: u64,
     locks: Vec<LockEntry>,
     /// Merged lock ids of the locks that were alone with their identity in their trace.
@@ -89,6 +92,8 @@ struct Merger {
     lock_order_dropped: u64,
     long_waits: Vec<LongWait>,
     condvar_waits_while_holding: Vec<CondvarWaitWhileHolding>,
+    contention: Option<Contention>,
+    timeline: Option<Timeline>,
     stacks: Vec<Stack>,
     stack_ids: HashMap<Vec<Frame>, u32>,
     /// Ids handed out for references to ids that no entry of their trace defines (only in
@@ -118,11 +123,17 @@ impl Merger {
             lock_order_dropped,
             long_waits,
             condvar_waits_while_holding,
+            contention,
+            timeline,
             stacks,
         } = trace;
         let Process { pid: _, command: _, reason, wait_episodes } = process;
         self.labels.push(label.to_owned());
-        self.any_deadlock_copy |= *reason == WriteReason::Deadlock;
+        self.reason = match (self.reason, *reason) {
+            (Some(WriteReason::Deadlock), _) | (_, WriteReason::Deadlock) => Some(WriteReason::Deadlock),
+            (Some(WriteReason::Watchdog), _) | (_, WriteReason::Watchdog) => Some(WriteReason::Watchdog),
+            _ => Some(WriteReason::Exit),
+        };
         self.wait_episodes = self.wait_episodes.saturating_add(*wait_episodes);
         self.lock_order_dropped = self.lock_order_dropped.saturating_add(*lock_order_dropped);
 
@@ -173,6 +184,26 @@ impl Merger {
             };
             self.long_waits.push(merged);
         }
+        if let Some(contention) = contention {
+            self.add_contention(contention, &mut ids);
+        }
+        if let Some(Timeline { spans, dropped }) = timeline {
+            let merged = self.timeline.get_or_insert_with(|| Timeline { spans: Vec::new(), dropped: 0 });
+            merged.dropped = merged.dropped.saturating_add(*dropped);
+            let spans: Vec<TimelineSpan> = spans
+                .iter()
+                .map(|TimelineSpan { thread, lock, kind, start_ns, end_ns }| TimelineSpan {
+                    thread: self.thread(&mut ids, *thread),
+                    lock: self.lock(&mut ids, *lock),
+                    kind: *kind,
+                    start_ns: *start_ns,
+                    end_ns: *end_ns,
+                })
+                .collect();
+            if let Some(merged) = self.timeline.as_mut() {
+                merged.spans.extend(spans);
+            }
+        }
         for warning in condvar_waits_while_holding {
             let CondvarWaitWhileHolding { thread, condvar, wait_site, held, held_site } = warning;
             let merged = CondvarWaitWhileHolding {
@@ -184,6 +215,53 @@ impl Merger {
             };
             self.condvar_waits_while_holding.push(merged);
         }
+    }
+
+    /// Sums the figures of locks merged into one, and of equal (lock, stack) rows.
+    fn add_contention(&mut self, contention: &Contention, ids: &mut IdMap) {
+        let Contention { sample, locks, waiters, holders, dropped_stacks } = contention;
+        let mut merged = self.contention.take().unwrap_or(Contention {
+            sample: 1,
+            locks: Vec::new(),
+            waiters: Vec::new(),
+            holders: Vec::new(),
+            dropped_stacks: 0,
+        });
+        merged.sample = merged.sample.max(*sample);
+        merged.dropped_stacks = merged.dropped_stacks.saturating_add(*dropped_stacks);
+        for LockContention { lock, acquisitions, contended, wait_ns, max_wait_ns, hold_ns } in locks {
+            let lock = self.lock(ids, *lock);
+            match merged.locks.iter_mut().find(|l| l.lock == lock) {
+                Some(l) => {
+                    l.acquisitions = l.acquisitions.saturating_add(*acquisitions);
+                    l.contended = l.contended.saturating_add(*contended);
+                    l.wait_ns = l.wait_ns.saturating_add(*wait_ns);
+                    l.max_wait_ns = l.max_wait_ns.max(*max_wait_ns);
+                    l.hold_ns = l.hold_ns.saturating_add(*hold_ns);
+                }
+                None => merged.locks.push(LockContention {
+                    lock,
+                    acquisitions: *acquisitions,
+                    contended: *contended,
+                    wait_ns: *wait_ns,
+                    max_wait_ns: *max_wait_ns,
+                    hold_ns: *hold_ns,
+                }),
+            }
+        }
+        for (rows, into) in [(waiters, &mut merged.waiters), (holders, &mut merged.holders)] {
+            for StackContention { lock, stack, count, ns } in rows {
+                let (lock, stack) = (self.lock(ids, *lock), self.stack(ids, *stack));
+                match into.iter_mut().find(|r| r.lock == lock && r.stack == stack) {
+                    Some(r) => {
+                        r.count = r.count.saturating_add(*count);
+                        r.ns = r.ns.saturating_add(*ns);
+                    }
+                    None => into.push(StackContention { lock, stack, count: *count, ns: *ns }),
+                }
+            }
+        }
+        self.contention = Some(merged);
     }
 
     fn add_locks(&mut self, locks: &[LockEntry], ids: &mut IdMap) {
@@ -319,7 +397,7 @@ impl Merger {
     fn finish(self) -> Trace {
         let Merger {
             labels,
-            any_deadlock_copy,
+            reason,
             wait_episodes,
             locks,
             shared_locks: _,
@@ -330,6 +408,8 @@ impl Merger {
             lock_order_dropped,
             long_waits,
             condvar_waits_while_holding,
+            contention,
+            timeline,
             stacks,
             stack_ids: _,
             next_dangling: _,
@@ -342,7 +422,7 @@ impl Merger {
             process: Process {
                 pid: MERGE_PID,
                 command,
-                reason: if any_deadlock_copy { WriteReason::Deadlock } else { WriteReason::Exit },
+                reason: reason.unwrap_or(WriteReason::Exit),
                 wait_episodes,
             },
             locks,
@@ -352,6 +432,8 @@ impl Merger {
             lock_order_dropped,
             long_waits,
             condvar_waits_while_holding,
+            contention,
+            timeline,
             stacks,
         }
     }

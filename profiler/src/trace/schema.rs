@@ -44,6 +44,12 @@ pub struct Trace {
     /// Waits on a condition variable while holding another lock ("sleeping while holding").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub condvar_waits_while_holding: Vec<CondvarWaitWhileHolding>,
+    /// The contention profile, when it was kept (a trace was being written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contention: Option<Contention>,
+    /// Wait and contended-hold spans for `lockprof timeline`, when contention was profiled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Timeline>,
     /// Symbolised stacks referenced by id from the rest of the trace.
     pub stacks: Vec<Stack>,
 }
@@ -255,6 +261,88 @@ pub struct CondvarWaitWhileHolding {
     pub held_site: Site,
 }
 
+/// The contention profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contention {
+    /// `LOCKPROF_SAMPLE`: one in this many brief waits had its stack captured (waits long
+    /// enough to be checked for deadlock always do). Per-lock figures are exact.
+    pub sample: u64,
+    /// Per-lock figures, for every lock with at least one acquisition.
+    pub locks: Vec<LockContention>,
+    /// Waiting stacks per lock: how often and how long threads waited there.
+    pub waiters: Vec<StackContention>,
+    /// Holding stacks per lock: where holders released a lock others were waiting for, and how
+    /// long they had kept them waiting (the holder's blame).
+    pub holders: Vec<StackContention>,
+    /// Stacks not kept because a table reached its size limit.
+    #[serde(default)]
+    pub dropped_stacks: u64,
+}
+
+/// One lock's contention figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockContention {
+    /// The lock.
+    pub lock: u64,
+    /// Every acquisition.
+    pub acquisitions: u64,
+    /// Acquisitions that had to wait.
+    pub contended: u64,
+    /// Total wait, in nanoseconds.
+    pub wait_ns: u64,
+    /// Longest wait, in nanoseconds.
+    pub max_wait_ns: u64,
+    /// Time holders kept the lock while someone waited for it, in nanoseconds.
+    pub hold_ns: u64,
+}
+
+/// One stack's figures on one lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackContention {
+    /// The lock.
+    pub lock: u64,
+    /// The stack (an id in `stacks`).
+    pub stack: u32,
+    /// How many waits (or contended holds) it accounts for.
+    pub count: u64,
+    /// Their total duration, in nanoseconds.
+    pub ns: u64,
+}
+
+/// Timeline spans, kept in a bounded ring per thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Spans, by start time.
+    pub spans: Vec<TimelineSpan>,
+    /// Spans dropped because a thread's ring was full (the oldest go first).
+    pub dropped: u64,
+}
+
+/// A span of a thread on a lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineSpan {
+    /// The thread.
+    pub thread: u64,
+    /// The lock.
+    pub lock: u64,
+    /// Waiting for the lock, or holding it while another waited.
+    pub kind: SpanKind,
+    /// Start and end, in nanoseconds since the profiler's clock started.
+    pub start_ns: u64,
+    /// End of the span.
+    pub end_ns: u64,
+}
+
+/// What a timeline span is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpanKind {
+    /// The thread waited for the lock.
+    Wait,
+    /// The thread held the lock while another waited for it.
+    Hold,
+}
+
 /// A symbolised stack, innermost frame first, with lockprof's own frames and the runtime's
 /// start-up frames removed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,6 +383,8 @@ impl Trace {
             lock_order_dropped: 0,
             long_waits: Vec::new(),
             condvar_waits_while_holding: Vec::new(),
+            contention: None,
+            timeline: None,
             stacks: Vec::new(),
         }
     }

@@ -8,8 +8,8 @@ use backtrace::Backtrace;
 use crate::access::Access;
 use crate::deadlock::found_so_far;
 use crate::trace::schema::{
-    CondvarWaitWhileHolding, CycleHop, Deadlock, Frame, LockEntry, LongWait, OrderEdge, Site, Stack,
-    ThreadEntry, Trace, WriteReason,
+    CondvarWaitWhileHolding, Contention, CycleHop, Deadlock, Frame, LockContention, LockEntry, LongWait,
+    OrderEdge, Site, Stack, StackContention, ThreadEntry, Timeline, TimelineSpan, Trace, WriteReason,
 };
 use crate::wait_for_graph::{Blocks, Member};
 
@@ -19,6 +19,7 @@ struct Stacks {
     by_capture: HashMap<*const Backtrace, u32>,
     by_frames: HashMap<Vec<Frame>, u32>,
     stacks: Vec<Stack>,
+    symbolizer: crate::stacks::Symbolizer,
 }
 
 impl Stacks {
@@ -26,7 +27,7 @@ impl Stacks {
         if let Some(&id) = self.by_capture.get(&Arc::as_ptr(stack)) {
             return id;
         }
-        let frames = crate::stacks::symbolise(stack);
+        let frames = self.symbolizer.symbolise(stack);
         let next = u32::try_from(self.stacks.len()).unwrap_or(u32::MAX);
         let id = *self.by_frames.entry(frames.clone()).or_insert_with(|| {
             self.stacks.push(Stack { id: next, frames });
@@ -126,6 +127,22 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
         })
         .collect();
 
+    if crate::contention::enabled() {
+        trace.contention = Some(contention(&mut stacks));
+        let (spans, dropped) = crate::timeline::collect();
+        let spans = spans
+            .into_iter()
+            .map(|s| TimelineSpan {
+                thread: s.thread,
+                lock: s.lock,
+                kind: s.kind,
+                start_ns: s.start_ns,
+                end_ns: s.end_ns,
+            })
+            .collect();
+        trace.timeline = Some(Timeline { spans, dropped });
+    }
+
     trace.locks = crate::locks::registry()
         .iter()
         .map(|entry| LockEntry {
@@ -141,8 +158,101 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
         .iter()
         .map(|entry| ThreadEntry { id: *entry.key(), name: entry.value().clone() })
         .collect();
+    // A thread can be referred to without ever having waited (the holder of a long wait, say):
+    // list it too, so that every reference in the trace resolves.
+    for id in referenced_threads(&trace) {
+        if !trace.threads.iter().any(|t| t.id == id) {
+            trace.threads.push(ThreadEntry { id, name: None });
+        }
+    }
     trace.threads.sort_by_key(|t| t.id);
 
     trace.stacks = stacks.stacks;
     trace
+}
+
+/// The contention profile: per-lock figures from the registry, and the stack tables.
+fn contention(stacks: &mut Stacks) -> Contention {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut locks: Vec<LockContention> = crate::locks::registry()
+        .iter()
+        .filter_map(|entry| {
+            let stats = entry.stats.as_ref()?;
+            let acquisitions = stats.acquisitions.load(Relaxed);
+            (acquisitions > 0).then(|| LockContention {
+                lock: *entry.key(),
+                acquisitions,
+                contended: stats.contended.load(Relaxed),
+                wait_ns: stats.wait_ns.load(Relaxed),
+                max_wait_ns: stats.max_wait_ns.load(Relaxed),
+                hold_ns: stats.hold_ns.load(Relaxed),
+            })
+        })
+        .collect();
+    locks.sort_by_key(|l| l.lock);
+    let mut table = |table: &crate::contention::StackTable| -> Vec<StackContention> {
+        let entries: Vec<(u64, std::sync::Arc<Backtrace>, u64, u64)> = table
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.key().0,
+                    std::sync::Arc::clone(&e.value().0),
+                    e.value().1.count.load(Relaxed),
+                    e.value().1.ns.load(Relaxed),
+                )
+            })
+            .collect();
+        stacks.symbolizer.prepare(entries.iter().map(|(_, bt, _, _)| &**bt));
+        let mut rows: Vec<StackContention> = entries
+            .iter()
+            .map(|(lock, bt, count, ns)| StackContention {
+                lock: *lock,
+                stack: stacks.intern(bt),
+                count: *count,
+                ns: *ns,
+            })
+            .collect();
+        // The same symbolised stack may come from several captures: merge them.
+        rows.sort_by_key(|r| (r.lock, r.stack));
+        rows.dedup_by(|b, a| {
+            let same = a.lock == b.lock && a.stack == b.stack;
+            if same {
+                a.count += b.count;
+                a.ns += b.ns;
+            }
+            same
+        });
+        rows
+    };
+    let waiters = table(crate::contention::waiters());
+    let holders = table(crate::contention::holders());
+    Contention {
+        sample: crate::config::config().sample,
+        locks,
+        waiters,
+        holders,
+        dropped_stacks: crate::contention::dropped_stacks(),
+    }
+}
+
+/// Every thread id the trace's sections refer to.
+fn referenced_threads(trace: &Trace) -> Vec<u64> {
+    let mut ids: Vec<u64> = Vec::new();
+    for d in &trace.deadlocks {
+        ids.push(d.detected_by);
+        ids.extend(d.cycle.iter().chain(&d.knot).map(|h| h.thread));
+    }
+    ids.extend(trace.lock_order.iter().map(|e| e.thread));
+    for w in &trace.long_waits {
+        ids.push(w.thread);
+        ids.extend(w.holder);
+    }
+    ids.extend(trace.condvar_waits_while_holding.iter().map(|w| w.thread));
+    if let Some(timeline) = &trace.timeline {
+        ids.extend(timeline.spans.iter().map(|s| s.thread));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }

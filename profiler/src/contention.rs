@@ -1,0 +1,177 @@
+//! The contention profile: which lock, which call stacks, how long.
+//!
+//! Kept only when a trace will be written (`LOCKPROF_TRACE` set); otherwise the lock types pay
+//! for deadlock detection alone.
+//!
+//! - **Per lock** ([`LockStats`], in a heap block the lock points to, so it survives moves of the
+//!   lock and is still there for the trace after the lock is dropped): acquisitions (the only
+//!   fast-path cost: one counter bump), contended acquisitions, total and maximum wait, and the
+//!   *contended hold time*: how long holders kept the lock while someone waited for it. Hold
+//!   time is measured only for such holds, from the moment the first waiter started waiting to
+//!   the release, because timing every hold would put a clock read on the fast path.
+//! - **Per waiting stack**: a contended acquisition captures the waiter's stack (unresolved),
+//!   deduplicated in a concurrent map with a count and the wait time. Waits long enough to be
+//!   checked for deadlock already have a stack; of the shorter ones, one in `LOCKPROF_SAMPLE`
+//!   (default 1: all) is captured. Per-lock counts and times stay exact whatever the sampling.
+//! - **Per holding stack** (Go's mutex-profile view, blaming the holder): a waiter flags the
+//!   lock; the holder, on release, sees the flag, captures its stack there (the frames where its
+//!   guard lived) and is charged the contended hold time.
+//!
+//! Stacks are symbolised once, when the trace is written.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use backtrace::Backtrace;
+use dashmap::DashMap;
+
+/// Per-lock statistics.
+#[derive(Debug, Default)]
+pub struct LockStats {
+    /// Every acquisition, blocking or not.
+    pub acquisitions: AtomicU64,
+    /// Acquisitions that found the lock taken and had to wait.
+    pub contended: AtomicU64,
+    /// Total wait of those, in nanoseconds.
+    pub wait_ns: AtomicU64,
+    /// Longest wait of those, in nanoseconds.
+    pub max_wait_ns: AtomicU64,
+    /// Time holders kept the lock while someone waited for it, in nanoseconds.
+    pub hold_ns: AtomicU64,
+}
+
+impl LockStats {
+    /// Counts one acquisition: a plain increment when the caller holds the lock exclusively,
+    /// an atomic one otherwise (shared holders may count at once).
+    #[inline]
+    pub(crate) fn count_acquisition(&self, exclusive: bool) {
+        if exclusive {
+            let n = self.acquisitions.load(Ordering::Relaxed);
+            self.acquisitions.store(n + 1, Ordering::Relaxed);
+        } else {
+            self.acquisitions.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn count_wait(&self, waited: Duration) {
+        let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        self.contended.fetch_add(1, Ordering::Relaxed);
+        self.wait_ns.fetch_add(ns, Ordering::Relaxed);
+        self.max_wait_ns.fetch_max(ns, Ordering::Relaxed);
+    }
+}
+
+/// Whether contention is profiled in this process (a trace will be written).
+pub(crate) fn enabled() -> bool {
+    crate::config::config().trace_path.is_some()
+}
+
+/// Nanoseconds since the profiler's clock started (for hold-time flags and the timeline).
+pub(crate) fn now_ns() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX).max(1)
+}
+
+/// A stack's figures for one lock.
+#[derive(Debug, Default)]
+pub(crate) struct StackStats {
+    pub count: AtomicU64,
+    pub ns: AtomicU64,
+}
+
+/// Key of the stack tables: the lock and the stack's instruction pointers.
+type StackKey = (u64, Vec<usize>);
+
+/// Waiting and holding stacks, with one representative capture each (for symbolising).
+pub(crate) struct StackTable {
+    pub entries: DashMap<StackKey, (Arc<Backtrace>, StackStats)>,
+}
+
+/// At most this many distinct stacks are kept per table; more are counted as dropped.
+pub const MAX_STACKS: usize = 100_000;
+
+static DROPPED_STACKS: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn waiters() -> &'static StackTable {
+    static WAITERS: OnceLock<StackTable> = OnceLock::new();
+    WAITERS.get_or_init(|| StackTable { entries: DashMap::new() })
+}
+
+pub(crate) fn holders() -> &'static StackTable {
+    static HOLDERS: OnceLock<StackTable> = OnceLock::new();
+    HOLDERS.get_or_init(|| StackTable { entries: DashMap::new() })
+}
+
+/// Stacks not recorded because a table was full.
+pub(crate) fn dropped_stacks() -> u64 {
+    DROPPED_STACKS.load(Ordering::Relaxed)
+}
+
+impl StackTable {
+    /// Adds one occurrence of `stack` on `lock` lasting `ns`.
+    pub(crate) fn add(&self, lock: u64, stack: &Arc<Backtrace>, ns: u64) {
+        let ips: Vec<usize> = stack.frames().iter().map(|f| f.ip() as usize).collect();
+        let key = (lock, ips);
+        if let Some(entry) = self.entries.get(&key) {
+            entry.1.count.fetch_add(1, Ordering::Relaxed);
+            entry.1.ns.fetch_add(ns, Ordering::Relaxed);
+            return;
+        }
+        if self.entries.len() >= MAX_STACKS {
+            DROPPED_STACKS.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let entry = self.entries.entry(key).or_insert_with(|| (Arc::clone(stack), StackStats::default()));
+        entry.1.count.fetch_add(1, Ordering::Relaxed);
+        entry.1.ns.fetch_add(ns, Ordering::Relaxed);
+    }
+}
+
+/// Whether this brief wait's stack should be captured (one in `LOCKPROF_SAMPLE`).
+pub(crate) fn sample_this_one() -> bool {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let every = crate::config::config().sample;
+    every <= 1 || COUNTER.fetch_add(1, Ordering::Relaxed) % every == 0
+}
+
+/// Records a finished contended wait of `waited` on lock `id` (slow path): its stack (the
+/// episode's, or a sampled capture), and its timeline span.
+pub(crate) fn record_wait(id: u64, waited: Duration, episode_stack: Option<Arc<Backtrace>>, start_ns: u64) {
+    let Some(_reentry) = crate::threads::enter_profiler() else { return };
+    crate::locks::pin(id);
+    let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+    let stack = episode_stack.or_else(|| sample_this_one().then(|| Arc::new(Backtrace::new_unresolved())));
+    if let Some(stack) = stack {
+        waiters().add(id, &stack, ns);
+    }
+    let thread = crate::local::current_thread_id();
+    crate::threads::note_current(thread);
+    crate::timeline::record(crate::timeline::Span {
+        thread,
+        lock: id,
+        kind: crate::timeline::SpanKind::Wait,
+        start_ns,
+        end_ns: start_ns.saturating_add(ns),
+    });
+}
+
+/// Charges the releasing holder of lock `id` for the time since `since` (profiler clock), when
+/// someone started waiting for it (slow path).
+pub(crate) fn record_hold(id: u64, stats: &LockStats, since: u64) {
+    let Some(_reentry) = crate::threads::enter_profiler() else { return };
+    let now = now_ns();
+    let held = now.saturating_sub(since);
+    stats.hold_ns.fetch_add(held, Ordering::Relaxed);
+    holders().add(id, &Arc::new(Backtrace::new_unresolved()), held);
+    let thread = crate::local::current_thread_id();
+    crate::threads::note_current(thread);
+    crate::timeline::record(crate::timeline::Span {
+        thread,
+        lock: id,
+        kind: crate::timeline::SpanKind::Hold,
+        start_ns: since,
+        end_ns: now,
+    });
+}
