@@ -16,6 +16,8 @@ use lockprof_profiler::report;
 use lockprof_profiler::trace::load::load;
 
 use crate::commands::check;
+use crate::format::Format;
+use crate::verdict::Policy;
 use crate::{Error, Status};
 
 /// How long the scenario may run before the demo gives up on it.
@@ -61,7 +63,9 @@ pub fn run(out: &mut dyn Write) -> Result<Status, Error> {
     out.write_all(report::render(&recorded, &path.display().to_string()).as_bytes())?;
     writeln!(out)?;
     writeln!(out, "$ lockprof check {}", path.display())?;
-    let verdict = check::run(&[path.to_path_buf()], out)?;
+    // The demo's verdict is lockprof's defaults: no `lockprof.toml` of the current directory.
+    let shown = path.display().to_string();
+    let verdict = check::check(&[(shown.as_str(), &recorded)], &Policy::default(), Format::Text, out)?;
     if verdict != Status::Findings {
         return Err(Error::Demo("`lockprof check` passed a trace with a deadlock".into()));
     }

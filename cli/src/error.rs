@@ -2,6 +2,7 @@
 //! `lockprof: error: <path>: <reason>` is the whole of what a failing run writes to stderr.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use lockprof_profiler::trace::load::LoadError;
 
@@ -15,6 +16,20 @@ pub enum Error {
     Output(std::io::Error),
     /// `lockprof demo` did not show what it is meant to show.
     Demo(String),
+    /// The suppression file could not be read or is not valid; the message starts with
+    /// `<path>:<line>:` (or `<path>:` when it is about the whole file).
+    Suppressions(String),
+    /// A combination of options that the command line parser cannot rule out by itself.
+    Usage(String),
+    /// `lockprof run` could not start the command, or could not collect what it left.
+    Run(String),
+    /// An output file could not be written.
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
 }
 
 impl Error {
@@ -28,6 +43,10 @@ impl fmt::Display for Error {
             Error::Trace(error) => error.to_string(),
             Error::Output(error) => format!("cannot write the output: {error}"),
             Error::Demo(why) => format!("demo: {why}"),
+            Error::Suppressions(why) => why.clone(),
+            Error::Usage(why) => why.clone(),
+            Error::Run(why) => format!("run: {why}"),
+            Error::Write { path, error } => format!("{}: cannot write it: {error}", path.display()),
         };
         f.write_str(&one_line(&message))
     }
@@ -37,8 +56,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Trace(error) => Some(error),
-            Error::Output(error) => Some(error),
-            Error::Demo(_) => None,
+            Error::Output(error) | Error::Write { error, .. } => Some(error),
+            Error::Demo(_) | Error::Suppressions(_) | Error::Usage(_) | Error::Run(_) => None,
         }
     }
 }

@@ -2,22 +2,36 @@
 //! and calls into here, so every command can be run and tested without a process boundary.
 //!
 //! - [`commands::report`]: a trace as a person reads it.
-//! - [`commands::check`]: a CI verdict over one or more traces.
+//! - [`commands::check`]: a CI verdict over one or more traces, as text, JUnit XML, SARIF or
+//!   GitHub Actions annotations ([`format`]), with `--fail-on` and suppressions ([`suppress`],
+//!   [`verdict`]).
+//! - [`commands::merge`]: the traces of several processes as one.
+//! - [`commands::run`]: runs a command with every process it starts writing its own trace, then
+//!   merges and checks them; ends hangs after `--timeout`.
 //! - [`demo`]: a bundled deadlock, caught, reported and checked.
+//! - [`scenarios`]: small programs (hidden subcommand) that the tests of `run` run under it.
 //!
-//! Traces are read with [`lockprof_profiler::trace::load::load`] and rendered with
-//! [`lockprof_profiler::report`]: the CLI has no trace types or report wording of its own.
+//! Traces are read with [`lockprof_profiler::trace::load::load`], merged with
+//! [`lockprof_profiler::trace::merge`], and what is wrong with them comes from
+//! [`lockprof_profiler::findings`]: every output format renders those generic findings (kind,
+//! rule id, title, sites) and knows nothing about particular kinds.
 //!
-//! Exit codes: [`Status::Success`] (0), [`Status::Findings`] (1), and [`Error::EXIT_CODE`] (2)
-//! for anything that stopped a command from giving an answer.
+//! Exit codes: [`Status::Success`] (0), [`Status::Findings`] (1), [`Error::EXIT_CODE`] (2) for
+//! anything that stopped a command from giving an answer, and for `run` the command's own exit
+//! code ([`Status::Command`]) or 124 after `--timeout` ([`Status::TimedOut`]).
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod commands;
 pub mod demo;
+pub mod duration;
 pub mod error;
+pub mod format;
 pub mod output;
+pub mod scenarios;
+pub mod suppress;
+pub mod verdict;
 
 pub use error::Error;
 
@@ -28,14 +42,25 @@ pub enum Status {
     Success,
     /// `check` found failing findings: exit code 1.
     Findings,
+    /// `run`: the command failed (this non-zero exit code, or 128 + the signal that killed it)
+    /// and no check failed; its exit code is passed on.
+    Command(u8),
+    /// `run --timeout`: the command was still running at the deadline and was killed: exit code
+    /// [`Status::TIMED_OUT`], as `timeout(1)`.
+    TimedOut,
 }
 
 impl Status {
+    /// The exit code of `lockprof run` when it killed the command at its `--timeout`.
+    pub const TIMED_OUT: u8 = 124;
+
     /// The process exit code for this status.
     pub fn exit_code(self) -> u8 {
         match self {
             Status::Success => 0,
             Status::Findings => 1,
+            Status::Command(code) => code,
+            Status::TimedOut => Status::TIMED_OUT,
         }
     }
 }

@@ -1,14 +1,21 @@
 //! `lockprof`: the command-line shell over [`lockprof_cli`]. Parses arguments, runs the command,
 //! prints errors as one `lockprof: error: …` line, and exits 0 (success), 1 (`check` found
-//! failing findings) or 2 (error, including usage errors).
+//! failing findings) or 2 (error, including usage errors); `run` passes on its command's exit
+//! code, or exits 124 after `--timeout`.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use lockprof_cli::commands::check::CheckOptions;
+use lockprof_cli::commands::run::{DEFAULT_OUT, RunOptions};
+use lockprof_cli::format::Format;
 use lockprof_cli::output::PipeSafe;
-use lockprof_cli::{Error, commands, demo};
+use lockprof_cli::{Error, commands, demo, duration, scenarios, verdict};
+use lockprof_profiler::findings::FindingKind;
 
 /// Runtime deadlock profiler: turns lockprof traces (`LOCKPROF_TRACE=path`) into reports and CI
 /// verdicts.
@@ -32,12 +39,87 @@ enum Cmd {
         /// The trace files.
         #[arg(required = true)]
         traces: Vec<PathBuf>,
+        #[command(flatten)]
+        options: CheckArgs,
+    },
+    /// Merge the traces of several processes (test binaries, CI shards) into one trace.
+    ///
+    /// Threads stay per process; locks are identified across processes by creation site, name
+    /// and kind; identical stacks are stored once; deadlocks and lock orders are combined.
+    Merge {
+        /// The trace files.
+        #[arg(required = true)]
+        traces: Vec<PathBuf>,
+        /// Where to write the merged trace (default: standard output).
+        #[arg(short, long, value_name = "MERGED")]
+        output: Option<PathBuf>,
+    },
+    /// Run a command with every process it starts writing its own trace; optionally check them.
+    ///
+    /// The command gets LOCKPROF_TRACE=DIR/trace-%p.json (stale traces in DIR are removed
+    /// first), its standard input, output and error, and its exit code is passed on. With
+    /// --check, the traces are merged into DIR/merged.json and checked after the command ends:
+    /// exit 1 on failing findings. With --timeout, a command still running after DURATION is
+    /// killed with its process group, and lockprof exits 124.
+    #[command(override_usage = "lockprof run [OPTIONS] -- <COMMAND>...")]
+    Run {
+        /// The directory for the traces.
+        #[arg(long, value_name = "DIR", default_value = DEFAULT_OUT)]
+        out: PathBuf,
+        /// Kill the command (and every process of its process group) if it is still running
+        /// after DURATION: 500ms, 30s, 2m, 1h.
+        #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+        timeout: Option<Duration>,
+        /// Merge the traces and check them once the command has ended.
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        options: CheckArgs,
+        /// The command and its arguments (after `--`).
+        #[arg(value_name = "COMMAND", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<OsString>,
     },
     /// Run a bundled deadlock under lockprof and show what lockprof makes of it.
     Demo,
     /// The demo's deadlocking child process.
     #[command(name = demo::scenario::COMMAND, hide = true)]
     DemoScenario,
+    /// Small programs that the tests of `lockprof run` run under it.
+    #[command(name = scenarios::COMMAND, hide = true)]
+    Scenario {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// The options of a check (`check`, and `run --check`).
+#[derive(Args)]
+struct CheckArgs {
+    /// The output format (default: text).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
+    /// The kinds of findings that fail the check: deadlock, potential (potential-deadlock), or
+    /// any rule id; repeat the option or separate with commas. Default: the kinds that fail by
+    /// default (deadlock, potential-deadlock).
+    #[arg(long, value_name = "KIND", value_delimiter = ',', value_parser = verdict::parse_kind)]
+    fail_on: Vec<FindingKind>,
+    /// The suppression file (default: lockprof.toml in the current directory, if there is one).
+    #[arg(long, value_name = "FILE")]
+    suppress: Option<PathBuf>,
+}
+
+impl CheckArgs {
+    fn given(&self) -> bool {
+        self.format.is_some() || !self.fail_on.is_empty() || self.suppress.is_some()
+    }
+
+    fn into_options(self) -> CheckOptions {
+        CheckOptions {
+            format: self.format.unwrap_or_default(),
+            fail_on: self.fail_on,
+            suppress: self.suppress,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -45,9 +127,22 @@ fn main() -> ExitCode {
     let mut out = PipeSafe::new(std::io::stdout().lock());
     let result = match cli.command {
         Cmd::Report { trace } => commands::report::run(&trace, &mut out),
-        Cmd::Check { traces } => commands::check::run(&traces, &mut out),
+        Cmd::Check { traces, options } => commands::check::run(&traces, &options.into_options(), &mut out),
+        Cmd::Merge { traces, output } => {
+            commands::merge::run(&traces, output.as_deref(), &mut out, &mut std::io::stderr())
+        }
+        Cmd::Run { out: dir, timeout, check, options, command } => {
+            if !check && options.given() {
+                Err(Error::Usage("run: --format, --fail-on and --suppress need --check".into()))
+            } else {
+                let check = check.then(|| options.into_options());
+                let run = RunOptions { out: dir, timeout, check, command };
+                commands::run::run(&run, &mut out, &mut std::io::stderr())
+            }
+        }
         Cmd::Demo => demo::run(&mut out),
         Cmd::DemoScenario => return ExitCode::from(demo::scenario::run().code()),
+        Cmd::Scenario { args } => return ExitCode::from(scenarios::run(&args)),
     };
     let flushed = out.flush();
     let result = result.and_then(|status| flushed.map(|()| status).map_err(Error::from));

@@ -1,4 +1,6 @@
-//! The subcommands that read traces.
+//! The subcommands.
 
 pub mod check;
+pub mod merge;
 pub mod report;
+pub mod run;

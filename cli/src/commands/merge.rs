@@ -1,0 +1,76 @@
+//! `lockprof merge TRACE... [-o MERGED]`: the traces of several processes (the test binaries of
+//! one `cargo test`, CI shards) as one trace, for one report, one check or one flamegraph. The
+//! merge itself is [`lockprof_profiler::trace::merge`]: threads stay per process, locks are
+//! identified across processes by creation site, name and kind, identical stacks are stored once,
+//! deadlocks and lock-order edges are combined.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lockprof_profiler::trace::load::load;
+use lockprof_profiler::trace::merge::merge;
+use lockprof_profiler::trace::schema::Trace;
+
+use crate::{Error, Status};
+
+/// Merges the traces at `paths` and writes the result to `output` (stdout if `None`); a
+/// one-line account goes to `log`. All inputs are read before anything is written.
+pub fn run(
+    paths: &[PathBuf],
+    output: Option<&Path>,
+    out: &mut dyn Write,
+    log: &mut dyn Write,
+) -> Result<Status, Error> {
+    let traces = paths
+        .iter()
+        .map(|path| load(path).map(|trace| (path.display().to_string(), trace)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let merged = merge(traces.iter().map(|(label, trace)| (label.as_str(), trace)));
+    match output {
+        Some(path) => {
+            write_trace(path, &merged).map_err(|error| Error::Write { path: path.to_path_buf(), error })?;
+            writeln!(log, "lockprof merge: {} into {}", describe(traces.len(), &merged), path.display())?;
+        }
+        None => {
+            serde_json::to_writer_pretty(&mut *out, &merged).map_err(io::Error::from)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(Status::Success)
+}
+
+/// `merged 3 traces (4 locks, 6 threads, 1 deadlock)`.
+pub fn describe(inputs: usize, merged: &Trace) -> String {
+    let plural = |n: usize, noun: &str| if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") };
+    format!(
+        "merged {} ({}, {}, {})",
+        plural(inputs, "trace"),
+        plural(merged.locks.len(), "lock"),
+        plural(merged.threads.len(), "thread"),
+        plural(merged.deadlocks.len(), "deadlock")
+    )
+}
+
+/// Writes `trace` to `path` as lockprof does: pretty JSON, to a temporary file beside it, then
+/// renamed over it, so a reader never sees half a trace.
+pub fn write_trace(path: &Path, trace: &Trace) -> io::Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = path.with_file_name(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        serde_json::to_writer_pretty(&mut file, trace)?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
