@@ -11,6 +11,12 @@
 //! - **Gate locks.** If one lock `G` was held on every occurrence of every edge of the cycle, the
 //!   orders can never run at the same time (each needs `G`), so the cycle cannot deadlock. It is
 //!   reported as suppressed, with `G`, and does not fail. (TSan and go-deadlock report these.)
+//! - **Access.** At each lock of a cycle, the order into it (acquiring it in some access) must
+//!   be able to wait for the order out of it (holding it in some access). A recursive read
+//!   (`read_recursive`) waits only for a writer, so a cycle that meets a lock as "held for
+//!   reading, acquired by a recursive read" cannot deadlock there and is not reported. Two plain
+//!   reads can: the lock is writer-preferring, and a writer queued between them blocks the
+//!   second (lockdep's rule for fair rwlocks). Permits always can: a pool can run dry.
 //! - **Classes.** Locks created at the same site form a class, as in lockdep. A cycle between
 //!   different classes that no instance cycle explains (e.g. account→ledger in one place and
 //!   ledger→account for *other* instances elsewhere) is reported as a class-level potential
@@ -30,6 +36,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use petgraph::graphmap::DiGraphMap;
 
+use crate::access::Access;
 use crate::trace::schema::{Site, Trace};
 
 /// Longest cycle enumerated, in edges.
@@ -94,6 +101,9 @@ pub fn analyse(trace: &Trace) -> Analysis {
         .map(|d| d.cycle.iter().map(|hop| (hop.holds, hop.waits_for)).collect())
         .collect();
     for edges in cycles {
+        if !every_lock_can_block(trace, &edges) {
+            continue;
+        }
         let mut gates: Vec<u64> = trace.lock_order[edges[0]].gates.clone();
         for &e in &edges[1..] {
             gates.retain(|g| trace.lock_order[e].gates.contains(g));
@@ -138,6 +148,20 @@ pub fn analyse(trace: &Trace) -> Analysis {
         analysis.class_cycles.push(ClassCycle { classes, edges });
     }
     analysis
+}
+
+/// Whether, at every lock of the cycle, the acquisition into it can wait for the hold out of it.
+fn every_lock_can_block(trace: &Trace, edges: &[usize]) -> bool {
+    let k = edges.len();
+    (0..k).all(|i| {
+        let into = &trace.lock_order[edges[i]]; // acquires lock L = into.to
+        let out = &trace.lock_order[edges[(i + 1) % k]]; // holds L = out.from
+        let (wanted, held) = (into.to_access, out.from_access);
+        wanted == Access::Permits
+            || held == Access::Permits
+            || held.blocks(wanted)
+            || (wanted.queues_behind_writers() && held != Access::Exclusive)
+    })
 }
 
 /// The creation sites of an edge's two locks.
@@ -247,6 +271,51 @@ mod tests {
 
     fn distinct(id: u64) -> u32 {
         id as u32
+    }
+
+    fn with_access(mut t: Trace, accesses: &[(Access, Access)]) -> Trace {
+        for (edge, &(from, to)) in t.lock_order.iter_mut().zip(accesses) {
+            edge.from_access = from;
+            edge.to_access = to;
+        }
+        t
+    }
+
+    #[test]
+    fn two_read_orders_on_a_writer_preferring_lock_can_still_deadlock() {
+        use Access::{Exclusive, Shared};
+        // A read-held, then B; B held, then A read: a writer queued on A blocks the second read.
+        let t = with_access(
+            trace(2, distinct, &[(1, 2, &[]), (2, 1, &[])]),
+            &[(Shared, Exclusive), (Exclusive, Shared)],
+        );
+        assert_eq!(analyse(&t).potential.len(), 1);
+    }
+
+    #[test]
+    fn a_recursive_read_against_a_read_hold_cannot_deadlock() {
+        use Access::{Exclusive, Shared, SharedRecursive};
+        let t = with_access(
+            trace(2, distinct, &[(1, 2, &[]), (2, 1, &[])]),
+            &[(Shared, Exclusive), (Exclusive, SharedRecursive)],
+        );
+        assert!(analyse(&t).potential.is_empty());
+        // Against a write hold it can.
+        let t = with_access(
+            trace(2, distinct, &[(1, 2, &[]), (2, 1, &[])]),
+            &[(Exclusive, Exclusive), (Exclusive, SharedRecursive)],
+        );
+        assert_eq!(analyse(&t).potential.len(), 1);
+    }
+
+    #[test]
+    fn semaphore_orders_count() {
+        use Access::{Exclusive, Permits};
+        let t = with_access(
+            trace(2, distinct, &[(1, 2, &[]), (2, 1, &[])]),
+            &[(Permits, Exclusive), (Exclusive, Permits)],
+        );
+        assert_eq!(analyse(&t).potential.len(), 1);
     }
 
     #[test]
