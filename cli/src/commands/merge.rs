@@ -6,7 +6,6 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use lockprof_profiler::trace::load::load;
 use lockprof_profiler::trace::merge::merge;
@@ -55,22 +54,5 @@ pub fn describe(inputs: usize, merged: &Trace) -> String {
 /// Writes `trace` to `path` as lockprof does: pretty JSON, to a temporary file beside it, then
 /// renamed over it, so a reader never sees half a trace.
 pub fn write_trace(path: &Path, trace: &Trace) -> io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = path.with_file_name(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        serde_json::to_writer_pretty(&mut file, trace)?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
+    lockprof_profiler::trace::write_atomically(path, trace)
 }

@@ -7,7 +7,7 @@ pub mod schema;
 pub(crate) mod snapshot;
 pub(crate) mod writer;
 
-pub use writer::write_now;
+pub use writer::{write_atomically, write_now};
 
 /// A trace of everything this process has recorded so far (what would be written now), for
 /// tests and for programs that inspect themselves.
