@@ -361,21 +361,16 @@ impl Merger {
     }
 
     fn lock(&mut self, ids: &mut IdMap, id: u64) -> u64 {
-        if let Some(&new) = ids.locks.get(&id) {
-            return new;
-        }
-        let new = self.dangling();
-        ids.locks.insert(id, new);
-        new
+        self.mapped(&mut ids.locks, id)
     }
 
     fn thread(&mut self, ids: &mut IdMap, id: u64) -> u64 {
-        if let Some(&new) = ids.threads.get(&id) {
-            return new;
-        }
-        let new = self.dangling();
-        ids.threads.insert(id, new);
-        new
+        self.mapped(&mut ids.threads, id)
+    }
+
+    /// The merged id of `id` in `table`, or a fresh dangling one for an id no entry defined.
+    fn mapped(&mut self, table: &mut HashMap<u64, u64>, id: u64) -> u64 {
+        *table.entry(id).or_insert_with(|| self.dangling())
     }
 
     fn stack(&mut self, ids: &mut IdMap, id: u32) -> u32 {
