@@ -1,40 +1,47 @@
-//! Overhead of `lockprof::Mutex` (deadlock detection on, as shipped) against `std::sync::Mutex`
-//! and `parking_lot::Mutex`, measured in the same run.
+//! Overhead of lockprof's `Mutex` and `RwLock` (deadlock detection on, as shipped) against std,
+//! parking_lot, parking_lot with its `deadlock_detection` feature, and tracing-mutex (its
+//! `stdsync` and `parkinglot` flavours), in one table.
 //!
 //! A plain bench binary (no criterion, to keep CI light):
 //!
 //! ```text
-//! cargo bench -p lockprof --bench mutex                 # full run, well under a minute
-//! LOCKPROF_BENCH_QUICK=1 cargo bench -p lockprof --bench mutex   # smoke test, a few seconds
-//! cargo bench -p lockprof --bench mutex -- --quick      # same
+//! cargo bench -p lockprof --bench mutex                        # full run, a few minutes
+//! cargo bench -p lockprof --bench mutex --features parking_lot # + lockprof's parking_lot flavour
+//! LOCKPROF_BENCH_QUICK=1 cargo bench -p lockprof --bench mutex # smoke test, seconds
+//! cargo bench -p lockprof --bench mutex -- --quick             # same
 //! ```
 //!
-//! Method: every case is warmed up, its iteration count calibrated so that one round of the
-//! slowest implementation takes about the target time, then run for several rounds. Within a
-//! round the implementations run back to back (std, parking_lot, lockprof; the next round starts
-//! with the next one), so drift of a shared machine hits all of them alike. The table shows the
-//! median ns/op of each implementation and two ratios to std: the ratio of the medians, and the
-//! median of the per-round ratios (paired within a round, so less sensitive to drift); the
-//! budget verdict uses the paired one.
+//! # Two processes
 //!
-//! Cases:
-//! * `uncontended`: lock, increment a `u64`, unlock, on one thread; ns per lock+unlock.
-//! * `nested`: lock A, lock B (while A is held), increment both, unlock both; ns per outer
-//!   iteration (two lock+unlock pairs).
-//! * `contended/N`: N threads hammer one lock (increment inside); wall time from the first
-//!   thread's start to the last thread's end, divided by the total number of acquisitions.
+//! Cargo unifies features: enabling parking_lot's `deadlock_detection` here would also slow the
+//! parking_lot under lockprof and the plain parking_lot row. So the rows come from two
+//! processes, said in the table's `process` column:
+//! - `main`, this binary, built in lockprof's workspace: std, parking_lot (no
+//!   `deadlock_detection`), lockprof (and, with `--features parking_lot`, lockprof's
+//!   parking_lot flavour);
+//! - `peers`, built from `benches/peers/` (a workspace of its own, with its own `Cargo.lock`)
+//!   into `<target>/bench-peers` and run as a child process after the main measurements: std
+//!   again, parking_lot with `deadlock_detection` (and a checker thread calling
+//!   `parking_lot::deadlock::check_deadlock` every second, as a deployment would run it), and
+//!   tracing-mutex's always-tracing types (`stdsync::tracing`, `parkinglot::tracing`, default
+//!   features).
 //!
-//! For contended cases the spread section also shows the median *parallelism* of the rounds: the
-//! threads' total on-CPU time (`CLOCK_THREAD_CPUTIME_ID`, Linux only) over the wall
-//! time. Near 1.0 means the threads mostly took turns on one CPU (for example because other
-//! processes were busy), so there was little real contention in those rounds.
+//! Each row's ratio is to the std measured *in its own process*, paired by round. Both
+//! processes use the same measuring code (`benches/harness/mod.rs`); see its docs for the
+//! method and the cases (mutex, and a reader-writer lock's read and write sides: uncontended,
+//! nested, contended by 2 and 4 threads).
+//!
+//! The peers are built on the first full run (this needs the crates from crates.io once).
+//! `LOCKPROF_BENCH_PEERS=0` skips them, `=1` runs them in quick mode too (where they are skipped
+//! by default, as building them takes a while), and `LOCKPROF_BENCH_PEERS_BIN=path` uses an
+//! already built peers binary.
 //!
 //! The number of deadlock-detection wait episodes (blocked acquisitions that outlasted
 //! `lockprof_profiler::GRACE` and so captured a stack and explored the wait-for graph) is shown
-//! per case, so the reader knows how often lockprof's slow path ran.
+//! per lockprof row, so the reader knows how often lockprof's slow path ran.
 //!
-//! `LOCKPROF_BENCH_STRICT=1` makes the binary exit with status 1 when a row is over budget
-//! (off by default: timings on shared CI machines are noisy).
+//! `LOCKPROF_BENCH_STRICT=1` makes the binary exit with status 1 when a lockprof row is over
+//! budget (off by default: timings on shared CI machines are noisy).
 //!
 //! For instruction counts (repeatable where timings are not), run a single loop of a single
 //! implementation with no warm-up, calibration or other threads, e.g. under callgrind:
@@ -43,469 +50,352 @@
 //! valgrind --tool=callgrind target/release/deps/mutex-<hash> --only uncontended lockprof 1000000
 //! ```
 //!
-//! and divide the inclusive count of `mutex::uncontended::<..>` by the iteration count (or take
-//! the difference of two runs with different counts). Cases: `uncontended`, `nested`, and for
-//! sampling profilers (`perf record`) `contended<N>` (N threads); implementations: `std`, `pl`
-//! (parking_lot), `lockprof`.
+//! and divide the inclusive count of `mutex::harness::uncontended::<..>` by the iteration count
+//! (or take the difference of two runs with different counts). Cases: `uncontended`, `nested`,
+//! `contended<N>` (N threads), for the mutex, or prefixed `read/` or `write/` for the
+//! reader-writer lock (`read/nested`); implementations: `std`, `pl` (parking_lot), `lockprof`
+//! (and `lockprof-pl`). The peers binary takes the same `--only` arguments, with `std`,
+//! `pl-dd`, `tm-std`, `tm-pl`.
 
-use std::hint::black_box;
-use std::sync::Barrier;
-use std::time::{Duration, Instant};
-
-/// The three mutexes behind one interface, so each case is written once.
-trait Lock: Send + Sync + 'static {
-    const NAME: &'static str;
-    fn new(value: u64) -> Self;
-    fn with<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R;
+#[cfg(feature = "off")]
+fn main() {
+    println!("lockprof is compiled out (feature `off`): its types are std's, nothing to measure");
 }
 
-impl Lock for std::sync::Mutex<u64> {
-    const NAME: &'static str = "std";
-    fn new(value: u64) -> Self {
-        std::sync::Mutex::new(value)
-    }
-    #[inline(always)]
-    fn with<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
-        f(&mut self.lock().unwrap())
-    }
+#[cfg(not(feature = "off"))]
+mod harness;
+
+#[cfg(not(feature = "off"))]
+fn main() {
+    bench::main();
 }
 
-impl Lock for parking_lot::Mutex<u64> {
-    const NAME: &'static str = "pl";
-    fn new(value: u64) -> Self {
-        parking_lot::Mutex::new(value)
+#[cfg(not(feature = "off"))]
+mod bench {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    use crate::harness::{CASES, Case, CaseResult, Family, Impl, Settings, bench_case, median};
+
+    struct Std;
+    impl Family for Std {
+        const NAME: &'static str = "std";
+        type M = std::sync::Mutex<u64>;
+        type RW = std::sync::RwLock<u64>;
     }
-    #[inline(always)]
-    fn with<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
-        f(&mut self.lock())
+    crate::std_api_locks!(std::sync::Mutex<u64>, std::sync::RwLock<u64>);
+
+    struct Pl;
+    impl Family for Pl {
+        const NAME: &'static str = "parking_lot";
+        type M = parking_lot::Mutex<u64>;
+        type RW = parking_lot::RwLock<u64>;
     }
-}
+    crate::parking_lot_api_locks!(parking_lot::Mutex<u64>, parking_lot::RwLock<u64>);
 
-impl Lock for lockprof::Mutex<u64> {
-    const NAME: &'static str = "lockprof";
-    fn new(value: u64) -> Self {
-        lockprof::Mutex::new(value)
+    struct Lockprof;
+    impl Family for Lockprof {
+        const NAME: &'static str = "lockprof";
+        type M = lockprof::Mutex<u64>;
+        type RW = lockprof::RwLock<u64>;
     }
-    #[inline(always)]
-    fn with<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
-        f(&mut self.lock().unwrap())
+    crate::std_api_locks!(lockprof::Mutex<u64>, lockprof::RwLock<u64>);
+
+    #[cfg(feature = "parking_lot")]
+    struct LockprofPl;
+    #[cfg(feature = "parking_lot")]
+    impl Family for LockprofPl {
+        const NAME: &'static str = "lockprof (pl flavour)";
+        type M = lockprof::parking_lot::Mutex<u64>;
+        type RW = lockprof::parking_lot::RwLock<u64>;
     }
-}
+    #[cfg(feature = "parking_lot")]
+    crate::parking_lot_api_locks!(lockprof::parking_lot::Mutex<u64>, lockprof::parking_lot::RwLock<u64>);
 
-type StdM = std::sync::Mutex<u64>;
-type PlM = parking_lot::Mutex<u64>;
-type LpM = lockprof::Mutex<u64>;
-
-// ---------------------------------------------------------------------------------------------
-// The measured loops. `#[inline(never)]` so that each is one symbol for callgrind / perf.
-
-/// Case (a): lock, increment, unlock, `iters` times.
-#[inline(never)]
-fn uncontended<L: Lock>(m: &L, iters: u64) {
-    for _ in 0..iters {
-        black_box(m).with(|v| *v += 1);
-    }
-}
-
-/// Case (b): lock A, lock B while A is held, increment both, unlock B then A; `iters` times.
-#[inline(never)]
-fn nested<L: Lock>(a: &L, b: &L, iters: u64) {
-    for _ in 0..iters {
-        black_box(a).with(|x| {
-            black_box(b).with(|y| {
-                *x += 1;
-                *y += 1;
-            })
-        });
-    }
-}
-
-/// Case (c), one thread's share: `iters` acquisitions of the shared lock.
-#[inline(never)]
-fn hammer<L: Lock>(m: &L, iters: u64) {
-    for _ in 0..iters {
-        black_box(m).with(|v| *v += 1);
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Cases: each returns ns/op for one round of `iters` operations.
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Case {
-    Uncontended,
-    Nested,
-    Contended(usize),
-}
-
-impl Case {
-    fn label(self) -> String {
-        match self {
-            Case::Uncontended => "uncontended".to_owned(),
-            Case::Nested => "nested (A then B)".to_owned(),
-            Case::Contended(n) => format!("contended/{n} threads"),
-        }
+    /// This process's implementations, std first (the baseline).
+    fn impls() -> Vec<(&'static str, Impl)> {
+        let main = [
+            ("std", Impl::of::<Std>(false)),
+            ("pl", Impl::of::<Pl>(false)),
+            ("lockprof", Impl::of::<Lockprof>(true)),
+        ];
+        #[cfg(feature = "parking_lot")]
+        let flavours = [("lockprof-pl", Impl::of::<LockprofPl>(true))];
+        #[cfg(not(feature = "parking_lot"))]
+        let flavours: [(&'static str, Impl); 0] = [];
+        main.into_iter().chain(flavours).collect()
     }
 
-    /// Allowed lockprof/std ratio.
-    fn budget(self) -> f64 {
-        match self {
-            Case::Uncontended => 1.3,
-            Case::Nested => 1.6,
-            Case::Contended(_) => 1.3,
-        }
+    /// A row of the table: one implementation in one case, from one process.
+    struct Row {
+        name: String,
+        process: &'static str,
+        samples: Vec<f64>,
+        parallelism: Vec<f64>,
+        episodes: Option<u64>,
+        /// Paired ratio to its own process's std, and ratio of the medians.
+        paired: f64,
+        of_medians: f64,
     }
 
-    /// Runs one round of `iters` operations (for contended cases: acquisitions in total, over
-    /// all threads) on implementation `L`.
-    fn run<L: Lock>(self, iters: u64) -> Sample {
-        match self {
-            Case::Uncontended => {
-                let m = L::new(0);
-                let start = Instant::now();
-                uncontended(&m, iters);
-                let elapsed = start.elapsed();
-                assert_eq!(m.with(|v| *v), iters);
-                Sample { ns: per_op(elapsed, iters), parallelism: None }
-            }
-            Case::Nested => {
-                let a = L::new(0);
-                let b = L::new(0);
-                let start = Instant::now();
-                nested(&a, &b, iters);
-                let elapsed = start.elapsed();
-                assert_eq!(a.with(|v| *v) + b.with(|v| *v), 2 * iters);
-                Sample { ns: per_op(elapsed, iters), parallelism: None }
-            }
-            Case::Contended(threads) => {
-                let per_thread = (iters / threads as u64).max(1);
-                let total = per_thread * threads as u64;
-                let m = L::new(0);
-                let barrier = Barrier::new(threads);
-                let spans: Vec<(Instant, Instant, Option<u64>)> = std::thread::scope(|s| {
-                    let handles: Vec<_> = (0..threads)
-                        .map(|_| {
-                            s.spawn(|| {
-                                barrier.wait();
-                                let cpu_before = thread_cpu_ns();
-                                let start = Instant::now();
-                                hammer(&m, per_thread);
-                                let end = Instant::now();
-                                let cpu = thread_cpu_ns().zip(cpu_before).map(|(a, b)| a - b);
-                                (start, end, cpu)
-                            })
-                        })
-                        .collect();
-                    handles.into_iter().map(|h| h.join().unwrap()).collect()
-                });
-                let start = spans.iter().map(|s| s.0).min().unwrap();
-                let end = spans.iter().map(|s| s.1).max().unwrap();
-                assert_eq!(m.with(|v| *v), total);
-                let wall = end - start;
-                let cpu: Option<u64> = spans.iter().map(|s| s.2).sum();
-                let parallelism = cpu.map(|c| c as f64 / wall.as_nanos().max(1) as f64);
-                Sample { ns: per_op(wall, total), parallelism }
-            }
-        }
-    }
-}
-
-/// One round's result.
-struct Sample {
-    ns: f64,
-    /// Contended cases only: threads' on-CPU time over wall time.
-    parallelism: Option<f64>,
-}
-
-fn per_op(elapsed: Duration, ops: u64) -> f64 {
-    elapsed.as_nanos() as f64 / ops as f64
-}
-
-/// The calling thread's on-CPU time so far, in ns (64-bit Linux: `CLOCK_THREAD_CPUTIME_ID`, which,
-/// unlike `/proc/thread-self/schedstat`, includes the running time slice).
-#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-fn thread_cpu_ns() -> Option<u64> {
-    #[repr(C)]
-    struct Timespec {
-        tv_sec: i64,
-        tv_nsec: i64,
-    }
-    unsafe extern "C" {
-        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut ts = Timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec (64-bit Linux layout); libc is linked by std.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
-}
-
-#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
-fn thread_cpu_ns() -> Option<u64> {
-    None
-}
-
-// ---------------------------------------------------------------------------------------------
-// Driver.
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Impl {
-    Std,
-    Pl,
-    Lockprof,
-}
-
-const IMPLS: [Impl; 3] = [Impl::Std, Impl::Pl, Impl::Lockprof];
-
-impl Impl {
-    fn parse(s: &str) -> Option<Impl> {
-        match s {
-            "std" => Some(Impl::Std),
-            "pl" | "parking_lot" => Some(Impl::Pl),
-            "lockprof" | "lp" => Some(Impl::Lockprof),
-            _ => None,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Impl::Std => StdM::NAME,
-            Impl::Pl => PlM::NAME,
-            Impl::Lockprof => LpM::NAME,
-        }
-    }
-
-    fn run(self, case: Case, iters: u64) -> Sample {
-        match self {
-            Impl::Std => case.run::<StdM>(iters),
-            Impl::Pl => case.run::<PlM>(iters),
-            Impl::Lockprof => case.run::<LpM>(iters),
-        }
-    }
-}
-
-struct Settings {
-    quick: bool,
-    rounds: usize,
-    /// Target duration of one round of the slowest implementation.
-    target: Duration,
-    target_contended: Duration,
-}
-
-/// Result of one case: per implementation (in `IMPLS` order), the ns/op of every round.
-struct CaseResult {
-    case: Case,
-    iters: u64,
-    samples: [Vec<f64>; 3],
-    parallelism: [Vec<f64>; 3],
-    episodes: u64,
-}
-
-impl CaseResult {
-    fn median(&self, i: usize) -> f64 {
-        median(&self.samples[i])
-    }
-
-    /// Median over rounds of `impl i / std` within the same round.
-    fn paired_ratio(&self, i: usize) -> f64 {
-        let ratios: Vec<f64> = self.samples[i].iter().zip(&self.samples[0]).map(|(x, s)| x / s).collect();
-        median(&ratios)
-    }
-}
-
-fn median(xs: &[f64]) -> f64 {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
-}
-
-fn min_max(xs: &[f64]) -> (f64, f64) {
-    let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (min, max)
-}
-
-fn bench_case(case: Case, settings: &Settings) -> CaseResult {
-    // Warm-up and calibration: a few short runs of each, then size the round so the slowest
-    // implementation takes about the target time.
-    let probe: u64 = match case {
-        Case::Contended(_) => 20_000,
-        _ => 100_000,
-    };
-    let mut slowest: f64 = 0.0;
-    for _ in 0..3 {
-        for imp in IMPLS {
-            slowest = slowest.max(imp.run(case, probe).ns);
-        }
-    }
-    let target = match case {
-        Case::Contended(_) => settings.target_contended,
-        _ => settings.target,
-    };
-    let iters = ((target.as_nanos() as f64 / slowest.max(0.1)) as u64).clamp(10_000, 50_000_000);
-
-    let mut samples: [Vec<f64>; 3] = Default::default();
-    let mut parallelism: [Vec<f64>; 3] = Default::default();
-    let mut episodes = 0;
-    for round in 0..settings.rounds {
-        // Rotate the starting implementation every round.
-        for k in 0..IMPLS.len() {
-            let i = (round + k) % IMPLS.len();
-            let before = lockprof_profiler::wait_episodes();
-            let sample = IMPLS[i].run(case, iters);
-            samples[i].push(sample.ns);
-            parallelism[i].extend(sample.parallelism);
-            if IMPLS[i] == Impl::Lockprof {
-                episodes += lockprof_profiler::wait_episodes() - before;
-            }
-        }
-    }
-    CaseResult { case, iters, samples, parallelism, episodes }
-}
-
-fn print_table(results: &[CaseResult], settings: &Settings) -> bool {
-    println!();
-    println!(
-        "{:<22} {:>9} {:>9} {:>9} | {:>6} {:>12} {:>12} | {:>6} {:<7} | {:>8}",
-        "case (ns/op, median)",
-        "std",
-        "pl",
-        "lockprof",
-        "pl/std",
-        "lp/std",
-        "lp/std",
-        "budget",
-        "verdict",
-        "episodes"
-    );
-    println!(
-        "{:<22} {:>9} {:>9} {:>9} | {:>6} {:>12} {:>12} | {:>6} {:<7} | {:>8}",
-        "", "", "", "", "paired", "of medians", "paired", "", "", "(lp)"
-    );
-    println!("{}", "-".repeat(126));
-    let mut all_within = true;
-    for r in results {
-        let ratio = r.paired_ratio(2);
-        let within = ratio <= r.case.budget();
-        all_within &= within;
-        println!(
-            "{:<22} {:>9.2} {:>9.2} {:>9.2} | {:>6.2} {:>11.2}x {:>11.2}x | {:>5.1}x {:<7} | {:>8}",
-            r.case.label(),
-            r.median(0),
-            r.median(1),
-            r.median(2),
-            r.paired_ratio(1),
-            r.median(2) / r.median(0),
-            ratio,
-            r.case.budget(),
-            if within { "within" } else { "OVER" },
-            r.episodes,
-        );
-    }
-    println!();
-    println!("spread over {} rounds (min..max ns/op), iterations per round:", settings.rounds);
-    for r in results {
-        let spread: Vec<String> = IMPLS
+    fn rows_of(result: &CaseResult, process: &'static str) -> Vec<Row> {
+        let base = median(&result.series[0].samples);
+        result
+            .series
             .iter()
             .enumerate()
-            .map(|(i, imp)| {
-                let (lo, hi) = min_max(&r.samples[i]);
-                if r.parallelism[i].is_empty() {
-                    format!("{} {:.2}..{:.2}", imp.name(), lo, hi)
-                } else {
-                    format!("{} {:.2}..{:.2} (par {:.2})", imp.name(), lo, hi, median(&r.parallelism[i]))
-                }
+            .map(|(i, s)| Row {
+                name: s.name.clone(),
+                process,
+                samples: s.samples.clone(),
+                parallelism: s.parallelism.clone(),
+                episodes: s.episodes,
+                paired: result.paired_ratio(i),
+                of_medians: median(&s.samples) / base,
             })
+            .collect()
+    }
+
+    fn is_lockprof(row: &Row) -> bool {
+        row.process == "main" && row.name.starts_with("lockprof")
+    }
+
+    fn print_table(main: &[CaseResult], peers: &[CaseResult], settings: &Settings) -> bool {
+        println!();
+        println!(
+            "{:<34} {:<28} {:<7} {:>8} {:>7} {:>7} {:>6} {:<7} {:>17} {:>5} {:>8}",
+            "case",
+            "implementation",
+            "process",
+            "ns/op",
+            "x std",
+            "x std",
+            "budget",
+            "verdict",
+            "min..max ns/op",
+            "par",
+            "episodes"
+        );
+        println!(
+            "{:<34} {:<28} {:<7} {:>8} {:>7} {:>7} {:>6} {:<7} {:>17} {:>5} {:>8}",
+            "", "", "", "(median)", "paired", "medians", "", "", "", "", "(lp)"
+        );
+        println!("{}", "-".repeat(142));
+        let mut all_within = true;
+        for result in main {
+            let mut rows = rows_of(result, "main");
+            if let Some(p) = peers.iter().find(|p| p.case == result.case) {
+                rows.extend(rows_of(p, "peers"));
+            }
+            for (k, row) in rows.iter().enumerate() {
+                let label = if k == 0 { result.case.label() } else { String::new() };
+                let (budget, verdict) = if is_lockprof(row) {
+                    let within = row.paired <= result.case.budget();
+                    all_within &= within;
+                    (format!("{:.1}x", result.case.budget()), if within { "within" } else { "OVER" })
+                } else {
+                    (String::new(), "")
+                };
+                let lo = row.samples.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = row.samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let par = if row.parallelism.is_empty() {
+                    String::new()
+                } else {
+                    format!("{:.2}", median(&row.parallelism))
+                };
+                let episodes = row.episodes.map(|e| e.to_string()).unwrap_or_default();
+                println!(
+                    "{:<34} {:<28} {:<7} {:>8.2} {:>6.2}x {:>6.2}x {:>6} {:<7} {:>17} {:>5} {:>8}",
+                    label,
+                    row.name,
+                    row.process,
+                    median(&row.samples),
+                    row.paired,
+                    row.of_medians,
+                    budget,
+                    verdict,
+                    format!("{lo:.2}..{hi:.2}"),
+                    par,
+                    episodes,
+                );
+            }
+            println!();
+        }
+        println!(
+            "{} rounds per case; x std = the row's ns/op over the std row *of the same process*, median of per-round ratios (paired) and ratio of medians; the budget verdict uses the paired one.",
+            settings.rounds
+        );
+        println!(
+            "par = median parallelism of the contended rounds (threads' on-CPU time / wall time); near 1.0: the threads took turns."
+        );
+        println!(
+            "process main = this binary (lockprof's workspace: parking_lot without deadlock_detection); process peers = benches/peers (its own workspace: parking_lot with deadlock_detection, tracing-mutex)."
+        );
+        println!(
+            "wait episodes in the whole main process (deadlock-detection slow path, lockprof only): {}",
+            lockprof_profiler::wait_episodes()
+        );
+        all_within
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The peers process.
+
+    /// The directory cargo builds into: this binary is `<target>/<profile>/deps/mutex-<hash>`.
+    fn target_dir() -> PathBuf {
+        let exe = std::env::current_exe().ok();
+        let from_exe = exe.as_deref().and_then(|exe| {
+            let deps = exe.parent()?;
+            (deps.file_name()? == "deps").then(|| deps.parent()?.parent().map(Path::to_path_buf))?
+        });
+        from_exe
+            .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+    }
+
+    /// The peers binary: given, or built now. `Err` says why there is none.
+    fn peers_binary(quick: bool) -> Result<PathBuf, String> {
+        if let Some(bin) = std::env::var_os("LOCKPROF_BENCH_PEERS_BIN") {
+            return Ok(PathBuf::from(bin));
+        }
+        match std::env::var("LOCKPROF_BENCH_PEERS").as_deref() {
+            Ok("0") => return Err("skipped (LOCKPROF_BENCH_PEERS=0)".to_owned()),
+            Ok("1") => {}
+            _ if quick => {
+                return Err(
+                    "skipped in quick mode: building them takes a while (LOCKPROF_BENCH_PEERS=1 runs them)"
+                        .to_owned(),
+                );
+            }
+            _ => {}
+        }
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/Cargo.toml");
+        let target = target_dir().join("bench-peers");
+        let cargo = std::env::var_os("CARGO")
+            .or_else(|| option_env!("CARGO").map(Into::into))
+            .unwrap_or_else(|| "cargo".into());
+        println!("building the peers ({}) into {} ...", manifest.display(), target.display());
+        let status = Command::new(cargo)
+            .args(["build", "--release", "--locked", "--quiet", "--manifest-path"])
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(&target)
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("could not run cargo to build them: {e}"))?;
+        if !status.success() {
+            return Err(format!("building them failed ({status}); see above"));
+        }
+        Ok(target.join("release").join(format!("lockprof-bench-peers{}", std::env::consts::EXE_SUFFIX)))
+    }
+
+    /// Runs the peers and returns their results, or why there are none.
+    fn run_peers(settings: &Settings) -> Result<Vec<CaseResult>, String> {
+        let bin = peers_binary(settings.quick)?;
+        let mut command = Command::new(&bin);
+        if settings.quick {
+            command.arg("--quick");
+        }
+        let output = command
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("could not run {}: {e}", bin.display()))?;
+        if !output.status.success() {
+            return Err(format!("{} failed ({})", bin.display(), output.status));
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        for line in text.lines().filter_map(|l| l.strip_prefix("info\t")) {
+            println!("peers: {line}");
+        }
+        let results = CaseResult::from_lines(&text);
+        if results.is_empty() { Err("the peers printed no results".to_owned()) } else { Ok(results) }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Entry points.
+
+    /// `--only <case> <impl> [iters]`: one loop, one implementation, nothing else (for
+    /// instruction counting). Prints ns/op, which is meaningless under valgrind but handy
+    /// otherwise.
+    fn run_only(args: &[String]) {
+        let usage = "usage: mutex --only <[mutex/|read/|write/]uncontended|nested|contended<N>> <std|pl|lockprof|lockprof-pl> [iters]";
+        let case = args.first().and_then(|c| Case::parse(c)).unwrap_or_else(|| panic!("{usage}"));
+        let imp = args
+            .get(1)
+            .and_then(|name| impls().into_iter().find(|(short, imp)| short == name || imp.name == name))
+            .map(|(_, imp)| imp)
+            .unwrap_or_else(|| panic!("{usage}"));
+        let iters: u64 = args.get(2).map_or(1_000_000, |s| s.parse().expect(usage));
+        let ns = (imp.run)(case, iters).ns;
+        let episodes = lockprof_profiler::wait_episodes();
+        println!("{} {} {iters} iters: {ns:.2} ns/op, {episodes} wait episodes", case.id(), imp.name);
+    }
+
+    pub(crate) fn main() {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if let Some(pos) = args.iter().position(|a| a == "--only") {
+            run_only(&args[pos + 1..]);
+            return;
+        }
+        let env_on = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
+        let quick = env_on("LOCKPROF_BENCH_QUICK") || args.iter().any(|a| a == "--quick");
+        for a in &args {
+            // `cargo bench` passes `--bench`; anything else is not ours.
+            if a != "--bench" && a != "--quick" {
+                eprintln!("mutex bench: ignoring argument {a:?}");
+            }
+        }
+        let settings = Settings::new(quick);
+
+        let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+        println!(
+            "lockprof lock bench ({} mode): {} rounds, {} CPUs, GRACE = {:?}",
+            if settings.quick { "quick" } else { "full" },
+            settings.rounds,
+            cpus,
+            lockprof_profiler::GRACE,
+        );
+        println!(
+            "size_of Mutex<u64>: std {} B, parking_lot {} B, lockprof {} B; RwLock<u64>: std {} B, parking_lot {} B, lockprof {} B",
+            size_of::<std::sync::Mutex<u64>>(),
+            size_of::<parking_lot::Mutex<u64>>(),
+            size_of::<lockprof::Mutex<u64>>(),
+            size_of::<std::sync::RwLock<u64>>(),
+            size_of::<parking_lot::RwLock<u64>>(),
+            size_of::<lockprof::RwLock<u64>>(),
+        );
+        if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+            println!("load average at start: {}", load.trim());
+        }
+
+        let started = Instant::now();
+        let impls: Vec<Impl> = impls().into_iter().map(|(_, imp)| imp).collect();
+        let main: Vec<CaseResult> = CASES
+            .iter()
+            .map(|&case| bench_case(case, &settings, &impls, lockprof_profiler::wait_episodes))
             .collect();
-        println!("  {:<22} {}   [{} iters]", r.case.label(), spread.join("   "), r.iters);
-    }
-    println!();
-    println!(
-        "wait episodes in the whole run (deadlock-detection slow path, lockprof only): {}",
-        lockprof_profiler::wait_episodes()
-    );
-    all_within
-}
+        println!("main process: {:.1} s", started.elapsed().as_secs_f64());
 
-/// `--only <case> <impl> [iters]`: one loop, one implementation, nothing else (for instruction
-/// counting). Prints ns/op, which is meaningless under valgrind but handy otherwise.
-fn run_only(args: &[String]) {
-    let usage = "usage: mutex --only <uncontended|nested|contended<N>> <std|pl|lockprof> [iters]";
-    let case = match args.first().map(String::as_str) {
-        Some("uncontended") => Case::Uncontended,
-        Some("nested") => Case::Nested,
-        Some(c) if c.starts_with("contended") => {
-            Case::Contended(c["contended".len()..].parse().expect(usage))
-        }
-        _ => panic!("{usage}"),
-    };
-    let imp = args.get(1).and_then(|s| Impl::parse(s)).unwrap_or_else(|| panic!("{usage}"));
-    let iters: u64 = args.get(2).map_or(1_000_000, |s| s.parse().expect(usage));
-    let ns = imp.run(case, iters).ns;
-    let episodes = lockprof_profiler::wait_episodes();
-    println!("{} {} {iters} iters: {ns:.2} ns/op, {episodes} wait episodes", case.label(), imp.name());
-}
+        let peers_started = Instant::now();
+        let peers = match run_peers(&settings) {
+            Ok(peers) => {
+                println!("peers process: {:.1} s", peers_started.elapsed().as_secs_f64());
+                peers
+            }
+            Err(why) => {
+                println!("peers (parking_lot with deadlock_detection, tracing-mutex): {why}");
+                Vec::new()
+            }
+        };
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(pos) = args.iter().position(|a| a == "--only") {
-        run_only(&args[pos + 1..]);
-        return;
-    }
-    let env_on = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
-    let quick = env_on("LOCKPROF_BENCH_QUICK") || args.iter().any(|a| a == "--quick");
-    for a in &args {
-        // `cargo bench` passes `--bench`; anything else is not ours.
-        if a != "--bench" && a != "--quick" {
-            eprintln!("mutex bench: ignoring argument {a:?}");
-        }
-    }
-    let settings = if quick {
-        Settings {
-            quick,
-            rounds: 3,
-            target: Duration::from_millis(5),
-            target_contended: Duration::from_millis(10),
-        }
-    } else {
-        Settings {
-            quick,
-            rounds: 11,
-            target: Duration::from_millis(80),
-            target_contended: Duration::from_millis(150),
-        }
-    };
-
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!(
-        "lockprof mutex bench ({} mode): {} rounds, {} CPUs, GRACE = {:?}",
-        if settings.quick { "quick" } else { "full" },
-        settings.rounds,
-        cpus,
-        lockprof_profiler::GRACE,
-    );
-    println!(
-        "size_of Mutex<u64>: std {} B, parking_lot {} B, lockprof {} B",
-        size_of::<StdM>(),
-        size_of::<PlM>(),
-        size_of::<LpM>()
-    );
-
-    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
-        println!("load average at start: {}", load.trim());
-    }
-
-    let started = Instant::now();
-    let cases = [Case::Uncontended, Case::Nested, Case::Contended(2), Case::Contended(4)];
-    let results: Vec<CaseResult> = cases.iter().map(|&c| bench_case(c, &settings)).collect();
-    let all_within = print_table(&results, &settings);
-    println!("total bench time: {:.1} s", started.elapsed().as_secs_f64());
-
-    if !all_within {
-        println!("lockprof is OVER budget in at least one case");
-        if env_on("LOCKPROF_BENCH_STRICT") {
-            std::process::exit(1);
+        let all_within = print_table(&main, &peers, &settings);
+        println!("total bench time: {:.1} s", started.elapsed().as_secs_f64());
+        if !all_within {
+            println!("lockprof is OVER budget in at least one case");
+            if env_on("LOCKPROF_BENCH_STRICT") {
+                std::process::exit(1);
+            }
         }
     }
 }

@@ -16,19 +16,95 @@
 //! a few plain stores: no clock, no allocation, no global lock, no backtrace.
 //!
 //! The engine is in [`lockprof_profiler`]; the `lockprof` CLI reads the traces.
+//!
+//! # Cargo features
+//!
+//! - `parking_lot`: the `lockprof::parking_lot` module, parking_lot's API
+//!   (`Mutex`, `RwLock` with recursive and upgradable reads, `ReentrantMutex`, `Condvar`) with
+//!   the same deadlock detection.
+//! - `off`: lockprof compiled out, for release builds. Every lock type becomes the plain one:
+//!   `lockprof::Mutex` *is* `std::sync::Mutex` (a re-export: same type, same size, same code),
+//!   likewise `MutexGuard`, `RwLock` and its guards, `Condvar`, and with `parking_lot` the
+//!   types of `lockprof::parking_lot` are parking_lot's own. [`Semaphore`] (std has none)
+//!   becomes a plain mutex-and-condvar semaphore with the same API. `with_name` stays
+//!   available through the [`Named`] trait (import [`prelude`]`::*`), which drops the name;
+//!   what lockprof alone has (`site()`, the trace) is not there. Since cargo unifies features,
+//!   `off` is meant for the final binary's build, not for libraries to enable.
+//!
+//! ```
+//! use lockprof::prelude::*; // compiles with lockprof on and off
+//!
+//! let ledger = Mutex::with_name(Vec::<u64>::new(), "ledger");
+//! ledger.lock().unwrap().push(1);
+//! assert_eq!(ledger.lock().unwrap().len(), 1);
+//! ```
 
 #![warn(missing_docs)]
 
+#[cfg(not(feature = "off"))]
 mod condvar;
+#[cfg(not(feature = "off"))]
 mod mutex;
+mod named;
+#[cfg(feature = "off")]
+mod off;
+#[cfg(not(feature = "off"))]
 mod poison;
+#[cfg(not(feature = "off"))]
 mod raw;
+#[cfg(not(feature = "off"))]
 mod rwlock;
+#[cfg(not(feature = "off"))]
 mod semaphore;
 
+#[cfg(all(feature = "parking_lot", not(feature = "off")))]
+pub mod parking_lot;
+
+/// parking_lot's own lock types: lockprof's `parking_lot` flavour compiled out (features
+/// `parking_lot` and `off`).
+///
+/// ```
+/// let m = lockprof::parking_lot::Mutex::new(1);
+/// *m.lock() += 1;
+/// assert_eq!(*m.lock(), 2);
+/// ```
+#[cfg(all(feature = "parking_lot", feature = "off"))]
+pub mod parking_lot {
+    pub use ::parking_lot::{
+        Condvar, Mutex, MutexGuard, ReentrantMutex, ReentrantMutexGuard, RwLock, RwLockReadGuard,
+        RwLockUpgradableReadGuard, RwLockWriteGuard, WaitTimeoutResult, const_mutex, const_reentrant_mutex,
+        const_rwlock,
+    };
+}
+
+#[cfg(not(feature = "off"))]
 pub use condvar::Condvar;
+#[cfg(not(feature = "off"))]
 pub use mutex::{Mutex, MutexGuard};
+pub use named::Named;
+#[cfg(feature = "off")]
+pub use off::{Semaphore, SemaphorePermit};
+#[cfg(not(feature = "off"))]
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+#[cfg(not(feature = "off"))]
 pub use semaphore::{Semaphore, SemaphorePermit};
+/// With lockprof off, its lock types are std's own.
+#[cfg(feature = "off")]
+pub use std::sync::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 /// Re-exported so code written against `std::sync` keeps compiling with `lockprof::` paths.
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult, WaitTimeoutResult};
+
+/// One glob import for code that must compile with lockprof on and off: the lock types and
+/// [`Named`] (for `with_name`).
+///
+/// ```
+/// use lockprof::prelude::*;
+/// let m = Mutex::with_name(1, "m");
+/// let cv = Condvar::new();
+/// let _ = (m.lock().unwrap(), cv);
+/// ```
+pub mod prelude {
+    pub use crate::{
+        Condvar, Mutex, MutexGuard, Named, RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore,
+    };
+}

@@ -6,9 +6,9 @@
 //! `RawRwLock` is task-fair: a reader queues behind a waiting writer, and the wait-for graph
 //! models exactly that.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use lockprof_profiler::RawLock;
+use lockprof_profiler::{RawLock, WriterMark};
 use parking_lot::lock_api::{RawMutex as _, RawMutexTimed as _, RawRwLock as _, RawRwLockTimed as _};
 
 /// A raw mutex: no data, no guard, no poisoning.
@@ -25,6 +25,12 @@ impl RawMutex {
     pub(crate) unsafe fn unlock(&self) {
         // SAFETY: the caller holds the lock, as our own contract requires.
         unsafe { self.0.unlock() }
+    }
+
+    /// Whether some thread holds the lock (a snapshot, for `is_locked`).
+    #[cfg_attr(not(feature = "parking_lot"), allow(dead_code))]
+    pub(crate) fn is_locked(&self) -> bool {
+        self.0.is_locked()
     }
 }
 
@@ -43,32 +49,20 @@ impl RawLock for RawMutex {
     }
 }
 
-/// Retries `attempt` (spinning briefly, then yielding) until it succeeds or `timeout` passes.
-fn poll_within(timeout: Duration, mut attempt: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    let mut spins = 0u32;
-    loop {
-        if attempt() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        if spins < 64 {
-            spins += 1;
-            std::hint::spin_loop();
-        } else {
-            std::thread::yield_now();
-        }
-    }
-}
-
 /// A raw reader-writer lock.
 pub(crate) struct RawRwLock(parking_lot::RawRwLock);
 
 impl RawRwLock {
     pub(crate) const fn new() -> Self {
         RawRwLock(parking_lot::RawRwLock::INIT)
+    }
+
+    /// parking_lot's raw lock itself, for the operations only the `parking_lot` flavour has
+    /// (recursive and upgradable reads, upgrades, downgrades).
+    #[cfg_attr(not(feature = "parking_lot"), allow(dead_code))]
+    #[inline]
+    pub(crate) fn inner(&self) -> &parking_lot::RawRwLock {
+        &self.0
     }
 
     /// The read side, as a [`RawLock`].
@@ -100,6 +94,20 @@ impl RawRwLock {
     }
 }
 
+/// The probe of a parking_lot `RawRwLock`'s writer mark: `is_locked_exclusive`, which is true
+/// while a writer holds the lock or has marked it and waits for the readers to leave.
+pub(crate) fn writer_mark_of(raw: &parking_lot::RawRwLock) -> WriterMark {
+    /// # Safety
+    /// `lock` must point to a live `parking_lot::RawRwLock`.
+    unsafe fn probe(lock: *const ()) -> bool {
+        // SAFETY: the caller guarantees `lock` points to a live `RawRwLock`.
+        unsafe { &*lock.cast::<parking_lot::RawRwLock>() }.is_locked_exclusive()
+    }
+    // SAFETY: `probe` reads only the `RawRwLock` at the given address, which is valid as long as
+    // the lock is alive, as `WriterMark::new` requires.
+    unsafe { WriterMark::new(probe, std::ptr::from_ref(raw).cast()) }
+}
+
 pub(crate) struct Read<'a>(&'a parking_lot::RawRwLock);
 pub(crate) struct Write<'a>(&'a parking_lot::RawRwLock);
 
@@ -111,6 +119,9 @@ impl RawLock for Read<'_> {
     fn acquire_within(&self, timeout: Duration) -> bool {
         self.0.try_lock_shared_for(timeout)
     }
+    fn writer_mark(&self) -> Option<WriterMark> {
+        Some(writer_mark_of(self.0))
+    }
     fn acquire(&self) {
         self.0.lock_shared();
     }
@@ -121,12 +132,13 @@ impl RawLock for Write<'_> {
     fn try_acquire(&self) -> bool {
         self.0.try_lock_exclusive()
     }
-    /// Polls instead of parking_lot's timed exclusive lock: that one marks the lock as wanted by
-    /// a writer while it waits (which blocks new readers) and unmarks it when it times out. The
-    /// detector relies on that mark being held only by writers that wait until they get the
-    /// lock, so the grace period must not set it.
+    /// parking_lot's timed exclusive lock, which sets the writer mark while it waits and lifts it
+    /// when it gives up; the profiler counts such attempts as timed writers while they run.
     fn acquire_within(&self, timeout: Duration) -> bool {
-        poll_within(timeout, || self.0.try_lock_exclusive())
+        self.0.try_lock_exclusive_for(timeout)
+    }
+    fn writer_mark(&self) -> Option<WriterMark> {
+        Some(writer_mark_of(self.0))
     }
     fn acquire(&self) {
         self.0.lock_exclusive();

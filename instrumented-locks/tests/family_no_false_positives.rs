@@ -2,6 +2,9 @@
 //! but can always make progress, and nothing may be reported. Every test ends by itself; waits
 //! for the detector to have run are bounded polls on its episode counter, never sleeps.
 
+// lockprof compiled out (feature `off`) has nothing to test here: see off.rs.
+#![cfg(not(feature = "off"))]
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Barrier};
 use std::thread;

@@ -4,6 +4,9 @@
 //! process must end up with no potential deadlock whatever order the tests run in; each test
 //! also checks the specific edges (or suppressed cycle) it is about.
 
+// lockprof compiled out (feature `off`) has nothing to test here: see off.rs.
+#![cfg(not(feature = "off"))]
+
 use std::sync::{Arc, Barrier};
 use std::thread;
 

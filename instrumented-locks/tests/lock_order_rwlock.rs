@@ -2,6 +2,9 @@
 //! locking B, and B held while reading A, is a potential deadlock (a writer queued on A would
 //! block the second read), and the edges say which side was a read.
 
+// lockprof compiled out (feature `off`) has nothing to test here: see off.rs.
+#![cfg(not(feature = "off"))]
+
 use lockprof::{Mutex, RwLock};
 use lockprof_profiler::Access;
 use lockprof_profiler::potential_deadlocks::analyse;

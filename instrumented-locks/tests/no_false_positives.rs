@@ -4,6 +4,9 @@
 //!
 //! Under the default policy a report would panic the worker; the test also checks the counter.
 
+// lockprof compiled out (feature `off`) has nothing to test here: see off.rs.
+#![cfg(not(feature = "off"))]
+
 use std::sync::Arc;
 use std::thread;
 

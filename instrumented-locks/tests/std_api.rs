@@ -1,5 +1,8 @@
 //! `lockprof::Mutex` behaves as `std::sync::Mutex`: the same results from the same calls.
 
+// lockprof compiled out (feature `off`) has nothing to test here: see off.rs.
+#![cfg(not(feature = "off"))]
+
 use std::sync::{Arc, TryLockError};
 use std::thread;
 

@@ -2,6 +2,9 @@
 //! for that lock must not be reported (there is no cycle, and the dead thread's id is never
 //! reused), and the profiler must keep working for everyone else.
 
+// lockprof compiled out (feature `off`) has nothing to test here: see off.rs.
+#![cfg(not(feature = "off"))]
+
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};

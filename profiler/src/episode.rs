@@ -64,6 +64,43 @@ pub trait RawLock {
     fn acquire_within(&self, timeout: Duration) -> bool;
     /// Acquires, blocking as long as it takes.
     fn acquire(&self);
+
+    /// Reader-writer locks: a probe of the lock's *writer mark*, which a writer sets while it
+    /// holds the lock or waits for the readers to leave, and which keeps new readers out. The
+    /// detector needs it to tell a writer that is really ahead of a reader from one that is only
+    /// queued. Other locks: `None` (the default).
+    fn writer_mark(&self) -> Option<WriterMark> {
+        None
+    }
+}
+
+/// A probe of a raw reader-writer lock's writer mark: a function and the lock it reads.
+#[derive(Clone, Copy)]
+pub struct WriterMark {
+    probe: unsafe fn(*const ()) -> bool,
+    lock: *const (),
+}
+
+impl WriterMark {
+    /// A probe that reads the mark of the raw lock at `lock` with `probe`.
+    ///
+    /// # Safety
+    /// `probe(lock)` must be safe to call, and return whether the mark is set, for as long as
+    /// the raw lock at `lock` is alive. The profiler calls it only while a thread waits inside a
+    /// lock call that borrows that lock.
+    pub unsafe fn new(probe: unsafe fn(*const ()) -> bool, lock: *const ()) -> Self {
+        WriterMark { probe, lock }
+    }
+
+    /// Whether the mark is set.
+    ///
+    /// # Safety
+    /// The raw lock must still be alive (see [`WriterMark::new`]).
+    pub(crate) unsafe fn is_set(&self) -> bool {
+        // SAFETY: the caller guarantees the lock is alive; `new`'s caller guaranteed that
+        // `probe` is then safe to call on it.
+        unsafe { (self.probe)(self.lock) }
+    }
 }
 
 static EPISODES: AtomicU64 = AtomicU64::new(0);
@@ -94,7 +131,7 @@ impl LockState {
     ) -> Option<Arc<Backtrace>> {
         let grace = crate::config::config().grace;
         // A zero grace skips the raw lock's own spinning too: every blocked wait is checked.
-        if !grace.is_zero() && raw.acquire_within(grace) {
+        if !grace.is_zero() && self.timed_attempt(access, || raw.acquire_within(grace)) {
             return None;
         }
         // A lock taken by the profiler's own machinery (an allocator built on lockprof locks,
@@ -104,7 +141,7 @@ impl LockState {
             return None;
         };
         EPISODES.fetch_add(1, Ordering::Relaxed);
-        let episode = Episode::begin(record, self, at, access, permits, false);
+        let episode = Episode::begin(record, self, at, access, permits, false, raw.writer_mark());
         if let Some(found) = crate::wait_for_graph::find_deadlock(&episode.record) {
             crate::deadlock::found(&episode.record, found);
         }
@@ -127,13 +164,13 @@ impl LockState {
         timeout: std::time::Duration,
     ) -> bool {
         let grace = crate::config::config().grace.min(timeout);
-        if raw.acquire_within(grace) {
+        if self.timed_attempt(access, || raw.acquire_within(grace)) {
             return true;
         }
         let (Some(_reentry), Some(record)) = (enter_profiler(), current_record()) else {
             return raw.acquire_within(timeout.saturating_sub(grace));
         };
-        let episode = Episode::begin(record, self, at, access, permits, true);
+        let episode = Episode::begin(record, self, at, access, permits, true, raw.writer_mark());
         let acquired = raw.acquire_within(timeout.saturating_sub(grace));
         drop(episode);
         acquired
@@ -150,7 +187,7 @@ impl LockState {
         let episode = if crate::config::config().watchdog.is_some() {
             match (enter_profiler(), current_record()) {
                 (Some(_reentry), Some(record)) => {
-                    Some(Episode::begin(record, self, at, Access::Exclusive, 0, true))
+                    Some(Episode::begin(record, self, at, Access::Exclusive, 0, true, None))
                 }
                 _ => None,
             }
@@ -176,6 +213,7 @@ impl Episode {
         access: Access,
         permits: u32,
         timed: bool,
+        writer_mark: Option<WriterMark>,
     ) -> Self {
         let stack = Arc::new(Backtrace::new_unresolved());
         let lock_id = lock.id();
@@ -198,6 +236,7 @@ impl Episode {
                 stack,
                 since: Instant::now(),
                 held,
+                writer_mark,
             });
         });
         // Orders this publication (and every owner word this thread set before it) before the

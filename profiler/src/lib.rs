@@ -42,7 +42,7 @@ mod watchdog;
 pub use access::Access;
 pub use config::{Config, config};
 pub use deadlock::deadlocks_found;
-pub use episode::{GRACE, RawLock, wait_episodes};
+pub use episode::{GRACE, RawLock, WriterMark, wait_episodes};
 pub use local::current_thread_id;
 pub use lock_order::{InversionPolicy, MAX_EDGES};
 pub use lock_state::{LockKind, LockState};

@@ -355,6 +355,22 @@ impl LockState {
         self.permits.store(word, Ordering::Release);
     }
 
+    /// Runs a timed acquisition attempt. On a reader-writer lock, an exclusive or upgradable one is
+    /// counted as in flight meanwhile: such a writer may set the writer mark and lift it again
+    /// when it gives up, so readers queued behind it are not provably stuck while it runs.
+    pub(crate) fn timed_attempt(&self, access: Access, attempt: impl FnOnce() -> bool) -> bool {
+        let counted =
+            self.kind == LockKind::RwLock && matches!(access, Access::Exclusive | Access::Upgradable);
+        if counted {
+            self.permits.fetch_add(1, Ordering::SeqCst);
+        }
+        let acquired = attempt();
+        if counted {
+            self.permits.fetch_sub(1, Ordering::SeqCst);
+        }
+        acquired
+    }
+
     /// Reader-writer locks: timed exclusive attempts in flight.
     pub(crate) fn timed_writers(&self) -> u64 {
         self.permits.load(Ordering::SeqCst)

@@ -45,6 +45,9 @@ pub(crate) struct Waiting {
     /// What the thread holds. Exact for the whole episode: a waiting thread acquires and
     /// releases nothing.
     pub held: Arc<[HeldCopy]>,
+    /// Reader-writer locks: the probe of the raw lock's writer mark. Called, like `lock` is
+    /// dereferenced, only with the slot's mutex held.
+    pub writer_mark: Option<crate::episode::WriterMark>,
 }
 
 /// A lock a waiting thread holds, as published with its wait.
@@ -70,7 +73,8 @@ pub(crate) struct ThreadRecord {
     slot: Mutex<WaitSlot>,
 }
 
-// SAFETY: the only non-Send/Sync field is `Waiting::lock`, a pointer that is dereferenced solely
+// SAFETY: the only non-Send/Sync fields are `Waiting::lock` and `Waiting::writer_mark`, pointers
+// used solely
 // by `ThreadRecord::with_slot` callers while `slot`'s mutex is held; see `Waiting::lock` for why
 // the pointee is alive then. All other fields are Send + Sync.
 unsafe impl Send for ThreadRecord {}

@@ -28,10 +28,12 @@
 //! as the greatest set in which every member is justified by other members:
 //! - a wait for a mutex, a write lock or a read lock (AND-resources: the waiter needs every
 //!   conflicting holder gone) is justified if **some** blocker is in `PB`: a conflicting holder,
-//!   or, for a read that queues behind writers, a writer queued for the same lock (while it waits
-//!   for readers to leave, no new reader gets in). Only writers that wait until they get the lock
-//!   ever mark a lock as wanted by a writer: lockprof's grace period polls instead of parking, and
-//!   while a timed write (`try_write_for`) is in flight on the lock, this rule is not used;
+//!   or, for a read that queues behind writers, a writer queued for the same lock, provided the
+//!   lock's *writer mark* is observed set with no holder and no timed writer in flight: then a
+//!   writer that waits until it gets the lock holds the mark and waits for the readers to leave,
+//!   and no new reader gets in (a writer that is merely queued, not holding the mark, does not
+//!   count; nor does a timed exclusive attempt, `try_write_for` or lockprof's own grace period,
+//!   which may lift the mark when it gives up);
 //! - a semaphore wait (an OR-wait: any permit coming back would do) is justified only if **every**
 //!   outstanding permit is held by members of `PB`, fewer permits are free than it needs, and no
 //!   thread has ever called `add_permits` on that semaphore (such a semaphore is a signal, whose
@@ -127,16 +129,25 @@ struct Obs {
     counts: PermitCounts,
     /// Reader-writer locks: timed exclusive attempts in flight on the lock.
     timed_writers: u64,
+    /// Reader-writer locks: whether the raw lock's writer mark was set.
+    writer_marked: bool,
     held: Arc<[HeldCopy]>,
 }
 
-type ObsKey = (u64, u64, Option<(u64, Access)>, PermitCounts, u64);
+type ObsKey = (u64, u64, Option<(u64, Access)>, PermitCounts, u64, bool);
 
 impl Obs {
     /// What must not change between passes for the observation to be the same. The held copy
     /// belongs to the episode, so the sequence number covers it.
     fn key(&self) -> ObsKey {
-        (self.record.id, self.seq, self.owner.map(|(t, a, _)| (t, a)), self.counts, self.timed_writers)
+        (
+            self.record.id,
+            self.seq,
+            self.owner.map(|(t, a, _)| (t, a)),
+            self.counts,
+            self.timed_writers,
+            self.writer_marked,
+        )
     }
 }
 
@@ -165,6 +176,9 @@ fn observe(record: &Arc<ThreadRecord>) -> Option<Obs> {
                 PermitCounts::default()
             },
             timed_writers: if lock.kind() == LockKind::RwLock { lock.timed_writers() } else { 0 },
+            // SAFETY: as for `lock` above: the slot's mutex is held, so the raw lock the probe
+            // reads (part of the borrowed lock) is alive.
+            writer_marked: waiting.writer_mark.is_some_and(|mark| unsafe { mark.is_set() }),
             held: Arc::clone(&waiting.held),
         })
     })
@@ -235,9 +249,15 @@ impl Snapshot {
                 found.push((h, Blocks::Holds { access: copy.access, permits: 0, at: copy.at }));
             }
         }
-        // A queued writer keeps readers out only while it waits until it gets the lock: a timed
-        // writer (in flight: `timed_writers`) may give up and let them in.
-        if t.access.queues_behind_writers() && t.kind == LockKind::RwLock && t.timed_writers == 0 {
+        // A queued writer keeps readers out only while the lock's writer mark is set (observed,
+        // `writer_marked`) with no holder of the lock (so the mark belongs to a writer waiting
+        // for the readers to leave, not to a holder), and no timed writer in flight (which may
+        // lift the mark when it gives up, `timed_writers`). Then some writer that waits until it
+        // gets the lock holds the mark and waits for the readers; with a member of the set among
+        // those readers, the mark is never lifted. A writer merely queued (woken, racing the
+        // reader for the lock) does not count: it has not set the mark.
+        let marked = t.writer_marked && t.owner.is_none() && t.timed_writers == 0;
+        if t.access.queues_behind_writers() && t.kind == LockKind::RwLock && marked {
             for (&w, o) in &self.obs {
                 let queued = o.lock_id == t.lock_id && o.access == Access::Exclusive && !o.timed;
                 if queued && w != t.record.id && pb.contains(&w) && !found.iter().any(|(f, _)| *f == w) {
