@@ -23,6 +23,14 @@ pub enum Error {
     Usage(String),
     /// `lockprof run` could not start the command, or could not collect what it left.
     Run(String),
+    /// A readable trace lacks what the command needs (a contention profile, a timeline); its
+    /// `Display` is `<path>: <why>`.
+    Input {
+        /// The trace.
+        path: PathBuf,
+        /// What it lacks.
+        why: String,
+    },
     /// An output file could not be written.
     Write {
         /// The file.
@@ -46,6 +54,7 @@ impl fmt::Display for Error {
             Error::Suppressions(why) => why.clone(),
             Error::Usage(why) => why.clone(),
             Error::Run(why) => format!("run: {why}"),
+            Error::Input { path, why } => format!("{}: {why}", path.display()),
             Error::Write { path, error } => format!("{}: cannot write it: {error}", path.display()),
         };
         f.write_str(&one_line(&message))
@@ -57,7 +66,11 @@ impl std::error::Error for Error {
         match self {
             Error::Trace(error) => Some(error),
             Error::Output(error) | Error::Write { error, .. } => Some(error),
-            Error::Demo(_) | Error::Suppressions(_) | Error::Usage(_) | Error::Run(_) => None,
+            Error::Demo(_)
+            | Error::Suppressions(_)
+            | Error::Usage(_)
+            | Error::Run(_)
+            | Error::Input { .. } => None,
         }
     }
 }

@@ -1,15 +1,21 @@
 //! The `lockprof` command, as a library: the binary (`src/main.rs`) only parses the command line
 //! and calls into here, so every command can be run and tested without a process boundary.
 //!
-//! - [`commands::report`]: a trace as a person reads it.
+//! - [`commands::report`]: a trace as a person reads it, or as JSON for programs.
+//! - [`commands::flamegraph`]: the contention profile's stacks as a flamegraph, or folded
+//!   ([`profile`]).
+//! - [`commands::diff`]: two traces of one program compared, lock by lock and as a differential
+//!   flamegraph.
+//! - [`commands::timeline`]: the waits and holds over time, as Chrome trace-event JSON.
 //! - [`commands::check`]: a CI verdict over one or more traces, as text, JUnit XML, SARIF or
-//!   GitHub Actions annotations ([`format`]), with `--fail-on` and suppressions ([`suppress`],
+//!   GitHub Actions annotations ([`format`](mod@format)), with `--fail-on` and suppressions ([`suppress`],
 //!   [`verdict`]).
 //! - [`commands::merge`]: the traces of several processes as one.
 //! - [`commands::run`]: runs a command with every process it starts writing its own trace, then
 //!   merges and checks them; ends hangs after `--timeout`.
 //! - [`demo`]: a bundled deadlock, caught, reported and checked.
 //! - [`scenarios`]: small programs (hidden subcommand) that the tests of `run` run under it.
+//! - [`synthetic`]: large generated traces (hidden subcommand) for the benchmark and tests.
 //!
 //! Traces are read with [`lockprof_profiler::trace::load::load`], merged with
 //! [`lockprof_profiler::trace::merge`], and what is wrong with them comes from
@@ -29,8 +35,10 @@ pub mod duration;
 pub mod error;
 pub mod format;
 pub mod output;
+pub mod profile;
 pub mod scenarios;
 pub mod suppress;
+pub mod synthetic;
 pub mod verdict;
 
 pub use error::Error;

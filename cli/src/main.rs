@@ -11,9 +11,15 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use lockprof_cli::commands::check::CheckOptions;
+use lockprof_cli::commands::diff::DiffOptions;
+use lockprof_cli::commands::flamegraph::FlamegraphOptions;
+use lockprof_cli::commands::report::{ReportFormat, ReportOptions, Sort};
 use lockprof_cli::commands::run::{DEFAULT_OUT, RunOptions};
+use lockprof_cli::commands::timeline::TimelineOptions;
 use lockprof_cli::format::Format;
 use lockprof_cli::output::PipeSafe;
+use lockprof_cli::profile::{Blame, Selection, Weight};
+use lockprof_cli::synthetic::{self, Synthetic};
 use lockprof_cli::{Error, commands, demo, duration, scenarios, verdict};
 use lockprof_profiler::findings::FindingKind;
 
@@ -29,10 +35,71 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Print the full report of a trace: every deadlock with its threads, locks, sites and
-    /// stacks.
+    /// stacks, then the contention profile.
     Report {
         /// The trace file.
         trace: PathBuf,
+        /// The sort key of the contention table.
+        #[arg(long, value_enum, value_name = "KEY", default_value_t)]
+        sort: Sort,
+        /// How many locks, and stacks of each kind, the contention section shows.
+        #[arg(long, value_name = "N", default_value_t = ReportOptions::default().top, value_parser = positive)]
+        top: usize,
+        /// text: for people; json: the findings and contention figures for programs.
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t)]
+        format: ReportFormat,
+    },
+    /// Draw the contention profile as a flamegraph (SVG): waiting stacks as wide as their wait,
+    /// each ending in the lock it waited for.
+    ///
+    /// A trace without a contention profile is an error; a profile in which nothing waited
+    /// gives a flamegraph that says so (exit 0).
+    Flamegraph {
+        /// The trace file.
+        trace: PathBuf,
+        /// Where to write the SVG (or folded stacks); default: standard output.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// Write folded stacks (`frame;frame;lock: LABEL WEIGHT` lines) instead of an SVG.
+        #[arg(long)]
+        folded: bool,
+        #[command(flatten)]
+        stacks: StackArgs,
+    },
+    /// Compare two traces of one program: a table of the locks whose figures changed most, and
+    /// with -o a differential flamegraph (red: grew, blue: shrank).
+    ///
+    /// Locks are matched by kind, creation site and name, since ids differ between processes.
+    Diff {
+        /// The trace before the change.
+        before: PathBuf,
+        /// The trace after the change.
+        after: PathBuf,
+        /// Where to write the differential flamegraph (SVG); without it, only the table.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// Write differential folded stacks (`stack BEFORE AFTER` lines) to OUT instead of an
+        /// SVG.
+        #[arg(long, requires = "output")]
+        folded: bool,
+        /// Scale BEFORE's stacks to AFTER's total before comparing (for runs of different
+        /// lengths).
+        #[arg(long)]
+        normalize: bool,
+        /// How many locks the table shows.
+        #[arg(long, value_name = "N", default_value_t = DiffOptions::default().top, value_parser = positive)]
+        top: usize,
+        #[command(flatten)]
+        stacks: StackArgs,
+    },
+    /// Write the trace's timeline (waits, and holds that others waited for) as Chrome
+    /// trace-event JSON, for Perfetto or chrome://tracing.
+    Timeline {
+        /// The trace file.
+        trace: PathBuf,
+        /// Where to write the JSON; default: standard output.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
     },
     /// Exit 1 if any trace has failing findings (0 if none), with a short summary per trace.
     Check {
@@ -84,6 +151,25 @@ enum Cmd {
     /// The demo's deadlocking child process.
     #[command(name = demo::scenario::COMMAND, hide = true)]
     DemoScenario,
+    /// Write a synthetic trace (for benchmarks and tests).
+    #[command(name = synthetic::COMMAND, hide = true)]
+    Synthetic {
+        /// How many locks.
+        #[arg(long, default_value_t = Synthetic::default().locks)]
+        locks: usize,
+        /// How many distinct stacks.
+        #[arg(long, default_value_t = Synthetic::default().stacks)]
+        stacks: usize,
+        /// The seed of the locks and stacks.
+        #[arg(long, default_value_t = Synthetic::default().seed)]
+        seed: u64,
+        /// The seed of the figures: traces that differ only in it are runs of one program.
+        #[arg(long, default_value_t = 0)]
+        variant: u64,
+        /// Where to write the trace.
+        #[arg(short, long, value_name = "OUT")]
+        output: PathBuf,
+    },
     /// Small programs that the tests of `lockprof run` run under it.
     #[command(name = scenarios::COMMAND, hide = true)]
     Scenario {
@@ -108,6 +194,28 @@ struct CheckArgs {
     suppress: Option<PathBuf>,
 }
 
+/// Which stacks a flamegraph shows, and how wide (`flamegraph`, `diff`).
+#[derive(Args)]
+struct StackArgs {
+    /// Whose stacks: waiter (where threads waited; default) or holder (where the lock they
+    /// waited for was held).
+    #[arg(long, value_enum, value_name = "WHOSE")]
+    blame: Option<Blame>,
+    /// What a stack's width measures: wait (time waited; default for waiters), hold (how long
+    /// holders kept others waiting; default for holders) or count.
+    #[arg(long, value_enum, value_name = "WEIGHT")]
+    weight: Option<Weight>,
+}
+
+/// A whole number of at least 1.
+fn positive(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 impl CheckArgs {
     fn given(&self) -> bool {
         self.format.is_some() || !self.fail_on.is_empty() || self.suppress.is_some()
@@ -126,7 +234,27 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut out = PipeSafe::new(std::io::stdout().lock());
     let result = match cli.command {
-        Cmd::Report { trace } => commands::report::run(&trace, &mut out),
+        Cmd::Report { trace, sort, top, format } => {
+            commands::report::run(&trace, &ReportOptions { format, sort, top }, &mut out)
+        }
+        Cmd::Flamegraph { trace, output, folded, stacks } => Selection::new(stacks.blame, stacks.weight)
+            .and_then(|selection| {
+                let options = FlamegraphOptions { selection, folded, output };
+                commands::flamegraph::run(&trace, &options, &mut out, &mut std::io::stderr())
+            }),
+        Cmd::Diff { before, after, output, folded, normalize, top, stacks } => {
+            Selection::new(stacks.blame, stacks.weight).and_then(|selection| {
+                let options = DiffOptions { selection, folded, output, normalize, top };
+                commands::diff::run(&before, &after, &options, &mut out, &mut std::io::stderr())
+            })
+        }
+        Cmd::Timeline { trace, output } => {
+            let options = TimelineOptions { output };
+            commands::timeline::run(&trace, &options, &mut out, &mut std::io::stderr())
+        }
+        Cmd::Synthetic { locks, stacks, seed, variant, output } => {
+            synthetic::run(&Synthetic { locks, stacks, seed, variant }, &output, &mut std::io::stderr())
+        }
         Cmd::Check { traces, options } => commands::check::run(&traces, &options.into_options(), &mut out),
         Cmd::Merge { traces, output } => {
             commands::merge::run(&traces, output.as_deref(), &mut out, &mut std::io::stderr())

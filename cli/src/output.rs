@@ -1,6 +1,68 @@
-//! Standard output that tolerates its reader going away (`lockprof report t.json | head`).
+//! Where commands write: standard output that tolerates its reader going away
+//! (`lockprof report t.json | head`), and output files written whole or not at all.
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::Error;
+
+/// Writes what `write` produces to `path`, through a temporary file beside it that is renamed
+/// over it once complete: a reader (or a failed run) never leaves half a file there. An error
+/// names the file. A symbolic link is written through (the file it names is replaced); what is
+/// not a regular file (`/dev/stdout`, a pipe) is written to directly.
+pub fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), Error> {
+    let fail = |error| Error::Write { path: path.to_path_buf(), error };
+    let resolved = match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            let mut file = BufWriter::new(File::create(path).map_err(fail)?);
+            return write(&mut file).and_then(|()| file.flush()).map_err(fail);
+        }
+        Ok(_) => std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+        Err(_) => path.to_path_buf(),
+    };
+    let path = resolved.as_path();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = path.with_file_name(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = BufWriter::with_capacity(1 << 16, File::create(&temp)?);
+        write(&mut file)?;
+        file.into_inner().map_err(io::IntoInnerError::into_error)?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result.map_err(fail)
+}
+
+/// Frees `value` on a thread of its own. A large trace is millions of small allocations that
+/// take a quarter of a second to free; a command hands it here once it is done with it, and
+/// goes on (the process exits without waiting for it).
+pub fn dispose<T: Send + 'static>(value: T) {
+    if std::thread::Builder::new().name("lockprof-free".into()).spawn(move || drop(value)).is_err() {
+        // No thread to be had: the value was dropped with the closure, here.
+    }
+}
+
+/// Writes a command's output to the file `path` ([`write_file`]), or to `out` (standard output)
+/// when there is none.
+pub fn write_to(
+    path: Option<&Path>,
+    out: &mut dyn Write,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), Error> {
+    match path {
+        Some(path) => write_file(path, write),
+        None => write(out).map_err(Error::Output),
+    }
+}
 
 /// A writer that, once the reader has closed the pipe, silently discards the rest of the output
 /// instead of failing: the command still finishes and still exits with its own status (so
@@ -49,6 +111,8 @@ impl<W: Write> Write for PipeSafe<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
+    use std::os::unix::fs::FileTypeExt;
 
     struct Closed;
 
@@ -59,6 +123,34 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Err(io::ErrorKind::BrokenPipe.into())
         }
+    }
+
+    #[test]
+    fn a_file_is_written_whole_or_not_at_all() {
+        let dir = std::env::temp_dir().join(format!("lockprof-output-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let path = dir.join("out.txt");
+        write_file(&path, |w| w.write_all(b"whole")).expect("written");
+        assert_eq!(std::fs::read(&path).expect("read"), b"whole");
+        let failed = write_file(&path, |w| {
+            w.write_all(b"half")?;
+            Err(io::Error::other("interrupted"))
+        });
+        assert!(matches!(failed, Err(Error::Write { .. })));
+        assert_eq!(std::fs::read(&path).expect("read"), b"whole", "the old file stays");
+        let left: Vec<_> = std::fs::read_dir(&dir).expect("list").collect();
+        assert_eq!(left.len(), 1, "no temporary file is left behind");
+        #[cfg(unix)]
+        {
+            let link = dir.join("link.txt");
+            std::os::unix::fs::symlink(&path, &link).expect("a symbolic link");
+            write_file(&link, |w| w.write_all(b"through")).expect("written");
+            assert!(std::fs::symlink_metadata(&link).expect("the link").file_type().is_symlink());
+            assert_eq!(std::fs::read(&path).expect("read"), b"through", "written through the link");
+            write_file(Path::new("/dev/null"), |w| w.write_all(b"gone")).expect("a device is written to");
+            assert!(std::fs::metadata("/dev/null").expect("/dev/null").file_type().is_char_device());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

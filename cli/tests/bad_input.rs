@@ -26,11 +26,20 @@ fn lockprof(args: &[&str]) -> Output {
 /// The trace-taking invocations of `path`, each as its argument list.
 fn invocations(path: &str) -> Vec<Vec<String>> {
     let good = "fixtures/traces/abba.json".to_owned();
+    // A good trace with a contention profile, for the commands that need one.
+    let profiled = "fixtures/traces/hot_counter_short.json".to_owned();
+    let args = |args: &[&str]| args.iter().map(|a| (*a).to_owned()).collect::<Vec<String>>();
     vec![
-        vec!["report".into(), path.into()],
-        vec!["check".into(), path.into()],
+        args(&["report", path]),
+        args(&["report", path, "--format", "json"]),
+        args(&["check", path]),
         // A bad trace among good ones still fails the whole command, before any verdict.
-        vec!["check".into(), good.clone(), path.into(), good],
+        args(&["check", &good, path, &good]),
+        args(&["flamegraph", path]),
+        args(&["flamegraph", path, "--folded"]),
+        args(&["diff", path, &profiled]),
+        args(&["diff", &profiled, path]),
+        args(&["timeline", path]),
     ]
 }
 
@@ -138,9 +147,17 @@ fn generated_bad_inputs_are_one_clear_error() {
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in
-        [&[][..], &["check"], &["report"], &["report", "a.json", "b.json"], &["frobnicate"], &["--bogus"]]
-    {
+    for args in [
+        &[][..],
+        &["check"],
+        &["report"],
+        &["report", "a.json", "b.json"],
+        &["frobnicate"],
+        &["--bogus"],
+        &["flamegraph"],
+        &["diff", "a.json"],
+        &["timeline"],
+    ] {
         let output = lockprof(args);
         assert_eq!(
             output.status.code(),
@@ -161,4 +178,8 @@ fn help_and_version_succeed() {
     }
     let help = String::from_utf8(lockprof(&["--help"]).stdout).expect("UTF-8");
     assert!(!help.contains("__demo"), "the demo's child command is hidden: {help}");
+    assert!(!help.contains("__synthetic"), "the synthetic trace writer is hidden: {help}");
+    for command in ["flamegraph", "diff", "timeline"] {
+        assert!(help.contains(command), "{command} is listed: {help}");
+    }
 }

@@ -1,11 +1,16 @@
 //! Golden tests: the built `lockprof` binary over every trace in `fixtures/traces`.
 //!
 //! For each `NAME.json` there, `NAME.report.txt` is the expected stdout of `lockprof report`,
-//! `NAME.check.txt` that of `lockprof check`, and `NAME.expect` their exit codes. The commands
-//! run in the workspace root with the trace's workspace-relative path, as a user would.
+//! `NAME.check.txt` that of `lockprof check`, and `NAME.expect` their exit codes. A trace with a
+//! contention profile also has `NAME.folded.txt`, the expected stdout of `lockprof flamegraph
+//! --folded` (of a trace without one, that command must fail with one line). Each
+//! `BEFORE.vs.AFTER.diff.txt` is the expected stdout of `lockprof diff BEFORE.json AFTER.json`.
+//! The commands run in the workspace root with the traces' workspace-relative paths, as a user
+//! would.
 //!
 //! `LOCKPROF_BLESS=1 cargo test -p lockprof-cli --test golden` rewrites the expected files from
-//! the current output instead of comparing (review the diff before committing it).
+//! the current output instead of comparing (review the diff before committing it). To add a
+//! diff, create an empty `BEFORE.vs.AFTER.diff.txt` and bless.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -127,8 +132,10 @@ fn every_trace_matches_its_golden_output() {
             for (file, content) in &files {
                 fs::write(file, content).unwrap_or_else(|e| panic!("write {}: {e}", file.display()));
             }
+            failures.extend(check_folded(name, &trace, &dir));
             continue;
         }
+        failures.extend(check_folded(name, &trace, &dir));
         for (file, content) in &files[..2] {
             failures.extend(compare(file, content));
         }
@@ -147,6 +154,94 @@ fn every_trace_matches_its_golden_output() {
     );
 }
 
+/// Whether the trace at `path` (workspace-relative) has a contention profile.
+fn has_contention(path: &str) -> bool {
+    let text = fs::read_to_string(workspace().join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let trace: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    trace.get("contention").is_some_and(|c| !c.is_null())
+}
+
+/// `lockprof flamegraph --folded` on the trace `name`: its golden output if it has a contention
+/// profile (blessed when blessing), else a one-line error and no golden file.
+fn check_folded(name: &str, trace: &str, dir: &Path) -> Vec<String> {
+    let output = lockprof(&["flamegraph", "--folded", trace]);
+    let stdout = String::from_utf8(output.stdout).expect("folded output is UTF-8");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let file = dir.join(format!("{name}.folded.txt"));
+    let mut failures = Vec::new();
+    if has_contention(trace) {
+        if output.status.code() != Some(0) || !stderr.is_empty() {
+            failures.push(format!(
+                "lockprof flamegraph --folded {trace}: exit {:?}: {stderr}",
+                output.status.code()
+            ));
+        } else if blessing() {
+            fs::write(&file, &stdout).unwrap_or_else(|e| panic!("write {}: {e}", file.display()));
+        } else {
+            failures.extend(compare(&file, &stdout));
+        }
+    } else {
+        if output.status.code() != Some(2)
+            || stderr.lines().count() != 1
+            || !stderr.contains("no contention profile")
+        {
+            failures.push(format!(
+                "lockprof flamegraph --folded {trace} (no contention profile): exit {:?}, stderr {stderr:?}",
+                output.status.code()
+            ));
+        }
+        if file.exists() {
+            failures.push(format!("{}: {name} has no contention profile", file.display()));
+        }
+    }
+    failures
+}
+
+/// The `BEFORE.vs.AFTER.diff.txt` files: (file name, before, after).
+fn diff_files() -> Vec<(String, String, String)> {
+    let mut files: Vec<(String, String, String)> = fs::read_dir(workspace().join(TRACES))
+        .expect("read fixtures/traces")
+        .map(|entry| entry.expect("list fixtures/traces").file_name().to_string_lossy().into_owned())
+        .filter_map(|file| {
+            let (before, after) = file.strip_suffix(".diff.txt")?.split_once(".vs.")?;
+            Some((file.clone(), before.to_owned(), after.to_owned()))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_diff_matches_its_golden_output() {
+    let diffs = diff_files();
+    assert!(!diffs.is_empty(), "expected BEFORE.vs.AFTER.diff.txt files in {TRACES}");
+    let dir = workspace().join(TRACES);
+    let mut failures = Vec::new();
+    for (file, before, after) in &diffs {
+        let (before, after) = (format!("{TRACES}/{before}.json"), format!("{TRACES}/{after}.json"));
+        let output = lockprof(&["diff", &before, &after]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.code() != Some(0) || !stderr.is_empty() {
+            failures
+                .push(format!("lockprof diff {before} {after}: exit {:?}: {stderr}", output.status.code()));
+            continue;
+        }
+        let stdout = String::from_utf8(output.stdout).expect("diff output is UTF-8");
+        let file = dir.join(file);
+        if blessing() {
+            fs::write(&file, &stdout).unwrap_or_else(|e| panic!("write {}: {e}", file.display()));
+        } else {
+            failures.extend(compare(&file, &stdout));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} golden mismatch(es) (rerun with LOCKPROF_BLESS=1 to accept the new output):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn every_golden_file_belongs_to_a_trace() {
     let names = trace_names();
@@ -154,11 +249,17 @@ fn every_golden_file_belongs_to_a_trace() {
         .expect("read fixtures/traces")
         .map(|entry| entry.expect("list fixtures/traces").file_name().to_string_lossy().into_owned())
         .filter(|file| {
-            [".report.txt", ".check.txt", ".expect"]
+            [".report.txt", ".check.txt", ".expect", ".folded.txt"]
                 .iter()
                 .find_map(|suffix| file.strip_suffix(suffix))
                 .is_some_and(|name| !names.iter().any(|n| n == name))
         })
+        .chain(
+            diff_files()
+                .into_iter()
+                .filter(|(_, before, after)| !names.contains(before) || !names.contains(after))
+                .map(|(file, _, _)| file),
+        )
         .collect();
     assert!(orphans.is_empty(), "golden files without a trace in {TRACES}: {orphans:?}");
 }

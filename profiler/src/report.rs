@@ -8,7 +8,7 @@ use std::fmt::Write;
 use crate::access::Access;
 use crate::lock_state::LockKind;
 use crate::potential_deadlocks::{Analysis, analyse};
-use crate::trace::schema::{CycleHop, Deadlock, LockContention, Stack, StackContention, Trace};
+use crate::trace::schema::{CycleHop, Deadlock, LockContention, LockEntry, Stack, StackContention, Trace};
 
 /// How many frames of a stack a report shows.
 pub const MAX_FRAMES: usize = 16;
@@ -280,6 +280,11 @@ fn render_lock_order(trace: &Trace, analysis: &Analysis, out: &mut String) {
 
 /// Renders a whole trace: a header, then every finding, deadlocks first.
 pub fn render(trace: &Trace, source: &str) -> String {
+    render_with(trace, source, &ContentionOptions::default())
+}
+
+/// [`render`], with the contention section sorted and cut as `contention` says.
+pub fn render_with(trace: &Trace, source: &str, contention: &ContentionOptions) -> String {
     let mut out = String::new();
     let command = trace.process.command.join(" ");
     let _ = writeln!(out, "lockprof report: {source}");
@@ -307,7 +312,7 @@ pub fn render(trace: &Trace, source: &str) -> String {
     render_waits(trace, &mut out);
     if trace.contention.is_some() {
         let _ = writeln!(out);
-        out.push_str(&render_contention(trace, &ContentionOptions::default()));
+        out.push_str(&render_contention(trace, contention));
     }
     out
 }
@@ -365,11 +370,16 @@ pub fn contention_rows(trace: &Trace, sort: SortBy) -> Vec<(&LockContention, Str
 /// flamegraph name it.
 pub fn lock_short_label(trace: &Trace, id: u64) -> String {
     match trace.lock(id) {
-        Some(l) => match &l.name {
-            Some(name) => format!("{name:?} ({}:{})", l.site.file, l.site.line),
-            None => format!("{}:{}", l.site.file, l.site.line),
-        },
+        Some(l) => short_label(l),
         None => format!("lock #{id}"),
+    }
+}
+
+/// [`lock_short_label`] of a lock already looked up (for callers that index the locks once).
+pub fn short_label(lock: &LockEntry) -> String {
+    match &lock.name {
+        Some(name) => format!("{name:?} ({}:{})", lock.site.file, lock.site.line),
+        None => format!("{}:{}", lock.site.file, lock.site.line),
     }
 }
 
@@ -420,7 +430,8 @@ pub fn render_contention(trace: &Trace, options: &ContentionOptions) -> String {
         );
     }
     if rows.len() > options.top {
-        let _ = writeln!(out, "  ... {} more locks (--top N)", rows.len() - options.top);
+        let more = rows.len() - options.top;
+        let _ = writeln!(out, "  ... {more} more lock{} (--top N)", if more == 1 { "" } else { "s" });
     }
     for (title, table) in
         [("waiting", &contention.waiters), ("holding (blamed for others' waits)", &contention.holders)]

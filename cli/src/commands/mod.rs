@@ -1,6 +1,9 @@
 //! The subcommands.
 
 pub mod check;
+pub mod diff;
+pub mod flamegraph;
 pub mod merge;
 pub mod report;
 pub mod run;
+pub mod timeline;

@@ -1,5 +1,6 @@
 //! Reading a trace back, with errors that say in one line what is wrong with the file.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -94,6 +95,15 @@ pub fn parse(bytes: &[u8]) -> Result<Trace, TraceError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(TraceError::Empty);
     }
+    // Fast path: a well-formed trace deserialises straight into the schema types, in one pass
+    // and without an intermediate `Value` (several times faster on large traces). Only a file
+    // that does not goes through the reading below, which says what is wrong with it.
+    if let Ok(trace) = serde_json::from_slice::<Trace>(bytes) {
+        if trace.format == TRACE_FORMAT && (1..=TRACE_VERSION).contains(&trace.version) {
+            check_references(&trace).map_err(TraceError::Malformed)?;
+            return Ok(trace);
+        }
+    }
     // serde_json refuses nesting deeper than 128 levels with an error rather than recursing
     // without bound, so hostile input cannot overflow the stack here.
     let value: serde_json::Value = serde_json::from_slice(bytes)
@@ -136,58 +146,64 @@ fn kind_of(value: &serde_json::Value) -> &'static str {
 
 /// Every id a finding mentions must be defined in the trace.
 fn check_references(trace: &Trace) -> Result<(), String> {
+    // Sets of the ids, built once: `Trace::lock` and friends are linear scans, and a large
+    // profile has 10^5 rows referring to 10^4 locks and 10^5 stacks.
+    let locks: HashSet<u64> = trace.locks.iter().map(|l| l.id).collect();
+    let threads: HashSet<u64> = trace.threads.iter().map(|t| t.id).collect();
+    let stacks: HashSet<u32> = trace.stacks.iter().map(|s| s.id).collect();
+    let no_lock = |id: u64| !locks.contains(&id);
+    let no_thread = |id: u64| !threads.contains(&id);
+    let no_stack = |id: u32| !stacks.contains(&id);
     for (n, deadlock) in trace.deadlocks.iter().enumerate() {
         let n = n + 1;
         if deadlock.cycle.is_empty() {
             return Err(format!("deadlock {n} has an empty cycle"));
         }
         for hop in deadlock.cycle.iter().chain(&deadlock.knot) {
-            if trace.thread(hop.thread).is_none() {
+            if no_thread(hop.thread) {
                 return Err(format!("deadlock {n} names thread {} which is not in \"threads\"", hop.thread));
             }
             for lock in [hop.holds, hop.waits_for] {
-                if trace.lock(lock).is_none() {
+                if no_lock(lock) {
                     return Err(format!("deadlock {n} names lock {lock} which is not in \"locks\""));
                 }
             }
-            if let Some(stack) = hop.stack.filter(|&s| trace.stack(s).is_none()) {
+            if let Some(stack) = hop.stack.filter(|&s| no_stack(s)) {
                 return Err(format!("deadlock {n} names stack {stack} which is not in \"stacks\""));
             }
         }
     }
     for (n, wait) in trace.long_waits.iter().enumerate() {
         let threads = std::iter::once(wait.thread).chain(wait.holder);
-        if let Some(t) = threads.into_iter().find(|&t| trace.thread(t).is_none()) {
+        if let Some(t) = threads.into_iter().find(|&t| no_thread(t)) {
             return Err(format!("long_waits[{n}] names thread {t} which is not in \"threads\""));
         }
-        if trace.lock(wait.lock).is_none() {
+        if no_lock(wait.lock) {
             return Err(format!("long_waits[{n}] names lock {} which is not in \"locks\"", wait.lock));
         }
-        if let Some(s) =
-            [wait.stack, wait.holder_stack].into_iter().flatten().find(|&s| trace.stack(s).is_none())
-        {
+        if let Some(s) = [wait.stack, wait.holder_stack].into_iter().flatten().find(|&s| no_stack(s)) {
             return Err(format!("long_waits[{n}] names stack {s} which is not in \"stacks\""));
         }
     }
     for (n, w) in trace.condvar_waits_while_holding.iter().enumerate() {
-        if trace.thread(w.thread).is_none() {
+        if no_thread(w.thread) {
             return Err(format!(
                 "condvar_waits_while_holding[{n}] names thread {} which is not in \"threads\"",
                 w.thread
             ));
         }
-        if let Some(l) = [w.condvar, w.held].into_iter().find(|&l| trace.lock(l).is_none()) {
+        if let Some(l) = [w.condvar, w.held].into_iter().find(|&l| no_lock(l)) {
             return Err(format!("condvar_waits_while_holding[{n}] names lock {l} which is not in \"locks\""));
         }
     }
     if let Some(contention) = &trace.contention {
         for l in &contention.locks {
-            if trace.lock(l.lock).is_none() {
+            if no_lock(l.lock) {
                 return Err(format!("contention names lock {} which is not in \"locks\"", l.lock));
             }
         }
         for row in contention.waiters.iter().chain(&contention.holders) {
-            if trace.lock(row.lock).is_none() || trace.stack(row.stack).is_none() {
+            if no_lock(row.lock) || no_stack(row.stack) {
                 return Err(format!(
                     "contention names lock {} / stack {} not in the trace",
                     row.lock, row.stack
@@ -196,9 +212,7 @@ fn check_references(trace: &Trace) -> Result<(), String> {
         }
     }
     if let Some(timeline) = &trace.timeline {
-        if let Some(span) =
-            timeline.spans.iter().find(|s| trace.lock(s.lock).is_none() || trace.thread(s.thread).is_none())
-        {
+        if let Some(span) = timeline.spans.iter().find(|s| no_lock(s.lock) || no_thread(s.thread)) {
             return Err(format!(
                 "timeline names lock {} / thread {} not in the trace",
                 span.lock, span.thread
@@ -207,14 +221,14 @@ fn check_references(trace: &Trace) -> Result<(), String> {
     }
     for (n, edge) in trace.lock_order.iter().enumerate() {
         for lock in [edge.from, edge.to].into_iter().chain(edge.gates.iter().copied()) {
-            if trace.lock(lock).is_none() {
+            if no_lock(lock) {
                 return Err(format!("lock_order[{n}] names lock {lock} which is not in \"locks\""));
             }
         }
-        if trace.thread(edge.thread).is_none() {
+        if no_thread(edge.thread) {
             return Err(format!("lock_order[{n}] names thread {} which is not in \"threads\"", edge.thread));
         }
-        if let Some(stack) = edge.stack.filter(|&s| trace.stack(s).is_none()) {
+        if let Some(stack) = edge.stack.filter(|&s| no_stack(s)) {
             return Err(format!("lock_order[{n}] names stack {stack} which is not in \"stacks\""));
         }
     }
