@@ -26,6 +26,9 @@ pub struct Config {
     pub watchdog: Option<Duration>,
     /// `LOCKPROF_SAMPLE=N`: capture the stack of one in N brief contended waits (default 1).
     pub sample: u64,
+    /// `LOCKPROF_RECHECK_MS=N`: re-check waits older than this for deadlocks in the background
+    /// (default 100 ms; 0 turns it off).
+    pub recheck: Option<Duration>,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -40,6 +43,15 @@ pub fn config() -> &'static Config {
         on_inversion: InversionPolicy::from_env(std::env::var("LOCKPROF_ON_INVERSION").ok().as_deref()),
         grace: grace_from_env(std::env::var("LOCKPROF_GRACE_US").ok().as_deref()),
         watchdog: watchdog_from_env(std::env::var("LOCKPROF_WATCHDOG_MS").ok().as_deref()),
+        recheck: match std::env::var("LOCKPROF_RECHECK_MS").ok().map(|v| v.trim().parse::<u64>()) {
+            None => Some(Duration::from_millis(100)),
+            Some(Ok(0)) => None,
+            Some(Ok(ms)) => Some(Duration::from_millis(ms)),
+            Some(Err(_)) => {
+                eprintln!("lockprof: LOCKPROF_RECHECK_MS is not a whole number of milliseconds; using 100");
+                Some(Duration::from_millis(100))
+            }
+        },
         sample: std::env::var("LOCKPROF_SAMPLE").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(1).max(1),
     })
 }

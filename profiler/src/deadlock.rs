@@ -14,6 +14,8 @@ pub(crate) struct Found {
     /// The episodes it consists of (see [`FoundDeadlock::key`]).
     key: Vec<(u64, u64)>,
     pub detected_by: u64,
+    /// Found by the background re-check (`crate::watchdog`), not by a thread starting to wait.
+    pub background: bool,
     pub policy: DeadlockPolicy,
     pub cycle: Vec<Arc<Member>>,
     pub knot: Vec<Arc<Member>>,
@@ -38,6 +40,18 @@ pub fn deadlocks_found() -> usize {
 /// already reported it.
 #[track_caller]
 pub(crate) fn found(detector: &ThreadRecord, deadlock: FoundDeadlock) {
+    record_and_apply(detector, deadlock, false);
+}
+
+/// Like [`found`], for a deadlock the background re-check found among threads that are all
+/// parked. None of them can be made to panic, so under the `panic` policy the process aborts
+/// instead (after the trace and the report), which fails as fast.
+pub(crate) fn found_in_background(start: &ThreadRecord, deadlock: FoundDeadlock) {
+    record_and_apply(start, deadlock, true);
+}
+
+#[track_caller]
+fn record_and_apply(detector: &ThreadRecord, deadlock: FoundDeadlock, background: bool) {
     let FoundDeadlock { key, cycle, knot } = deadlock;
     for m in cycle.iter().chain(&knot) {
         crate::locks::pin(m.waits_for);
@@ -52,6 +66,7 @@ pub(crate) fn found(detector: &ThreadRecord, deadlock: FoundDeadlock) {
         all.push(Found {
             key,
             detected_by: detector.id,
+            background,
             policy,
             cycle: cycle.into_iter().map(Arc::new).collect(),
             knot: knot.into_iter().map(Arc::new).collect(),
@@ -65,6 +80,13 @@ pub(crate) fn found(detector: &ThreadRecord, deadlock: FoundDeadlock) {
         trace.deadlocks.last().map(|d| crate::report::render_deadlock(&trace, d)).unwrap_or_default();
 
     match policy {
+        DeadlockPolicy::Panic if background => {
+            eprintln!("lockprof: {report}");
+            eprintln!(
+                "lockprof: aborting: every thread of this deadlock is parked, none can be made to panic (LOCKPROF_ON_DEADLOCK=panic)"
+            );
+            std::process::abort();
+        }
         DeadlockPolicy::Panic => std::panic::panic_any(format!("lockprof: {report}")),
         DeadlockPolicy::Abort => {
             eprintln!("lockprof: {report}");

@@ -345,6 +345,7 @@ mod tests {
         };
         t.deadlocks.push(Deadlock {
             detected_by: 1,
+            background: false,
             policy: DeadlockPolicy::Panic,
             knot: vec![],
             cycle: vec![hop(1, 2, 1), hop(1, 1, 2)],

@@ -82,12 +82,12 @@ pub fn render_deadlock(trace: &Trace, deadlock: &Deadlock) -> String {
             k + deadlock.knot.len()
         )
     };
-    let _ = writeln!(
-        out,
-        "DEADLOCK: {headline} (found by {}, policy: {})",
-        thread_label(trace, deadlock.detected_by),
-        deadlock.policy.as_str()
-    );
+    let found_by = if deadlock.background {
+        format!("found by the background re-check of {}'s wait", thread_label(trace, deadlock.detected_by))
+    } else {
+        format!("found by {}", thread_label(trace, deadlock.detected_by))
+    };
+    let _ = writeln!(out, "DEADLOCK: {headline} ({found_by}, policy: {})", deadlock.policy.as_str());
     let mut cycle = String::new();
     for hop in &deadlock.cycle {
         let _ =

@@ -5,8 +5,14 @@
 //! rewrites the trace, so a process killed later (say by `lockprof run --timeout`) leaves its
 //! last known waits behind.
 //!
-//! A background thread started with the first wait episode scans the published waits every half
-//! threshold. It uses no lockprof lock.
+//! The same background thread re-checks waits for deadlocks (`LOCKPROF_RECHECK_MS`, default
+//! 100 ms): a thread is checked when it *starts* to wait, which catches a deadlock the moment its
+//! last edge appears as a new wait; but an edge can also form inside a wait already under way
+//! (a queued writer that takes the lock's writer mark later). Every untimed wait older than the
+//! period is checked again, with the same confirmation as at the start of a wait.
+//!
+//! The thread starts with the first wait episode, wakes every half watchdog threshold or every
+//! re-check period (whichever is shorter), and uses no lockprof lock.
 
 use std::collections::HashSet;
 use std::panic::Location;
@@ -38,28 +44,56 @@ pub(crate) fn recorded() -> &'static Mutex<Vec<LongWait>> {
     LONG.get_or_init(Mutex::default)
 }
 
-/// Starts the watchdog thread once, if `LOCKPROF_WATCHDOG_MS` is set.
+/// Starts the background thread once, if the watchdog or the re-check is on.
 pub(crate) fn ensure_started() {
     static START: Once = Once::new();
-    let Some(threshold) = crate::config::config().watchdog else { return };
+    let config = crate::config::config();
+    let (watchdog, recheck) = (config.watchdog, config.recheck);
+    let Some(period) = [watchdog.map(|t| t / 2), recheck].into_iter().flatten().min() else { return };
     START.call_once(|| {
-        let spawned =
-            std::thread::Builder::new().name("lockprof-watchdog".into()).spawn(move || run(threshold));
+        let period = period.max(Duration::from_millis(5));
+        let spawned = std::thread::Builder::new()
+            .name("lockprof-watchdog".into())
+            .spawn(move || run(period, watchdog, recheck));
         if let Err(error) = spawned {
             eprintln!("lockprof: could not start the watchdog: {error}");
         }
     });
 }
 
-fn run(threshold: Duration) {
-    let period = (threshold / 2).max(Duration::from_millis(5));
+fn run(period: Duration, watchdog: Option<Duration>, recheck: Option<Duration>) {
     let mut reported: HashSet<(u64, u64)> = HashSet::new();
     loop {
         std::thread::sleep(period);
-        if scan(threshold, &mut reported) {
-            crate::trace::writer::write_configured(&crate::trace::snapshot::take(
-                crate::trace::schema::WriteReason::Watchdog,
-            ));
+        if let Some(older_than) = recheck {
+            recheck_waits(older_than);
+        }
+        if let Some(threshold) = watchdog {
+            if scan(threshold, &mut reported) {
+                crate::trace::writer::write_configured(&crate::trace::snapshot::take(
+                    crate::trace::schema::WriteReason::Watchdog,
+                ));
+            }
+        }
+    }
+}
+
+/// At most this many waits are re-checked per period.
+const MAX_RECHECKS: usize = 64;
+
+/// Re-checks every untimed wait older than `older_than` for a deadlock it is now part of.
+fn recheck_waits(older_than: Duration) {
+    let candidates: Vec<_> = live_records()
+        .into_iter()
+        .filter(|r| {
+            r.with_slot(|s| s.waiting.as_ref().is_some_and(|w| !w.timed && w.since.elapsed() >= older_than))
+        })
+        .take(MAX_RECHECKS)
+        .collect();
+    for record in candidates {
+        if let Some(found) = crate::wait_for_graph::find_deadlock(&record) {
+            crate::deadlock::found_in_background(&record, found);
+            return; // one per period: the others of the same deadlock are deduplicated anyway
         }
     }
 }

@@ -293,7 +293,7 @@ impl Merger {
     }
 
     fn map_deadlock(&mut self, deadlock: &Deadlock, ids: &mut IdMap) -> Deadlock {
-        let Deadlock { detected_by, policy, cycle, knot } = deadlock;
+        let Deadlock { detected_by, background, policy, cycle, knot } = deadlock;
         let mut map_hop = |hop: &CycleHop| {
             let CycleHop {
                 thread,
@@ -324,7 +324,13 @@ impl Merger {
         };
         let cycle = cycle.iter().map(&mut map_hop).collect();
         let knot = knot.iter().map(&mut map_hop).collect();
-        Deadlock { detected_by: self.thread(ids, *detected_by), policy: *policy, cycle, knot }
+        Deadlock {
+            detected_by: self.thread(ids, *detected_by),
+            background: *background,
+            policy: *policy,
+            cycle,
+            knot,
+        }
     }
 
     fn add_edge(&mut self, edge: &OrderEdge, ids: &mut IdMap) {
@@ -468,6 +474,7 @@ mod tests {
         t.stacks = vec![Stack { id: 0, frames: frames("ab") }, Stack { id: 1, frames: frames("ba") }];
         t.deadlocks = vec![Deadlock {
             detected_by: 1 + offset,
+            background: false,
             policy: DeadlockPolicy::Panic,
             knot: vec![],
             cycle: vec![

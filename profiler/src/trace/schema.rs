@@ -137,8 +137,13 @@ pub struct ThreadEntry {
 /// An actual deadlock: a cycle of threads, each waiting for a lock the next one holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deadlock {
-    /// The thread whose wait closed the cycle.
+    /// The thread whose wait closed the cycle (with `background`, the thread whose long wait
+    /// the re-check started from).
     pub detected_by: u64,
+    /// Found by the background re-check of long waits: the cycle's last edge formed inside a
+    /// wait already under way (a queued writer taking the writer mark, say).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub background: bool,
     /// The policy applied after it was found.
     pub policy: DeadlockPolicy,
     /// The threads in wait order, starting with `detected_by`: thread `i` waits for the lock that

@@ -71,6 +71,7 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
         let knot = deadlock.knot.iter().map(|m| hop(m)).collect();
         trace.deadlocks.push(Deadlock {
             detected_by: deadlock.detected_by,
+            background: deadlock.background,
             policy: deadlock.policy,
             cycle,
             knot,
