@@ -144,12 +144,7 @@ impl LockState {
     #[inline]
     #[track_caller]
     pub fn lock<R: RawLock>(&self, at: &'static Location<'static>, raw: &R) {
-        let id = self.id.load(Ordering::Acquire);
-        if id != 0 && !local::with(local::Local::holds_any) && raw.try_acquire() {
-            self.acquired_as(id, at, Access::Exclusive, 0);
-        } else {
-            self.lock_slow(at, raw, Access::Exclusive, 0);
-        }
+        self.lock_as(at, raw, Access::Exclusive, 0);
     }
 
     /// [`LockState::lock`] for any access: `Shared` for a read lock, `Permits` with a count for
