@@ -72,6 +72,21 @@ pub trait RawLock {
     fn writer_mark(&self) -> Option<WriterMark> {
         None
     }
+
+    /// Shared (read) acquisitions only: gives back one read that [`acquire`](RawLock::acquire)
+    /// took, and returns `true`; the default gives back nothing and returns `false`.
+    ///
+    /// A read wait that was checked for deadlock ends by taking the read *again* with
+    /// [`try_acquire`](RawLock::try_acquire) under the waiter's slot lock, atomically with
+    /// ending its published wait: a reader that already holds the lock must never look as if it
+    /// still waited (a writer arriving after it could otherwise seem to be ahead of it). So the
+    /// raw lock of anything acquired with [`Access::Shared`] should implement this.
+    ///
+    /// # Safety
+    /// The calling thread holds a read taken through this raw lock's `acquire`.
+    unsafe fn release_shared(&self) -> bool {
+        false
+    }
 }
 
 /// A probe of a raw reader-writer lock's writer mark: a function and the lock it reads.
@@ -145,8 +160,12 @@ impl LockState {
         if let Some(found) = crate::wait_for_graph::find_deadlock(&episode.record) {
             crate::deadlock::found(&episode.record, found);
         }
-        raw.acquire();
         let stack = episode.stack();
+        if access == Access::Shared {
+            episode.end_read_wait(raw);
+        } else {
+            raw.acquire();
+        }
         drop(episode);
         stack
     }
@@ -247,6 +266,31 @@ impl Episode {
     }
 }
 impl Episode {
+    /// Ends a read wait atomically with taking the read (see [`RawLock::release_shared`]): block
+    /// until a read is possible, give that read back, and take it again with a try under the
+    /// slot's lock, clearing the slot in the same critical section; if a writer got in between,
+    /// wait again.
+    fn end_read_wait(&self, raw: &dyn RawLock) {
+        loop {
+            raw.acquire();
+            // SAFETY: `acquire` just took a read through this raw lock, and this thread holds it.
+            if !unsafe { raw.release_shared() } {
+                return; // cannot give it back: keep it, and end the episode as any other
+            }
+            let taken = self.record.with_slot(|slot| {
+                let taken = raw.try_acquire();
+                if taken {
+                    slot.seq += 1;
+                    slot.waiting = None;
+                }
+                taken
+            });
+            if taken {
+                return;
+            }
+        }
+    }
+
     /// The stack the episode published.
     fn stack(&self) -> Option<Arc<Backtrace>> {
         self.record.with_slot(|slot| slot.waiting.as_ref().map(|w| Arc::clone(&w.stack)))
@@ -256,8 +300,10 @@ impl Episode {
 impl Drop for Episode {
     fn drop(&mut self) {
         self.record.with_slot(|slot| {
-            slot.seq += 1;
-            slot.waiting = None;
+            if slot.waiting.is_some() {
+                slot.seq += 1;
+                slot.waiting = None;
+            }
         });
     }
 }

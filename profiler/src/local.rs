@@ -105,54 +105,54 @@ impl Local {
         self.held_len.set(n + 1);
     }
 
-    /// Records that the thread released `lock` (usually the last one it took).
+    /// Records that the thread released a hold whose [class key](class_key) is `key` (usually
+    /// the last one it took). Matching the access class, not just the lock, keeps the recorded
+    /// holds exact when one thread holds a lock in two ways (an upgradable and a plain read)
+    /// and releases them out of order.
     #[inline]
-    pub(crate) fn pop_held(&self, lock: u64) {
+    pub(crate) fn pop_held(&self, key: u64) {
         let n = self.held_len.get();
-        if n > 0 && n <= MAX_HELD && self.held[n - 1].get().lock() == lock {
+        // A mutex's key is its tag, so its release is one comparison.
+        if n > 0 && n <= MAX_HELD && self.held[n - 1].get().tag == key {
             self.held_len.set(n - 1);
         } else {
-            self.remove_held(lock);
+            self.remove_held(|h| class_key(h.tag) == key);
         }
     }
 
     /// Records that the thread released exactly the hold `tag` (lock, access and permits): for
     /// holds that may differ only in their permit count.
     pub(crate) fn pop_held_exact(&self, tag: u64) {
-        let n = self.held_len.get();
-        let stored = n.min(MAX_HELD);
-        match (0..stored).rev().find(|&i| self.held[i].get().tag == tag) {
-            Some(i) => {
-                for j in i..stored - 1 {
-                    self.held[j].set(self.held[j + 1].get());
-                }
-                self.held_len.set(n - 1);
-            }
-            None => self.remove_held(tag::id(tag)),
-        }
+        self.remove_held(|h| h.tag == tag);
     }
 
-    /// Out-of-order release (or deeper nesting than [`MAX_HELD`]).
+    /// Removes the most recent recorded hold that `matches` (or, if none does, one of the holds
+    /// deeper than [`MAX_HELD`], which are counted but not recorded).
     #[cold]
-    fn remove_held(&self, lock: u64) {
+    fn remove_held(&self, matches: impl Fn(&Held) -> bool) {
         let n = self.held_len.get();
         if n == 0 {
             return;
         }
         let stored = n.min(MAX_HELD);
-        if let Some(i) = (0..stored).rev().find(|&i| self.held[i].get().lock() == lock) {
+        if let Some(i) = (0..stored).rev().find(|&i| matches(&self.held[i].get())) {
             for j in i..stored - 1 {
                 self.held[j].set(self.held[j + 1].get());
             }
+            if n > MAX_HELD {
+                // The slot freed at the top belongs to an untracked hold: mark it unknown rather
+                // than leave a duplicate, which would claim a hold the thread no longer has.
+                self.held[stored - 1].set(Held::EMPTY);
+            }
         }
-        // Not found among the recorded ones: it was one of the untracked deeper ones.
         self.held_len.set(n - 1);
     }
 
     /// The locks the thread holds (those recorded), oldest first.
     #[inline]
     pub(crate) fn held(&self) -> impl Iterator<Item = Held> + '_ {
-        self.held[..self.held_len.get().min(MAX_HELD)].iter().map(Cell::get)
+        // Tag 0 marks a slot whose hold is unknown (see `remove_held`); lock id 0 is never used.
+        self.held[..self.held_len.get().min(MAX_HELD)].iter().map(Cell::get).filter(|h| h.tag != 0)
     }
 
     /// Whether the thread holds any lock.
@@ -177,6 +177,17 @@ impl Local {
     pub(crate) fn cache_edge(&self, from: u64, to: u64) {
         self.cache[Self::cache_slot(from, to)].set((from, to));
     }
+}
+
+/// A hold's key for matching its release: lock id and access class (a recursive read is a
+/// read), without a permit count.
+#[inline]
+pub(crate) fn class_key(tag: u64) -> u64 {
+    let access = match tag::access(tag) {
+        Access::SharedRecursive => Access::Shared,
+        other => other,
+    };
+    tag::make(tag::id(tag), access, 0)
 }
 
 /// The calling thread's lockprof id (never 0, never reused).
@@ -231,6 +242,41 @@ mod tests {
             assert_eq!(held_ids().len(), MAX_HELD);
             with(|l| (1..=depth).rev().for_each(|id| l.pop_held(id)));
             assert!(!with(Local::holds_any));
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_lock_held_two_ways_released_out_of_order_keeps_the_right_hold() {
+        std::thread::spawn(|| {
+            let at = Location::caller();
+            let upgradable = tag::make(5, Access::Upgradable, 0);
+            let read = tag::make(5, Access::Shared, 0);
+            with(|l| {
+                l.push_held(upgradable, at);
+                l.push_held(read, at);
+                l.pop_held(class_key(upgradable)); // the upgradable guard goes first
+                let left: Vec<_> = l.held().map(|h| h.access()).collect();
+                assert_eq!(left, [Access::Shared]);
+            });
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn an_overflowed_stack_never_keeps_a_duplicate() {
+        std::thread::spawn(|| {
+            let at = Location::caller();
+            let depth = MAX_HELD as u64 + 1; // locks 1..=33; 33 is counted, not recorded
+            with(|l| {
+                (1..=depth).for_each(|id| l.push_held(id, at));
+                l.pop_held(1); // out of order: everything shifts down one
+                l.pop_held(32);
+                let ids: Vec<u64> = l.held().map(|h| h.lock()).collect();
+                assert_eq!(ids, (2..=31).collect::<Vec<_>>(), "no phantom 32, nothing twice");
+            });
         })
         .join()
         .unwrap();

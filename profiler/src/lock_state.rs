@@ -310,7 +310,8 @@ impl LockState {
     #[inline]
     pub fn releasing_as(&self, access: Access) {
         let id = self.id.load(Ordering::Relaxed);
-        local::with(|l| l.pop_held(id));
+        let key = local::class_key(crate::access::tag::make(id, access, 0));
+        local::with(|l| l.pop_held(key));
         if matches!(access, Access::Exclusive | Access::Upgradable) {
             self.owner.store(0, Ordering::Release);
         }

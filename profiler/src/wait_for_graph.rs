@@ -56,7 +56,11 @@
 //! 1. *An untimed episode ends only by acquiring its lock*, and a thread acquires nothing else
 //!    and releases nothing during an episode: it sits in the raw lock's blocking call. So the set
 //!    of locks a thread holds is frozen for the duration of each of its episodes, and equal to
-//!    the copy it published.
+//!    the copy it published. A *read* episode ends atomically with its acquisition: the reader
+//!    gives back the read its blocking call took and takes it again with a try under its slot's
+//!    mutex, clearing the slot there. So a reader that holds the lock is never seen waiting
+//!    for it, except for that given-back read, which no justification counts (it is in no
+//!    copy) and after which the reader waits behind the writer mark again if one is set.
 //! 2. *An owner word names a holder.* It is set only by the thread that holds the raw lock, after
 //!    acquiring it, and cleared by that thread before releasing it.
 //! 3. *A slot is read with its mutex held, and an episode cannot end while another thread holds
