@@ -87,9 +87,14 @@ pub(crate) mod tag {
     const ID_BITS: u32 = 40;
     const ID_MASK: u64 = (1 << ID_BITS) - 1;
 
+    /// The largest permit count a tag keeps; larger counts are stored as this (saturated), and
+    /// the detector does not rely on them.
+    pub(crate) const MAX_PERMITS: u32 = 0xF_FFFF;
+
     #[inline]
     pub(crate) const fn make(id: u64, access: Access, permits: u32) -> u64 {
-        (id & ID_MASK) | (access.code() << ID_BITS) | ((permits as u64 & 0xF_FFFF) << (ID_BITS + 4))
+        let permits = if permits > MAX_PERMITS { MAX_PERMITS } else { permits };
+        (id & ID_MASK) | (access.code() << ID_BITS) | ((permits as u64) << (ID_BITS + 4))
     }
 
     #[inline]
@@ -120,6 +125,12 @@ mod tests {
         assert!(!Upgradable.blocks(Shared));
         assert!(!SharedRecursive.queues_behind_writers());
         assert!(Shared.queues_behind_writers());
+    }
+
+    #[test]
+    fn permit_counts_that_do_not_fit_saturate() {
+        let t = tag::make(7, Access::Permits, 5_000_000);
+        assert_eq!((tag::id(t), tag::permits(t)), (7, tag::MAX_PERMITS));
     }
 
     #[test]

@@ -53,6 +53,10 @@ impl LockKind {
 /// The holder word: thread id in the low 60 bits, access code in the high 4.
 const OWNER_ACCESS_SHIFT: u32 = 60;
 
+/// The largest outstanding-permit count kept exactly; larger counts are stored as this, and the
+/// detector then never relies on them.
+pub(crate) const SATURATED_OUTSTANDING: u32 = 0x7FFF_FFFF;
+
 /// A semaphore's counters as the detector sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct PermitCounts {
@@ -345,9 +349,11 @@ impl LockState {
 
     /// Semaphores: publishes the counters the detector needs (call after every change, under
     /// the semaphore's own lock).
+    /// Counts that do not fit are saturated (outstanding at 2³¹ - 1), and the detector never
+    /// relies on a saturated count.
     pub fn set_permit_counts(&self, available: u32, outstanding: u32, signal: bool) {
-        let word =
-            u64::from(available) | (u64::from(outstanding & 0x7FFF_FFFF) << 32) | (u64::from(signal) << 63);
+        let outstanding = u64::from(outstanding.min(SATURATED_OUTSTANDING));
+        let word = u64::from(available) | (outstanding << 32) | (u64::from(signal) << 63);
         self.permits.store(word, Ordering::Release);
     }
 
@@ -358,7 +364,9 @@ impl LockState {
         let counted =
             self.kind == LockKind::RwLock && matches!(access, Access::Exclusive | Access::Upgradable);
         if counted {
-            self.permits.fetch_add(1, Ordering::SeqCst);
+            // In flight (low half) and started (high half, wrapping): an attempt that starts
+            // between two reads of the detector changes the word even if it is over by the second.
+            self.permits.fetch_add(1 | (1 << 32), Ordering::SeqCst);
         }
         let acquired = attempt();
         if counted {
@@ -367,7 +375,8 @@ impl LockState {
         acquired
     }
 
-    /// Reader-writer locks: timed exclusive attempts in flight.
+    /// Reader-writer locks: timed exclusive attempts, in flight (low 32 bits) and started (high
+    /// 32 bits). The detector compares the whole word between its passes.
     pub(crate) fn timed_writers(&self) -> u64 {
         self.permits.load(Ordering::SeqCst)
     }

@@ -110,7 +110,7 @@ use backtrace::Backtrace;
 use petgraph::graphmap::DiGraphMap;
 
 use crate::access::Access;
-use crate::lock_state::{LockKind, PermitCounts};
+use crate::lock_state::{LockKind, PermitCounts, SATURATED_OUTSTANDING};
 use crate::threads::{HeldCopy, ThreadRecord, live_records};
 
 /// How many waiting threads one exploration may consider before giving up (a guard against
@@ -232,6 +232,13 @@ impl Snapshot {
             if counts.signal || counts.outstanding == 0 || counts.available >= t.permits {
                 return Vec::new();
             }
+            // Counts that did not fit (saturated) are not relied on: the sums could match by
+            // accident.
+            let saturated = counts.outstanding >= SATURATED_OUTSTANDING
+                || holders.iter().any(|(_, c)| c.permits >= crate::access::tag::MAX_PERMITS);
+            if saturated {
+                return Vec::new();
+            }
             let members: Vec<_> = holders.iter().filter(|(h, _)| pb.contains(h)).collect();
             let held: u64 = members.iter().map(|(_, c)| u64::from(c.permits)).sum();
             if held != u64::from(counts.outstanding) {
@@ -260,7 +267,8 @@ impl Snapshot {
         // gets the lock holds the mark and waits for the readers; with a member of the set among
         // those readers, the mark is never lifted. A writer merely queued (woken, racing the
         // reader for the lock) does not count: it has not set the mark.
-        let marked = t.writer_marked && t.owner.is_none() && t.timed_writers == 0;
+        let timed_in_flight = t.timed_writers & 0xFFFF_FFFF;
+        let marked = t.writer_marked && t.owner.is_none() && timed_in_flight == 0;
         if t.access.queues_behind_writers() && t.kind == LockKind::RwLock && marked {
             for (&w, o) in &self.obs {
                 let queued = o.lock_id == t.lock_id && o.access == Access::Exclusive && !o.timed;
