@@ -5,7 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::{Location, RefUnwindSafe, UnwindSafe};
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use lockprof_profiler::{LockKind, LockState};
 
@@ -100,7 +100,7 @@ impl<T> Mutex<T> {
     pub fn into_inner(self) -> LockResult<T> {
         let poisoned = self.poison.get();
         let data = self.data.into_inner();
-        if poisoned { Err(PoisonError::new(data)) } else { Ok(data) }
+        poison::result(poisoned, data)
     }
 }
 
@@ -191,7 +191,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
         let data = self.data.get_mut();
-        if self.poison.get() { Err(PoisonError::new(data)) } else { Ok(data) }
+        poison::result(self.poison.get(), data)
     }
 
     /// The name given with [`Mutex::with_name`], if any.
@@ -273,7 +273,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     #[inline]
     fn new(lock: &'a Mutex<T>) -> LockResult<MutexGuard<'a, T>> {
         let guard = MutexGuard { lock, poison: lock.poison.guard(), _not_send: PhantomData };
-        if lock.poison.get() { Err(PoisonError::new(guard)) } else { Ok(guard) }
+        poison::result(lock.poison.get(), guard)
     }
 }
 

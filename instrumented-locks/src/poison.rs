@@ -2,7 +2,13 @@
 //! is panicking, unless the thread was already panicking when it took the guard.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{LockResult, PoisonError};
 use std::thread;
+
+/// `Ok(value)`, or `Err` carrying it when the lock is `poisoned`: what std's lock methods return.
+pub(crate) fn result<T>(poisoned: bool, value: T) -> LockResult<T> {
+    if poisoned { Err(PoisonError::new(value)) } else { Ok(value) }
+}
 
 /// The poison flag of one lock.
 pub(crate) struct Flag(AtomicBool);

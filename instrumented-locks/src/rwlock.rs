@@ -5,7 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::{Location, RefUnwindSafe, UnwindSafe};
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use lockprof_profiler::{Access, LockKind, LockState};
 
@@ -86,7 +86,7 @@ impl<T> RwLock<T> {
     pub fn into_inner(self) -> LockResult<T> {
         let poisoned = self.poison.get();
         let data = self.data.into_inner();
-        if poisoned { Err(PoisonError::new(data)) } else { Ok(data) }
+        poison::result(poisoned, data)
     }
 }
 
@@ -194,7 +194,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
         let data = self.data.get_mut();
-        if self.poison.get() { Err(PoisonError::new(data)) } else { Ok(data) }
+        poison::result(self.poison.get(), data)
     }
 
     /// The name given with [`RwLock::with_name`], if any.
@@ -253,7 +253,7 @@ unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
 impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     fn new(lock: &'a RwLock<T>) -> LockResult<Self> {
         let guard = RwLockReadGuard { lock, _not_send: PhantomData };
-        if lock.poison.get() { Err(PoisonError::new(guard)) } else { Ok(guard) }
+        poison::result(lock.poison.get(), guard)
     }
 }
 
@@ -308,7 +308,7 @@ unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
 impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     fn new(lock: &'a RwLock<T>) -> LockResult<Self> {
         let guard = RwLockWriteGuard { lock, poison: lock.poison.guard(), _not_send: PhantomData };
-        if lock.poison.get() { Err(PoisonError::new(guard)) } else { Ok(guard) }
+        poison::result(lock.poison.get(), guard)
     }
 }
 
