@@ -1,19 +1,23 @@
-//! `lockprof demo`: runs a bundled ABBA deadlock under lockprof in a child process (this same
-//! executable, with the hidden subcommand [`scenario::COMMAND`]), then shows the report and the
-//! check verdict of the trace it left.
+//! `lockprof demo`: runs a bundled ABBA deadlock under lockprof in a child process (the program
+//! `lockprof-demo` of the fixtures package, found beside this executable or built from this
+//! source tree with cargo; see [`program`]), then shows the report and the check verdict of the
+//! trace it left. The CLI itself links no part of lockprof's runtime.
 //!
 //! The child has [`TIME_LIMIT`] to end by itself; if lockprof failed to break the deadlock it
 //! would hang, so it is killed then and the demo fails.
 
-pub mod scenario;
+pub mod outcome;
+pub mod program;
+
+use outcome::Outcome;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use lockprof_profiler::report;
-use lockprof_profiler::trace::load::load;
+use lockprof_analysis::report;
+use lockprof_trace::load::load;
 
 use crate::commands::check;
 use crate::format::Format;
@@ -26,8 +30,7 @@ pub const TIME_LIMIT: Duration = Duration::from_secs(30);
 /// Runs the demo, writing its story to `out`. Succeeds if the deadlock was caught, reported and
 /// failed by `check` as expected; the error says which step did not happen otherwise.
 pub fn run(out: &mut dyn Write) -> Result<Status, Error> {
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::Demo(format!("cannot find the lockprof executable to run the scenario: {e}")))?;
+    let exe = program::find_or_build()?;
     let trace = TempTrace::new();
     let path = trace.path();
 
@@ -43,15 +46,15 @@ pub fn run(out: &mut dyn Write) -> Result<Status, Error> {
     out.flush()?;
 
     let status = run_scenario(&exe, path)?;
-    match status.code().map(scenario::Outcome::from_code) {
-        Some(Some(scenario::Outcome::Caught)) => {}
+    match status.code().map(Outcome::from_code) {
+        Some(Some(Outcome::Caught)) => {}
         Some(Some(outcome)) => {
             return Err(Error::Demo(format!("the scenario failed: {}", outcome.describe())));
         }
         _ => return Err(Error::Demo(format!("the scenario ended unexpectedly ({status})"))),
     }
     let recorded = load(path).map_err(|e| Error::Demo(format!("the scenario's trace is unusable: {e}")))?;
-    if recorded.failing_findings() == 0 {
+    if lockprof_analysis::failing_findings(&recorded) == 0 {
         return Err(Error::Demo(format!(
             "the scenario's trace {} records no deadlock, although a thread was stopped",
             path.display()
@@ -85,7 +88,6 @@ pub fn run(out: &mut dyn Write) -> Result<Status, Error> {
 /// Runs the scenario and waits for it, at most [`TIME_LIMIT`].
 fn run_scenario(exe: &Path, trace: &Path) -> Result<ExitStatus, Error> {
     let mut child = Command::new(exe)
-        .arg(scenario::COMMAND)
         .env("LOCKPROF_TRACE", trace)
         .env("LOCKPROF_ON_DEADLOCK", "panic")
         // The demo shows lockprof's defaults, whatever this shell's tuning.

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use lockprof_profiler::trace::load::LoadError;
+use lockprof_trace::load::LoadError;
 
 /// An error that ends a command with [`Error::EXIT_CODE`].
 #[derive(Debug)]

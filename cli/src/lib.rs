@@ -14,12 +14,11 @@
 //! - [`commands::run`]: runs a command with every process it starts writing its own trace, then
 //!   merges and checks them; ends hangs after `--timeout`.
 //! - [`demo`]: a bundled deadlock, caught, reported and checked.
-//! - [`scenarios`]: small programs (hidden subcommand) that the tests of `run` run under it.
 //! - [`synthetic`]: large generated traces (hidden subcommand) for the benchmark and tests.
 //!
-//! Traces are read with [`lockprof_profiler::trace::load::load`], merged with
-//! [`lockprof_profiler::trace::merge`], and what is wrong with them comes from
-//! [`lockprof_profiler::findings`]: every output format renders those generic findings (kind,
+//! Traces are read with [`lockprof_trace::load::load`], merged with
+//! [`lockprof_trace::merge`], and what is wrong with them comes from
+//! [`lockprof_analysis::findings`]: every output format renders those generic findings (kind,
 //! rule id, title, sites) and knows nothing about particular kinds.
 //!
 //! Exit codes: [`Status::Success`] (0), [`Status::Findings`] (1), [`Error::EXIT_CODE`] (2) for
@@ -36,7 +35,6 @@ pub mod error;
 pub mod format;
 pub mod output;
 pub mod profile;
-pub mod scenarios;
 pub mod suppress;
 pub mod synthetic;
 pub mod verdict;

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use lockprof_analysis::findings::FindingKind;
 use lockprof_cli::commands::check::CheckOptions;
 use lockprof_cli::commands::diff::DiffOptions;
 use lockprof_cli::commands::flamegraph::FlamegraphOptions;
@@ -20,8 +21,7 @@ use lockprof_cli::format::Format;
 use lockprof_cli::output::PipeSafe;
 use lockprof_cli::profile::{Blame, Selection, Weight};
 use lockprof_cli::synthetic::{self, Synthetic};
-use lockprof_cli::{Error, commands, demo, duration, scenarios, verdict};
-use lockprof_profiler::findings::FindingKind;
+use lockprof_cli::{Error, commands, demo, duration, verdict};
 
 /// Runtime deadlock profiler: turns lockprof traces (`LOCKPROF_TRACE=path`) into reports and CI
 /// verdicts.
@@ -148,9 +148,6 @@ enum Cmd {
     },
     /// Run a bundled deadlock under lockprof and show what lockprof makes of it.
     Demo,
-    /// The demo's deadlocking child process.
-    #[command(name = demo::scenario::COMMAND, hide = true)]
-    DemoScenario,
     /// Write a synthetic trace (for benchmarks and tests).
     #[command(name = synthetic::COMMAND, hide = true)]
     Synthetic {
@@ -169,12 +166,6 @@ enum Cmd {
         /// Where to write the trace.
         #[arg(short, long, value_name = "OUT")]
         output: PathBuf,
-    },
-    /// Small programs that the tests of `lockprof run` run under it.
-    #[command(name = scenarios::COMMAND, hide = true)]
-    Scenario {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
     },
 }
 
@@ -269,8 +260,6 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Demo => demo::run(&mut out),
-        Cmd::DemoScenario => return ExitCode::from(demo::scenario::run().code()),
-        Cmd::Scenario { args } => return ExitCode::from(scenarios::run(&args)),
     };
     let flushed = out.flush();
     let result = result.and_then(|status| flushed.map(|()| status).map_err(Error::from));

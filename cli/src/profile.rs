@@ -26,8 +26,8 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use lockprof_profiler::report;
-use lockprof_profiler::trace::schema::{Contention, LockEntry, Stack, StackContention, Trace};
+use lockprof_analysis::report;
+use lockprof_trace::schema::{Contention, LockEntry, Stack, StackContention, Trace};
 
 use crate::Error;
 
@@ -355,8 +355,8 @@ fn push_printable(out: &mut String, text: &str, frame: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lockprof_profiler::LockKind;
-    use lockprof_profiler::trace::schema::{Frame, LockContention, Site, WriteReason};
+    use lockprof_trace::LockKind;
+    use lockprof_trace::schema::{Frame, LockContention, Site, WriteReason};
 
     fn frame(function: &str) -> Frame {
         Frame { function: function.into(), file: None, line: None }

@@ -29,9 +29,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use lockprof_profiler::findings::{Finding, FindingKind};
-use lockprof_profiler::report::lock_label;
-use lockprof_profiler::trace::schema::{Site, Trace};
+use lockprof_analysis::findings::{Finding, FindingKind};
+use lockprof_analysis::report::lock_label;
+use lockprof_trace::schema::{Site, Trace};
 
 use crate::Error;
 use crate::verdict::parse_kind;
@@ -335,9 +335,9 @@ fn basic_string(text: &str) -> Result<(String, &str), String> {
 
 #[cfg(test)]
 mod tests {
-    use lockprof_profiler::LockKind;
-    use lockprof_profiler::findings::FindingSite;
-    use lockprof_profiler::trace::schema::{LockEntry, WriteReason};
+    use lockprof_analysis::findings::FindingSite;
+    use lockprof_trace::LockKind;
+    use lockprof_trace::schema::{LockEntry, WriteReason};
 
     use super::*;
 

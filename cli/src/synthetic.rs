@@ -20,8 +20,8 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
-use lockprof_profiler::LockKind;
-use lockprof_profiler::trace::schema::{
+use lockprof_trace::LockKind;
+use lockprof_trace::schema::{
     Contention, Frame, LockContention, LockEntry, OrderEdge, Process, Site, SpanKind, Stack, StackContention,
     ThreadEntry, Timeline, TimelineSpan, Trace, WriteReason,
 };
@@ -166,7 +166,7 @@ impl Zipf {
     }
 }
 
-/// Generates the trace. Valid: it passes [`lockprof_profiler::trace::load::parse`] once
+/// Generates the trace. Valid: it passes [`lockprof_trace::load::parse`] once
 /// serialised. At least one lock and one stack are generated whatever `options` asks.
 pub fn generate(options: &Synthetic) -> Trace {
     let n_locks = options.locks.max(1);
@@ -335,7 +335,7 @@ pub fn run(options: &Synthetic, path: &Path, log: &mut dyn Write) -> Result<Stat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lockprof_profiler::trace::load::parse;
+    use lockprof_trace::load::parse;
 
     #[test]
     fn a_synthetic_trace_is_valid_and_has_what_was_asked() {

@@ -1,13 +1,13 @@
 //! From findings to a verdict: which findings fail the check (`--fail-on`), which are reported
 //! without failing it, and which a suppression rule silences.
 //!
-//! Works on [`lockprof_profiler::findings`] only (kind, rule id, title, sites), so a new kind of
+//! Works on [`lockprof_analysis::findings`] only (kind, rule id, title, sites), so a new kind of
 //! finding needs no change here.
 
 use std::collections::BTreeSet;
 
-use lockprof_profiler::findings::{Finding, FindingKind, findings};
-use lockprof_profiler::trace::schema::Trace;
+use lockprof_analysis::findings::{Finding, FindingKind, findings};
+use lockprof_trace::schema::Trace;
 
 use crate::suppress::{Rule, Suppressions};
 
@@ -19,7 +19,7 @@ const ALIASES: [(&str, &str); 1] = [("potential", "potential-deadlock")];
 ///
 /// ```
 /// use lockprof_cli::verdict::parse_kind;
-/// use lockprof_profiler::findings::FindingKind;
+/// use lockprof_analysis::findings::FindingKind;
 /// assert_eq!(parse_kind("deadlock"), Ok(FindingKind::Deadlock));
 /// assert!(parse_kind("deadlocks").is_err());
 /// ```
@@ -139,7 +139,7 @@ pub fn judge(trace: &Trace, source: &str, policy: &Policy) -> Judgement {
 }
 
 /// `1 deadlock, 2 potential-deadlock`: how many of `findings` there are of each kind, in
-/// [`FindingKind::ALL`] order (the form of [`lockprof_profiler::report::summary`]).
+/// [`FindingKind::ALL`] order (the form of [`lockprof_analysis::report::summary`]).
 pub fn count_by_kind<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> String {
     let kinds: Vec<FindingKind> = findings.into_iter().map(|f| f.kind).collect();
     FindingKind::ALL

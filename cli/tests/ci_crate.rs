@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use lockprof_profiler::findings::findings;
-use lockprof_profiler::trace::load::load;
+use lockprof_analysis::findings::findings;
+use lockprof_trace::load::load;
 use support::{Ran, acquisition_lines, lockprof, run_bounded, target_dir, workspace};
 
 /// The crate's build dominates; a warm build and test run takes seconds.

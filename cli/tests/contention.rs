@@ -11,7 +11,7 @@ mod support;
 use std::fs;
 use std::time::Duration;
 
-use lockprof_profiler::trace::load::load;
+use lockprof_trace::load::load;
 use serde_json::Value;
 use support::{Ran, Scratch, lockprof, run_bounded, workspace};
 

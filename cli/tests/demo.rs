@@ -24,9 +24,9 @@ fn demo_catches_and_reports_the_deadlock() {
     assert!(!stderr.contains("panicked") && !stderr.contains("stack backtrace"), "{stderr}");
 
     // Every `.lock()` of the scenario appears in the report as `file:line:column`.
-    let file = "cli/src/demo/scenario.rs";
-    let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/demo/scenario.rs"))
-        .expect("read the scenario's source");
+    let file = "fixtures/src/bin/lockprof-demo.rs";
+    let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file))
+        .expect("read the demo program's source");
     let lock_lines: Vec<usize> =
         source.lines().enumerate().filter(|(_, l)| l.contains(".lock()")).map(|(i, _)| i + 1).collect();
     assert_eq!(lock_lines.len(), 4, "the scenario has four acquisitions");

@@ -8,8 +8,8 @@ mod support;
 
 use std::time::Duration;
 
-use lockprof_profiler::findings::{FindingKind, findings};
-use lockprof_profiler::trace::load::load;
+use lockprof_analysis::findings::{FindingKind, findings};
+use lockprof_trace::load::load;
 use serde_json::Value;
 use support::{Ran, Scratch, lockprof, run_bounded, workspace};
 
@@ -369,7 +369,7 @@ fn merge_writes_one_trace_that_check_and_report_read() {
     // Without -o, the merged trace is the output.
     let ran = run_bounded(lockprof(&["merge", ABBA]), b"", BOUND);
     assert_eq!(ran.code, Some(0), "{}", ran.show());
-    let alone = lockprof_profiler::trace::load::parse(ran.stdout.as_bytes()).expect("a trace on stdout");
+    let alone = lockprof_trace::load::parse(ran.stdout.as_bytes()).expect("a trace on stdout");
     assert_eq!(alone.deadlocks.len(), 1);
 }
 

@@ -1,8 +1,8 @@
 //! `lockprof run`: every process's trace collected, merged and checked; the command's input,
 //! output and exit code passed through; hangs ended by `--timeout`.
 //!
-//! The programs run are this build's hidden scenarios (`lockprof __scenario NAME`, see
-//! `cli/src/scenarios.rs`), so nothing else needs to be built first. Every child runs under a
+//! The programs run are the CLI's example `run_scenarios NAME` (see
+//! `cli/examples/run_scenarios.rs`), built by `cargo test` (or here, if it is missing). Every child runs under a
 //! time bound; none of these tests waits with a sleep.
 
 mod support;
@@ -10,17 +10,17 @@ mod support;
 use std::fs;
 use std::time::Duration;
 
-use lockprof_profiler::trace::load::load;
-use support::{LOCKPROF, Ran, Scratch, acquisition_lines, lockprof, run_bounded};
+use lockprof_trace::load::load;
+use support::{LOCKPROF, Ran, Scratch, acquisition_lines, lockprof, run_bounded, scenarios};
 
 /// Far above what these need (they end in about a second); only a hang reaches it.
 const BOUND: Duration = Duration::from_secs(60);
 
-/// `lockprof run --out DIR RUN_ARGS -- lockprof __scenario SCENARIO...`, from the workspace root.
+/// `lockprof run --out DIR RUN_ARGS -- run_scenarios SCENARIO...`, from the workspace root.
 fn run(dir: &Scratch, run_args: &[&str], scenario: &[&str], stdin: &[u8]) -> Ran {
     let mut args = vec!["run", "--out", dir.str()];
     args.extend_from_slice(run_args);
-    args.extend_from_slice(&["--", LOCKPROF, "__scenario"]);
+    args.extend_from_slice(&["--", scenarios()]);
     args.extend_from_slice(scenario);
     run_bounded(lockprof(&args), stdin, BOUND)
 }
@@ -51,10 +51,10 @@ fn run_check_on_an_abba_deadlock_says_deadlock_and_fails() {
     assert!(verdict.contains("lockprof check: failed: 1 finding"), "{verdict}");
     // Every acquisition of the cycle is named by file:line.
     let lines: Vec<_> =
-        ["ab-", "ba-"].iter().flat_map(|p| acquisition_lines("cli/src/scenarios.rs", p)).collect();
+        ["ab-", "ba-"].iter().flat_map(|p| acquisition_lines("cli/examples/run_scenarios.rs", p)).collect();
     assert_eq!(lines.len(), 4, "{lines:?}");
     for (label, line) in lines {
-        let site = format!(" at cli/src/scenarios.rs:{line}:");
+        let site = format!(" at cli/examples/run_scenarios.rs:{line}:");
         assert!(verdict.contains(&site), "{label} ({site}) missing:\n{verdict}");
     }
     assert!(ran.stderr.contains("lockprof run: merged 1 trace "), "{}", ran.show());
@@ -204,10 +204,10 @@ fn a_command_that_cannot_start_is_one_clear_error() {
 }
 
 #[test]
-fn the_scenarios_are_hidden() {
+fn the_help_lists_the_commands_and_no_hidden_ones() {
     let ran = run_bounded(lockprof(&["--help"]), b"", BOUND);
     assert_eq!(ran.code, Some(0));
-    assert!(!ran.stdout.contains("__scenario"), "{}", ran.stdout);
+    assert!(!ran.stdout.contains("__"), "{}", ran.stdout);
     assert!(ran.stdout.contains("run") && ran.stdout.contains("merge"), "{}", ran.stdout);
 }
 
@@ -216,8 +216,7 @@ fn after_a_timeout_the_findings_recorded_before_the_kill_are_shown() {
     // Under the `report` policy the deadlock is recorded and the trace written, and then the
     // threads keep waiting: a hang with a finding, which is what a watchdog's long waits are.
     let dir = Scratch::new("run-report-policy");
-    let mut command =
-        lockprof(&["run", "--out", dir.str(), "--timeout", "2s", "--", LOCKPROF, "__scenario", "abba"]);
+    let mut command = lockprof(&["run", "--out", dir.str(), "--timeout", "2s", "--", scenarios(), "abba"]);
     command.env("LOCKPROF_ON_DEADLOCK", "report");
     let ran = run_bounded(command, b"", BOUND);
     assert_eq!(ran.code, Some(124), "{}", ran.show());
@@ -226,7 +225,7 @@ fn after_a_timeout_the_findings_recorded_before_the_kill_are_shown() {
         ran.stderr.find("lockprof run: recorded before the kill").unwrap_or_else(|| panic!("{}", ran.show()));
     let shown = &ran.stderr[shown..];
     assert!(shown.contains("\n  deadlock: thread #"), "{shown}");
-    assert!(shown.contains(" at cli/src/scenarios.rs:"), "{shown}");
+    assert!(shown.contains(" at cli/examples/run_scenarios.rs:"), "{shown}");
 }
 
 #[test]
@@ -236,17 +235,8 @@ fn signals_to_lockprof_reach_the_command_in_its_own_group() {
     use std::sync::mpsc;
 
     let dir = Scratch::new("run-signal");
-    let mut command = lockprof(&[
-        "run",
-        "--out",
-        dir.str(),
-        "--timeout",
-        "5m",
-        "--",
-        LOCKPROF,
-        "__scenario",
-        "condvar-hang",
-    ]);
+    let mut command =
+        lockprof(&["run", "--out", dir.str(), "--timeout", "5m", "--", scenarios(), "condvar-hang"]);
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().expect("run lockprof");
     let pid = child.id().to_string();
@@ -287,7 +277,7 @@ fn after_a_timeout_the_last_known_waits_are_shown() {
     // only lockprof's watchdog sees it, and rewrites the trace while the process still runs.
     let dir = Scratch::new("run-held");
     let mut command =
-        lockprof(&["run", "--out", dir.str(), "--timeout", "3s", "--", LOCKPROF, "__scenario", "held-hang"]);
+        lockprof(&["run", "--out", dir.str(), "--timeout", "3s", "--", scenarios(), "held-hang"]);
     command.env("LOCKPROF_WATCHDOG_MS", "100"); // kept: `run` sets it only when unset
     let ran = run_bounded(command, b"", BOUND);
     assert_eq!(ran.code, Some(124), "{}", ran.show());
@@ -295,9 +285,9 @@ fn after_a_timeout_the_last_known_waits_are_shown() {
         ran.stderr.find("lockprof run: recorded before the kill").unwrap_or_else(|| panic!("{}", ran.show()));
     let shown = &ran.stderr[shown..];
     let lines: std::collections::BTreeMap<String, u32> =
-        acquisition_lines("cli/src/scenarios.rs", "").into_iter().collect();
+        acquisition_lines("cli/examples/run_scenarios.rs", "").into_iter().collect();
     for (label, role) in [("waiter", "waited"), ("holder", "held")] {
-        let site = format!(" at cli/src/scenarios.rs:{}:", lines[label]);
+        let site = format!(" at cli/examples/run_scenarios.rs:{}:", lines[label]);
         assert!(
             shown.lines().any(|l| l.contains(role) && l.contains(&site)),
             "the {label} ({role}{site}) is not named:\n{}",

@@ -11,9 +11,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use lockprof::Mutex;
-use lockprof_profiler::potential_deadlocks::analyse;
-use lockprof_profiler::trace::schema::Trace;
+use lockprof_analysis::potential_deadlocks::analyse;
 use lockprof_profiler::trace::snapshot;
+use lockprof_trace::schema::Trace;
 
 /// The id of the lock named `name` in `trace`.
 fn lock_id(trace: &Trace, name: &str) -> u64 {

@@ -6,8 +6,8 @@
 #![cfg(not(feature = "off"))]
 
 use lockprof::{Mutex, RwLock};
+use lockprof_analysis::potential_deadlocks::analyse;
 use lockprof_profiler::Access;
-use lockprof_profiler::potential_deadlocks::analyse;
 use lockprof_profiler::trace::snapshot;
 
 #[test]

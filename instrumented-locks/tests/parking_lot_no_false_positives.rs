@@ -14,8 +14,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use lockprof::parking_lot::{Condvar, Mutex, ReentrantMutex, RwLock, RwLockUpgradableReadGuard};
-use lockprof_profiler::trace::schema::Trace;
 use lockprof_profiler::trace::snapshot;
+use lockprof_trace::schema::Trace;
 
 /// Far above what any scenario needs; only a hang reaches it.
 const BOUND: Duration = Duration::from_secs(30);

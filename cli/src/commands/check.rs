@@ -19,9 +19,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use lockprof_profiler::findings::FindingKind;
-use lockprof_profiler::trace::load::load;
-use lockprof_profiler::trace::schema::Trace;
+use lockprof_analysis::findings::FindingKind;
+use lockprof_trace::load::load;
+use lockprof_trace::schema::Trace;
 
 use crate::format::{self, Format};
 use crate::suppress::Suppressions;
@@ -83,8 +83,8 @@ pub fn status(judgements: &[Judgement]) -> Status {
 
 #[cfg(test)]
 mod tests {
-    use lockprof_profiler::report;
-    use lockprof_profiler::trace::load::parse;
+    use lockprof_analysis::report;
+    use lockprof_trace::load::parse;
 
     use super::*;
     use crate::format::text::verdict;

@@ -22,10 +22,10 @@ use std::path::{Path, PathBuf};
 use std::thread;
 
 use inferno::flamegraph;
-use lockprof_profiler::LockKind;
-use lockprof_profiler::report::{duration, short_label};
-use lockprof_profiler::trace::load::load;
-use lockprof_profiler::trace::schema::{Site, Trace};
+use lockprof_analysis::report::{duration, short_label};
+use lockprof_trace::LockKind;
+use lockprof_trace::load::load;
+use lockprof_trace::schema::{Site, Trace};
 
 use crate::commands::flamegraph::{empty_svg, plural, svg_options, unit};
 use crate::output::{dispose, write_to};
@@ -325,7 +325,7 @@ fn write_table(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lockprof_profiler::trace::schema::{Contention, LockContention, LockEntry, WriteReason};
+    use lockprof_trace::schema::{Contention, LockContention, LockEntry, WriteReason};
 
     fn trace(locks: &[(u64, &str, u32, u64)]) -> Trace {
         let mut trace = Trace::empty(WriteReason::Exit);

@@ -14,9 +14,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use inferno::flamegraph::{self, Options, Palette, color::MultiPalette};
-use lockprof_profiler::report;
-use lockprof_profiler::trace::load::load;
-use lockprof_profiler::trace::schema::Trace;
+use lockprof_analysis::report;
+use lockprof_trace::load::load;
+use lockprof_trace::schema::Trace;
 
 use crate::output::{dispose, write_to};
 use crate::profile::{Folded, Selection, fold, printable};

@@ -1,15 +1,15 @@
 //! `lockprof merge TRACE... [-o MERGED]`: the traces of several processes (the test binaries of
 //! one `cargo test`, CI shards) as one trace, for one report, one check or one flamegraph. The
-//! merge itself is [`lockprof_profiler::trace::merge`]: threads stay per process, locks are
+//! merge itself is [`lockprof_trace::merge`]: threads stay per process, locks are
 //! identified across processes by creation site, name and kind, identical stacks are stored once,
 //! deadlocks and lock-order edges are combined.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use lockprof_profiler::trace::load::load;
-use lockprof_profiler::trace::merge::merge;
-use lockprof_profiler::trace::schema::Trace;
+use lockprof_trace::load::load;
+use lockprof_trace::merge::merge;
+use lockprof_trace::schema::Trace;
 
 use crate::{Error, Status};
 
@@ -54,5 +54,5 @@ pub fn describe(inputs: usize, merged: &Trace) -> String {
 /// Writes `trace` to `path` as lockprof does: pretty JSON, to a temporary file beside it, then
 /// renamed over it, so a reader never sees half a trace.
 pub fn write_trace(path: &Path, trace: &Trace) -> io::Result<()> {
-    lockprof_profiler::trace::write_atomically(path, trace)
+    lockprof_trace::write::write_atomically(path, trace)
 }

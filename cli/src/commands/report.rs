@@ -39,7 +39,7 @@
 //! }
 //! ```
 //!
-//! - `findings`: every finding of the trace ([`lockprof_profiler::findings`]), in report order,
+//! - `findings`: every finding of the trace ([`lockprof_analysis::findings`]), in report order,
 //!   each with its rule id (as `check --fail-on` and suppressions name it), whether it fails
 //!   `check` by default, its one-line title, and its sites with what happens at each.
 //! - `contention`: `null` if the trace has no contention profile. `locks` are the first `top`
@@ -53,11 +53,11 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use lockprof_profiler::LockKind;
-use lockprof_profiler::findings::findings;
-use lockprof_profiler::report::{self, ContentionOptions, SortBy, contention_rows};
-use lockprof_profiler::trace::load::load;
-use lockprof_profiler::trace::schema::{Frame, Site, StackContention, Trace, WriteReason};
+use lockprof_analysis::findings::findings;
+use lockprof_analysis::report::{self, ContentionOptions, SortBy, contention_rows};
+use lockprof_trace::LockKind;
+use lockprof_trace::load::load;
+use lockprof_trace::schema::{Frame, Site, StackContention, Trace, WriteReason};
 use serde::Serialize;
 
 use crate::output::dispose;

@@ -8,7 +8,7 @@
 //! unless:
 //!
 //! - `--check`: once the command has ended, the traces are merged
-//!   ([`lockprof_profiler::trace::merge`]) into `DIR/merged.json` and checked as `lockprof check`
+//!   ([`lockprof_trace::merge`]) into `DIR/merged.json` and checked as `lockprof check`
 //!   would, with the same options; the verdict follows the command's own output on stdout. Exit
 //!   1 if the check fails, else the command's exit code. If no process wrote a trace, there was
 //!   nothing to check: that is an error (exit 2) when the command succeeded.
@@ -30,10 +30,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
-use lockprof_profiler::findings::findings;
-use lockprof_profiler::trace::load::load;
-use lockprof_profiler::trace::merge::merge;
-use lockprof_profiler::trace::schema::Trace;
+use lockprof_analysis::findings::findings;
+use lockprof_trace::load::load;
+use lockprof_trace::merge::merge;
+use lockprof_trace::schema::Trace;
 
 use crate::commands::check::{self, CheckOptions};
 use crate::commands::merge::{describe, write_trace};

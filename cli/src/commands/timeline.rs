@@ -26,8 +26,8 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use lockprof_profiler::trace::load::load;
-use lockprof_profiler::trace::schema::{SpanKind, Trace};
+use lockprof_trace::load::load;
+use lockprof_trace::schema::{SpanKind, Trace};
 use serde::Serialize;
 
 use crate::commands::flamegraph::plural;
@@ -198,10 +198,8 @@ fn micros(ns: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lockprof_profiler::LockKind;
-    use lockprof_profiler::trace::schema::{
-        LockEntry, Site, ThreadEntry, Timeline, TimelineSpan, WriteReason,
-    };
+    use lockprof_trace::LockKind;
+    use lockprof_trace::schema::{LockEntry, Site, ThreadEntry, Timeline, TimelineSpan, WriteReason};
 
     #[test]
     fn spans_become_complete_events_on_their_threads_tracks() {

@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use lockprof_profiler::findings::Finding;
+use lockprof_analysis::findings::Finding;
 
 use crate::error::one_line;
 use crate::format::text;

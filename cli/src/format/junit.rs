@@ -18,7 +18,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use lockprof_profiler::findings::FindingKind;
+use lockprof_analysis::findings::FindingKind;
 
 use crate::format::text;
 use crate::verdict::{Disposition, Judgement, Policy};

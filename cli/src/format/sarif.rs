@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use lockprof_profiler::findings::{FindingKind, FindingSite};
+use lockprof_analysis::findings::{FindingKind, FindingSite};
 use serde_json::{Value, json};
 
 use crate::verdict::{Disposition, Judgement, Policy};

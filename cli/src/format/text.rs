@@ -18,7 +18,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use lockprof_profiler::findings::Finding;
+use lockprof_analysis::findings::Finding;
 
 use crate::error::one_line;
 use crate::verdict::{Disposition, Judgement, count_by_kind};

@@ -14,6 +14,27 @@ use std::time::{Duration, Instant};
 /// The lockprof binary under test.
 pub const LOCKPROF: &str = env!("CARGO_BIN_EXE_lockprof");
 
+/// The example program `run_scenarios` (`cli/examples/run_scenarios.rs`): `cargo test` builds it
+/// beside the test binaries; if it is missing (a single test target was selected), it is built
+/// here with the cargo that runs the tests.
+pub fn scenarios() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let exe =
+            target_dir().join("examples").join(format!("run_scenarios{}", std::env::consts::EXE_SUFFIX));
+        if !exe.exists() {
+            let mut build = Command::new(env!("CARGO"));
+            build.args(["build", "--quiet", "-p", "lockprof-cli", "--example", "run_scenarios"]);
+            if !cfg!(debug_assertions) {
+                build.arg("--release");
+            }
+            let status = build.current_dir(workspace()).status().expect("run cargo to build run_scenarios");
+            assert!(status.success(), "cargo build --example run_scenarios failed");
+        }
+        exe.to_string_lossy().into_owned()
+    })
+}
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("cli/ is inside the workspace").to_path_buf()

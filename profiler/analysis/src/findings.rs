@@ -1,0 +1,218 @@
+//! Findings: what a trace says is wrong, in one shape that every output (the text report,
+//! `check`, and machine formats such as JUnit or SARIF) can render without knowing each kind.
+
+use serde::Serialize;
+
+use crate::potential_deadlocks::analyse;
+use crate::report::{cycle_line, lock_label, order_cycle_line, thread_label};
+use lockprof_trace::schema::{Site, Trace};
+
+/// The kinds of findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// An actual deadlock: threads that were stuck in a cycle.
+    Deadlock,
+    /// A cycle of lock orders (a lock-order inversion) that did not deadlock in this run.
+    PotentialDeadlock,
+    /// A cycle between lock classes (creation sites) that no instance cycle explains.
+    PotentialClassDeadlock,
+    /// A wait longer than the watchdog's threshold (`LOCKPROF_WATCHDOG_MS`).
+    LongWait,
+    /// A wait on a condition variable while holding another lock.
+    CondvarWaitWhileHolding,
+}
+
+impl FindingKind {
+    /// Every kind, in report order.
+    pub const ALL: [FindingKind; 5] = [
+        FindingKind::Deadlock,
+        FindingKind::PotentialDeadlock,
+        FindingKind::PotentialClassDeadlock,
+        FindingKind::LongWait,
+        FindingKind::CondvarWaitWhileHolding,
+    ];
+
+    /// A stable rule id (`deadlock`, ...), as used in SARIF and suppressions.
+    pub fn rule_id(self) -> &'static str {
+        match self {
+            FindingKind::Deadlock => "deadlock",
+            FindingKind::PotentialDeadlock => "potential-deadlock",
+            FindingKind::PotentialClassDeadlock => "potential-deadlock-class",
+            FindingKind::LongWait => "long-wait",
+            FindingKind::CondvarWaitWhileHolding => "condvar-wait-while-holding",
+        }
+    }
+
+    /// One sentence on what the rule means.
+    pub fn description(self) -> &'static str {
+        match self {
+            FindingKind::Deadlock => {
+                "Threads waited for each other in a cycle: each held a lock the next one was waiting for."
+            }
+            FindingKind::PotentialDeadlock => {
+                "Locks were taken in orders that form a cycle; had those orders run at the same time, they would have deadlocked."
+            }
+            FindingKind::PotentialClassDeadlock => {
+                "Locks created at these sites were nested in orders that form a cycle between the sites; instances that meet could deadlock."
+            }
+            FindingKind::LongWait => {
+                "A thread waited for a lock or condition variable longer than the watchdog's threshold."
+            }
+            FindingKind::CondvarWaitWhileHolding => {
+                "A thread waited on a condition variable while holding another lock: every thread that needs that lock waits for the notification too."
+            }
+        }
+    }
+
+    /// Whether findings of this kind fail `lockprof check` by default.
+    pub fn fails_by_default(self) -> bool {
+        match self {
+            FindingKind::Deadlock | FindingKind::PotentialDeadlock => true,
+            FindingKind::PotentialClassDeadlock
+            | FindingKind::LongWait
+            | FindingKind::CondvarWaitWhileHolding => false,
+        }
+    }
+}
+
+/// A source site that a finding involves, with what happens there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingSite {
+    /// The source location.
+    pub site: Site,
+    /// What happens there, e.g. `thread #2 "ab" acquires lock #1 "A"`.
+    pub role: String,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// What kind of problem it is.
+    pub kind: FindingKind,
+    /// One line that says what happened, without sites.
+    pub title: String,
+    /// The sites involved, the most important (where it was detected) first.
+    pub sites: Vec<FindingSite>,
+}
+
+/// Every finding in `trace`: deadlocks, then potential deadlocks, then class-level ones.
+///
+/// ```
+/// use lockprof_profiler::findings::findings;
+/// use lockprof_profiler::trace::schema::{Trace, WriteReason};
+/// assert!(findings(&Trace::empty(WriteReason::Exit)).is_empty());
+/// ```
+pub fn findings(trace: &Trace) -> Vec<Finding> {
+    let mut all = Vec::new();
+    for deadlock in &trace.deadlocks {
+        let mut sites = Vec::new();
+        for hop in deadlock.cycle.iter().chain(&deadlock.knot) {
+            let thread = thread_label(trace, hop.thread);
+            sites.push(FindingSite {
+                site: hop.wait_site.clone(),
+                role: format!("{thread} waits for {}", lock_label(trace, hop.waits_for)),
+            });
+            let role = if hop.queued {
+                format!("{thread} is queued to write {}", lock_label(trace, hop.holds))
+            } else {
+                format!("{thread} acquired {}", lock_label(trace, hop.holds))
+            };
+            sites.push(FindingSite { site: hop.hold_site.clone(), role });
+        }
+        all.push(Finding {
+            kind: FindingKind::Deadlock,
+            title: format!("deadlock: {}", cycle_line(trace, deadlock)),
+            sites,
+        });
+    }
+    let analysis = analyse(trace);
+    for cycle in &analysis.potential {
+        all.push(Finding {
+            kind: FindingKind::PotentialDeadlock,
+            title: format!(
+                "potential deadlock (lock-order inversion): {}",
+                order_cycle_line(trace, &cycle.edges)
+            ),
+            sites: order_sites(trace, &cycle.edges),
+        });
+    }
+    for cycle in &analysis.class_cycles {
+        let classes: Vec<String> = cycle.classes.iter().map(ToString::to_string).collect();
+        all.push(Finding {
+            kind: FindingKind::PotentialClassDeadlock,
+            title: format!(
+                "potential deadlock between lock classes: locks created at {} → {}",
+                classes.join(" → "),
+                classes[0]
+            ),
+            sites: order_sites(trace, &cycle.edges),
+        });
+    }
+    for wait in &trace.long_waits {
+        let thread = thread_label(trace, wait.thread);
+        let mut sites = vec![FindingSite {
+            site: wait.wait_site.clone(),
+            role: format!("{thread} waited {} ms for {}", wait.waited_ms, lock_label(trace, wait.lock)),
+        }];
+        if let (Some(holder), Some(site)) = (wait.holder, &wait.holder_site) {
+            sites.push(FindingSite {
+                site: site.clone(),
+                role: format!("{} held {}", thread_label(trace, holder), lock_label(trace, wait.lock)),
+            });
+        }
+        all.push(Finding {
+            kind: FindingKind::LongWait,
+            title: format!(
+                "long wait: {thread} waited at least {} ms for {}",
+                wait.waited_ms,
+                lock_label(trace, wait.lock)
+            ),
+            sites,
+        });
+    }
+    for w in &trace.condvar_waits_while_holding {
+        let thread = thread_label(trace, w.thread);
+        all.push(Finding {
+            kind: FindingKind::CondvarWaitWhileHolding,
+            title: format!(
+                "{thread} waited on {} while holding {}",
+                lock_label(trace, w.condvar),
+                lock_label(trace, w.held)
+            ),
+            sites: vec![
+                FindingSite {
+                    site: w.wait_site.clone(),
+                    role: format!("{thread} waits on {}", lock_label(trace, w.condvar)),
+                },
+                FindingSite {
+                    site: w.held_site.clone(),
+                    role: format!("{thread} acquired {}", lock_label(trace, w.held)),
+                },
+            ],
+        });
+    }
+    all
+}
+
+/// Both acquisition sites of every edge: where the first lock was taken, then the second.
+fn order_sites(trace: &Trace, edges: &[usize]) -> Vec<FindingSite> {
+    let mut sites = Vec::new();
+    for &e in edges {
+        let edge = &trace.lock_order[e];
+        let thread = thread_label(trace, edge.thread);
+        sites.push(FindingSite {
+            site: edge.to_site.clone(),
+            role: format!(
+                "{thread} acquires {} while holding {}",
+                lock_label(trace, edge.to),
+                lock_label(trace, edge.from)
+            ),
+        });
+        sites.push(FindingSite {
+            site: edge.from_site.clone(),
+            role: format!("{thread} acquired {}", lock_label(trace, edge.from)),
+        });
+    }
+    sites
+}

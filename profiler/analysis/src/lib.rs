@@ -1,0 +1,29 @@
+//! lockprof's analysis layer: everything that reads a trace to judge or describe it. The
+//! [`findings`] (one shape for every output format), the [`potential_deadlocks`] found in the
+//! lock-order graph, and the text [`report`].
+//!
+//! It imports only the trace model (`lockprof-trace`); the runtime (`lockprof-profiler`) uses it
+//! to render a deadlock's message, and the CLI to report and check.
+//!
+//! ```
+//! let trace = lockprof_trace::load::parse(br#"{"format": "lockprof-trace", "version": 1}"#)
+//!     .expect("a minimal trace");
+//! assert!(lockprof_analysis::findings::findings(&trace).is_empty());
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod findings;
+pub mod potential_deadlocks;
+pub mod report;
+
+/// How many findings of `trace` fail a check by default (see [`findings`]).
+///
+/// ```
+/// let trace = lockprof_trace::load::parse(br#"{"format": "lockprof-trace", "version": 1}"#)
+///     .expect("a minimal trace");
+/// assert_eq!(lockprof_analysis::failing_findings(&trace), 0);
+/// ```
+pub fn failing_findings(trace: &lockprof_trace::schema::Trace) -> usize {
+    findings::findings(trace).iter().filter(|f| f.kind.fails_by_default()).count()
+}

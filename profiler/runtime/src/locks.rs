@@ -1,0 +1,77 @@
+//! The lock half of the registry: every live lock that has been acquired, with its creation site
+//! and name, and every dropped lock that a finding or a lock-order edge still refers to (it is
+//! *pinned*), so the trace can name it.
+//!
+//! A lock registers on its first acquisition (one allocation in its lifetime, never on the
+//! steady-state fast path) and unregisters when dropped unless pinned, so programs that create
+//! and drop many locks do not grow the registry.
+
+use std::panic::Location;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+use crate::contention::LockStats;
+
+use crate::lock_state::LockState;
+use lockprof_trace::LockKind;
+
+/// What the registry keeps about one lock.
+#[derive(Debug, Clone)]
+pub(crate) struct LockInfo {
+    pub kind: LockKind,
+    pub site: &'static Location<'static>,
+    pub name: Option<&'static str>,
+    /// Kept after the lock is dropped, because a finding, an order edge or its contention
+    /// refers to it.
+    pub pinned: bool,
+    /// Its contention statistics, if they are kept.
+    pub stats: Option<Arc<LockStats>>,
+}
+
+static NEXT_LOCK_ID: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) fn registry() -> &'static DashMap<u64, LockInfo> {
+    static LOCKS: OnceLock<DashMap<u64, LockInfo>> = OnceLock::new();
+    LOCKS.get_or_init(DashMap::new)
+}
+
+/// Gives `state` a fresh id and records it.
+pub(crate) fn register(state: &LockState, stats: Option<Arc<LockStats>>) -> u64 {
+    let id = NEXT_LOCK_ID.fetch_add(1, Ordering::Relaxed);
+    let info = LockInfo { kind: state.kind(), site: state.site(), name: state.name(), pinned: false, stats };
+    registry().insert(id, info);
+    id
+}
+
+/// Keeps `id` in the registry after its lock is dropped.
+pub(crate) fn pin(id: u64) {
+    if let Some(mut info) = registry().get_mut(&id) {
+        info.pinned = true;
+    }
+}
+
+/// Dropped locks kept for their contention figures alone, at most (beyond this, a program that
+/// creates and drops many locks loses the figures of the later ones rather than growing).
+pub const MAX_KEPT_FOR_FIGURES: u64 = 10_000;
+
+/// Called when a registered lock is dropped: it is forgotten unless something refers to it or
+/// it has contention figures (within [`MAX_KEPT_FOR_FIGURES`]).
+pub(crate) fn unregister(id: u64) {
+    static KEPT: AtomicU64 = AtomicU64::new(0);
+    registry().remove_if(&id, |_, info| {
+        if info.pinned {
+            return false;
+        }
+        let has_figures = info.stats.as_ref().is_some_and(|s| s.acquisitions.load(Ordering::Relaxed) > 0);
+        !(has_figures && KEPT.fetch_add(1, Ordering::Relaxed) < MAX_KEPT_FOR_FIGURES)
+    });
+}
+
+/// Drops an id that lost the race to become a lock's id.
+pub(crate) fn forget(id: u64) {
+    registry().remove(&id);
+}

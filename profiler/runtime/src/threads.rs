@@ -1,0 +1,160 @@
+//! The thread half of the registry: a cheap id for every thread that touches a lock, and, for
+//! threads that have ever waited, a record that says what they are waiting for right now.
+//!
+//! The id lives in the fast-path state ([`crate::local`]). Ids are never reused: a lock still
+//! "owned" by a thread that exited while holding it can never be mistaken for a lock owned by a
+//! newer thread.
+//!
+//! A [`ThreadRecord`] is created on a thread's first wait (never on the fast path). Its
+//! [`WaitSlot`] is the thread's outgoing edge in the wait-for graph; see
+//! [`crate::wait_for_graph`] for the protocol that reads it.
+
+use std::cell::{Cell, RefCell};
+use std::panic::Location;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use backtrace::Backtrace;
+use dashmap::DashMap;
+
+use std::time::Instant;
+
+use crate::lock_state::LockState;
+use lockprof_trace::Access;
+
+thread_local! {
+    static RECORD: RefCell<Option<RecordHandle>> = const { RefCell::new(None) };
+    static IN_PROFILER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// One wait episode: the lock a thread is blocked on, published while it waits.
+pub(crate) struct Waiting {
+    /// The lock waited for. Only dereferenced while the record's mutex is held: the waiting
+    /// thread must take that mutex to end its episode, and it cannot return from the lock call
+    /// (which borrows the lock) before, so the lock outlives every such dereference.
+    pub lock: *const LockState,
+    pub lock_id: u64,
+    /// The access wanted, and for semaphores how many permits.
+    pub access: Access,
+    pub permits: u32,
+    /// A wait that can end without acquiring (a timeout, a condition variable): published for
+    /// the watchdog, never part of a deadlock.
+    pub timed: bool,
+    pub at: &'static Location<'static>,
+    pub stack: Arc<Backtrace>,
+    pub since: Instant,
+    /// What the thread holds. Exact for the whole episode: a waiting thread acquires and
+    /// releases nothing.
+    pub held: Arc<[HeldCopy]>,
+    /// Reader-writer locks: the probe of the raw lock's writer mark. Called, like `lock` is
+    /// dereferenced, only with the slot's mutex held.
+    pub writer_mark: Option<crate::episode::WriterMark>,
+}
+
+/// A lock a waiting thread holds, as published with its wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeldCopy {
+    pub lock: u64,
+    pub access: Access,
+    pub permits: u32,
+    pub at: &'static Location<'static>,
+}
+
+/// A thread's outgoing wait-for edge, with a sequence number that changes on every episode start
+/// and end (so a reader can tell "the same wait" from "a later wait on the same lock").
+#[derive(Default)]
+pub(crate) struct WaitSlot {
+    pub seq: u64,
+    pub waiting: Option<Waiting>,
+}
+
+/// Everything the detector may read about another thread.
+pub(crate) struct ThreadRecord {
+    pub id: u64,
+    slot: Mutex<WaitSlot>,
+}
+
+// SAFETY: the only non-Send/Sync fields are `Waiting::lock` and `Waiting::writer_mark`, pointers
+// used solely
+// by `ThreadRecord::with_slot` callers while `slot`'s mutex is held; see `Waiting::lock` for why
+// the pointee is alive then. All other fields are Send + Sync.
+unsafe impl Send for ThreadRecord {}
+// SAFETY: as for Send: shared access goes through the `slot` mutex.
+unsafe impl Sync for ThreadRecord {}
+
+impl ThreadRecord {
+    /// Runs `f` with the slot locked. Poisoning cannot happen (no code that can panic runs under
+    /// it), but is tolerated anyway so the profiler never panics inside a user's lock call.
+    pub fn with_slot<R>(&self, f: impl FnOnce(&mut WaitSlot) -> R) -> R {
+        let mut slot: MutexGuard<'_, WaitSlot> = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut slot)
+    }
+}
+
+/// Live records by thread id (a thread's entry is removed when it exits).
+fn live() -> &'static DashMap<u64, Arc<ThreadRecord>> {
+    static LIVE: std::sync::OnceLock<DashMap<u64, Arc<ThreadRecord>>> = std::sync::OnceLock::new();
+    LIVE.get_or_init(DashMap::new)
+}
+
+/// Names of every thread that ever waited, kept after exit for the trace.
+pub(crate) fn seen() -> &'static DashMap<u64, Option<String>> {
+    static SEEN: std::sync::OnceLock<DashMap<u64, Option<String>>> = std::sync::OnceLock::new();
+    SEEN.get_or_init(DashMap::new)
+}
+
+/// Makes sure the calling thread (id `id`) is named in the trace (slow paths only).
+pub(crate) fn note_current(id: u64) {
+    if !seen().contains_key(&id) {
+        seen().insert(id, std::thread::current().name().map(str::to_owned));
+    }
+}
+
+/// The records of all live threads that have ever waited.
+pub(crate) fn live_records() -> Vec<Arc<ThreadRecord>> {
+    live().iter().map(|r| Arc::clone(&r)).collect()
+}
+
+/// Owned by the thread's TLS; removes the thread from the live set when the thread exits.
+struct RecordHandle(Arc<ThreadRecord>);
+
+impl Drop for RecordHandle {
+    fn drop(&mut self) {
+        live().remove(&self.0.id);
+    }
+}
+
+/// The calling thread's record, created on first use. `None` while the thread is being torn down
+/// (its TLS is gone), in which case the caller must not profile.
+pub(crate) fn current_record() -> Option<Arc<ThreadRecord>> {
+    RECORD
+        .try_with(|cell| {
+            let mut cell = cell.try_borrow_mut().ok()?;
+            if let Some(handle) = cell.as_ref() {
+                return Some(Arc::clone(&handle.0));
+            }
+            let id = crate::local::current_thread_id();
+            let name = std::thread::current().name().map(str::to_owned);
+            let record = Arc::new(ThreadRecord { id, slot: Mutex::default() });
+            seen().insert(id, name);
+            live().insert(id, Arc::clone(&record));
+            *cell = Some(RecordHandle(Arc::clone(&record)));
+            Some(record)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Marks the calling thread as inside the profiler's slow path for the lifetime of the returned
+/// guard. Returns `None` if it already is: a lock taken by the profiler's own machinery (say, an
+/// allocator built on lockprof locks) must then be taken without profiling, never recursively.
+pub(crate) fn enter_profiler() -> Option<ReentryGuard> {
+    IN_PROFILER.try_with(|flag| (!flag.replace(true)).then_some(ReentryGuard)).ok().flatten()
+}
+
+pub(crate) struct ReentryGuard;
+
+impl Drop for ReentryGuard {
+    fn drop(&mut self) {
+        let _ = IN_PROFILER.try_with(|flag| flag.set(false));
+    }
+}

@@ -1,0 +1,259 @@
+//! Turns the live registry into a [`Trace`]: the only place where stacks are symbolised.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use backtrace::Backtrace;
+
+use crate::deadlock::found_so_far;
+use crate::wait_for_graph::{Blocks, Member};
+use lockprof_trace::Access;
+use lockprof_trace::schema::{
+    CondvarWaitWhileHolding, Contention, CycleHop, Deadlock, Frame, LockContention, LockEntry, LongWait,
+    OrderEdge, Site, Stack, StackContention, ThreadEntry, Timeline, TimelineSpan, Trace, WriteReason,
+};
+
+/// Interns stacks: the same captured stack (by pointer) or the same frames get one id.
+#[derive(Default)]
+struct Stacks {
+    by_capture: HashMap<*const Backtrace, u32>,
+    by_frames: HashMap<Vec<Frame>, u32>,
+    stacks: Vec<Stack>,
+    symbolizer: crate::stacks::Symbolizer,
+}
+
+impl Stacks {
+    fn intern(&mut self, stack: &Arc<Backtrace>) -> u32 {
+        if let Some(&id) = self.by_capture.get(&Arc::as_ptr(stack)) {
+            return id;
+        }
+        let frames = self.symbolizer.symbolise(stack);
+        let next = u32::try_from(self.stacks.len()).unwrap_or(u32::MAX);
+        let id = *self.by_frames.entry(frames.clone()).or_insert_with(|| {
+            self.stacks.push(Stack { id: next, frames });
+            next
+        });
+        self.by_capture.insert(Arc::as_ptr(stack), id);
+        id
+    }
+}
+
+/// A trace of everything recorded so far.
+pub(crate) fn take(reason: WriteReason) -> Trace {
+    let mut trace = Trace::empty(reason);
+    trace.process.wait_episodes = crate::wait_episodes();
+    let mut stacks = Stacks::default();
+
+    let found = found_so_far().lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for deadlock in &found {
+        let mut hop = |m: &Member| {
+            let (hold_access, hold_permits, hold_at, queued) = match m.blocks {
+                Blocks::Holds { access, permits, at } => (access, permits, at, false),
+                Blocks::QueuedWriter { at } => (Access::Exclusive, 0, at, true),
+            };
+            CycleHop {
+                thread: m.thread,
+                holds: m.blocks_on,
+                hold_site: Site::from_location(hold_at),
+                hold_access,
+                hold_permits,
+                queued,
+                waits_for: m.waits_for,
+                wait_access: m.wait_access,
+                wait_permits: m.wait_permits,
+                wait_site: Site::from_location(m.wait_at),
+                stack: Some(stacks.intern(&m.stack)),
+            }
+        };
+        // In the cycle, member i waits for what member i + 1 blocks it with: the hop of member
+        // i names what member i holds that member i - 1 waits for, as the schema says.
+        let cycle = deadlock.cycle.iter().map(|m| hop(m)).collect();
+        let knot = deadlock.knot.iter().map(|m| hop(m)).collect();
+        trace.deadlocks.push(Deadlock {
+            detected_by: deadlock.detected_by,
+            background: deadlock.background,
+            policy: deadlock.policy,
+            cycle,
+            knot,
+        });
+    }
+
+    {
+        let graph = crate::lock_order::graph();
+        let mut edges: Vec<_> = graph.edges.values().cloned().collect();
+        trace.lock_order_dropped = graph.dropped;
+        drop(graph); // symbolising is slow; do not hold up threads recording new edges
+        edges.sort_by_key(|e| (e.from, e.to));
+        trace.lock_order = edges
+            .iter()
+            .map(|e| OrderEdge {
+                from: e.from,
+                to: e.to,
+                from_site: Site::from_location(e.from_at),
+                to_site: Site::from_location(e.to_at),
+                from_access: e.from_access,
+                to_access: e.to_access,
+                thread: e.thread,
+                stack: Some(stacks.intern(&e.stack)),
+                gates: e.gates.clone(),
+                threads: e.threads.len() as u64,
+            })
+            .collect();
+    }
+
+    let long_waits = crate::watchdog::recorded().lock().unwrap_or_else(|e| e.into_inner()).clone();
+    trace.long_waits = long_waits
+        .iter()
+        .map(|w| LongWait {
+            thread: w.thread,
+            lock: w.lock,
+            access: w.access,
+            wait_site: Site::from_location(w.wait_at),
+            waited_ms: u64::try_from(w.waited.as_millis()).unwrap_or(u64::MAX),
+            stack: Some(stacks.intern(&w.stack)),
+            holder: w.holder.as_ref().map(|(t, _, _)| *t),
+            holder_site: w.holder.as_ref().map(|(_, at, _)| Site::from_location(at)),
+            holder_stack: w.holder.as_ref().and_then(|(_, _, s)| s.as_ref()).map(|s| stacks.intern(s)),
+        })
+        .collect();
+    let warnings = crate::warnings::recorded().lock().unwrap_or_else(|e| e.into_inner()).clone();
+    trace.condvar_waits_while_holding = warnings
+        .iter()
+        .map(|w| CondvarWaitWhileHolding {
+            thread: w.thread,
+            condvar: w.condvar,
+            wait_site: Site::from_location(w.wait_at),
+            held: w.held,
+            held_site: Site::from_location(w.held_at),
+        })
+        .collect();
+
+    if crate::contention::enabled() {
+        trace.contention = Some(contention(&mut stacks));
+        let (spans, dropped) = crate::timeline::collect();
+        let spans = spans
+            .into_iter()
+            .map(|s| TimelineSpan {
+                thread: s.thread,
+                lock: s.lock,
+                kind: s.kind,
+                start_ns: s.start_ns,
+                end_ns: s.end_ns,
+            })
+            .collect();
+        trace.timeline = Some(Timeline { spans, dropped });
+    }
+
+    trace.locks = crate::locks::registry()
+        .iter()
+        .map(|entry| LockEntry {
+            id: *entry.key(),
+            kind: entry.kind,
+            site: Site::from_location(entry.site),
+            name: entry.name.map(str::to_owned),
+        })
+        .collect();
+    trace.locks.sort_by_key(|l| l.id);
+
+    trace.threads = crate::threads::seen()
+        .iter()
+        .map(|entry| ThreadEntry { id: *entry.key(), name: entry.value().clone() })
+        .collect();
+    // A thread can be referred to without ever having waited (the holder of a long wait, say):
+    // list it too, so that every reference in the trace resolves.
+    for id in referenced_threads(&trace) {
+        if !trace.threads.iter().any(|t| t.id == id) {
+            trace.threads.push(ThreadEntry { id, name: None });
+        }
+    }
+    trace.threads.sort_by_key(|t| t.id);
+
+    trace.stacks = stacks.stacks;
+    trace
+}
+
+/// The contention profile: per-lock figures from the registry, and the stack tables.
+fn contention(stacks: &mut Stacks) -> Contention {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut locks: Vec<LockContention> = crate::locks::registry()
+        .iter()
+        .filter_map(|entry| {
+            let stats = entry.stats.as_ref()?;
+            let acquisitions = stats.acquisitions.load(Relaxed);
+            (acquisitions > 0).then(|| LockContention {
+                lock: *entry.key(),
+                acquisitions,
+                contended: stats.contended.load(Relaxed),
+                wait_ns: stats.wait_ns.load(Relaxed),
+                max_wait_ns: stats.max_wait_ns.load(Relaxed),
+                hold_ns: stats.hold_ns.load(Relaxed),
+            })
+        })
+        .collect();
+    locks.sort_by_key(|l| l.lock);
+    let mut table = |table: &crate::contention::StackTable| -> Vec<StackContention> {
+        let entries: Vec<(u64, std::sync::Arc<Backtrace>, u64, u64)> = table
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.key().0,
+                    std::sync::Arc::clone(&e.value().0),
+                    e.value().1.count.load(Relaxed),
+                    e.value().1.ns.load(Relaxed),
+                )
+            })
+            .collect();
+        stacks.symbolizer.prepare(entries.iter().map(|(_, bt, _, _)| &**bt));
+        let mut rows: Vec<StackContention> = entries
+            .iter()
+            .map(|(lock, bt, count, ns)| StackContention {
+                lock: *lock,
+                stack: stacks.intern(bt),
+                count: *count,
+                ns: *ns,
+            })
+            .collect();
+        // The same symbolised stack may come from several captures: merge them.
+        rows.sort_by_key(|r| (r.lock, r.stack));
+        rows.dedup_by(|b, a| {
+            let same = a.lock == b.lock && a.stack == b.stack;
+            if same {
+                a.count += b.count;
+                a.ns += b.ns;
+            }
+            same
+        });
+        rows
+    };
+    let waiters = table(crate::contention::waiters());
+    let holders = table(crate::contention::holders());
+    Contention {
+        sample: crate::config::config().sample,
+        locks,
+        waiters,
+        holders,
+        dropped_stacks: crate::contention::dropped_stacks(),
+    }
+}
+
+/// Every thread id the trace's sections refer to.
+fn referenced_threads(trace: &Trace) -> Vec<u64> {
+    let mut ids: Vec<u64> = Vec::new();
+    for d in &trace.deadlocks {
+        ids.push(d.detected_by);
+        ids.extend(d.cycle.iter().chain(&d.knot).map(|h| h.thread));
+    }
+    ids.extend(trace.lock_order.iter().map(|e| e.thread));
+    for w in &trace.long_waits {
+        ids.push(w.thread);
+        ids.extend(w.holder);
+    }
+    ids.extend(trace.condvar_waits_while_holding.iter().map(|w| w.thread));
+    if let Some(timeline) = &trace.timeline {
+        ids.extend(timeline.spans.iter().map(|s| s.thread));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}

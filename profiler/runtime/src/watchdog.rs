@@ -1,0 +1,148 @@
+//! The watchdog (`LOCKPROF_WATCHDOG_MS`): waits that are not cycles but take too long (a
+//! condition variable never notified, a lock held across slow I/O, a hang behind a thread stuck
+//! elsewhere). It records a long-wait finding with the waiter's stack and, where known, the
+//! holder's acquisition site and stack, as go-deadlock does, without killing the process; and it
+//! rewrites the trace, so a process killed later (say by `lockprof run --timeout`) leaves its
+//! last known waits behind.
+//!
+//! The same background thread re-checks waits for deadlocks (`LOCKPROF_RECHECK_MS`, default
+//! 100 ms): a thread is checked when it *starts* to wait, which catches a deadlock the moment its
+//! last edge appears as a new wait; but an edge can also form inside a wait already under way
+//! (a queued writer that takes the lock's writer mark later). Every untimed wait older than the
+//! period is checked again, with the same confirmation as at the start of a wait.
+//!
+//! The thread starts with the first wait episode, wakes every half watchdog threshold or every
+//! re-check period (whichever is shorter), and uses no lockprof lock.
+
+use std::collections::HashSet;
+use std::panic::Location;
+use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::time::Duration;
+
+use backtrace::Backtrace;
+
+use crate::threads::live_records;
+use lockprof_trace::Access;
+
+/// One wait that outlasted the threshold.
+#[derive(Clone)]
+pub(crate) struct LongWait {
+    pub thread: u64,
+    pub lock: u64,
+    pub access: Access,
+    pub wait_at: &'static Location<'static>,
+    pub waited: Duration,
+    pub stack: Arc<Backtrace>,
+    pub holder: Option<(u64, &'static Location<'static>, Option<Arc<Backtrace>>)>,
+}
+
+/// At most this many long waits are kept.
+const MAX_LONG_WAITS: usize = 1_000;
+
+pub(crate) fn recorded() -> &'static Mutex<Vec<LongWait>> {
+    static LONG: OnceLock<Mutex<Vec<LongWait>>> = OnceLock::new();
+    LONG.get_or_init(Mutex::default)
+}
+
+/// Starts the background thread once, if the watchdog or the re-check is on.
+pub(crate) fn ensure_started() {
+    static START: Once = Once::new();
+    let config = crate::config::config();
+    let (watchdog, recheck) = (config.watchdog, config.recheck);
+    let Some(period) = [watchdog.map(|t| t / 2), recheck].into_iter().flatten().min() else { return };
+    START.call_once(|| {
+        let period = period.max(Duration::from_millis(5));
+        let spawned = std::thread::Builder::new()
+            .name("lockprof-watchdog".into())
+            .spawn(move || run(period, watchdog, recheck));
+        if let Err(error) = spawned {
+            eprintln!("lockprof: could not start the watchdog: {error}");
+        }
+    });
+}
+
+fn run(period: Duration, watchdog: Option<Duration>, recheck: Option<Duration>) {
+    let mut reported: HashSet<(u64, u64)> = HashSet::new();
+    loop {
+        std::thread::sleep(period);
+        if let Some(older_than) = recheck {
+            recheck_waits(older_than);
+        }
+        if let Some(threshold) = watchdog {
+            if scan(threshold, &mut reported) {
+                crate::trace::writer::write_configured(&crate::trace::snapshot::take(
+                    lockprof_trace::schema::WriteReason::Watchdog,
+                ));
+            }
+        }
+    }
+}
+
+/// At most this many waits are re-checked per period.
+const MAX_RECHECKS: usize = 64;
+
+/// Re-checks every untimed wait older than `older_than` for a deadlock it is now part of.
+fn recheck_waits(older_than: Duration) {
+    let candidates: Vec<_> = live_records()
+        .into_iter()
+        .filter(|r| {
+            r.with_slot(|s| s.waiting.as_ref().is_some_and(|w| !w.timed && w.since.elapsed() >= older_than))
+        })
+        .take(MAX_RECHECKS)
+        .collect();
+    for record in candidates {
+        if let Some(found) = crate::wait_for_graph::find_deadlock(&record) {
+            crate::deadlock::found_in_background(&record, found);
+            return; // one per period: the others of the same deadlock are deduplicated anyway
+        }
+    }
+}
+
+/// Records every published wait older than `threshold` not reported yet; returns whether any was.
+fn scan(threshold: Duration, reported: &mut HashSet<(u64, u64)>) -> bool {
+    let records = live_records();
+    // Stacks of waiting threads, so a holder that is itself waiting gets its stack too.
+    let waiting_stacks: Vec<(u64, Arc<Backtrace>)> = records
+        .iter()
+        .filter_map(|r| r.with_slot(|s| s.waiting.as_ref().map(|w| (r.id, Arc::clone(&w.stack)))))
+        .collect();
+    let mut found = Vec::new();
+    for record in &records {
+        let long = record.with_slot(|slot| {
+            let waiting = slot.waiting.as_ref()?;
+            let waited = waiting.since.elapsed();
+            if waited < threshold || reported.contains(&(record.id, slot.seq)) {
+                return None;
+            }
+            reported.insert((record.id, slot.seq));
+            // SAFETY: as in `wait_for_graph::observe`: the slot's mutex is held, so the waiting
+            // thread is still inside the lock call that borrows the lock.
+            let lock = unsafe { &*waiting.lock };
+            let holder = lock.holder().map(|(thread, _, at)| {
+                let stack = waiting_stacks.iter().find(|(t, _)| *t == thread).map(|(_, s)| Arc::clone(s));
+                (thread, at, stack)
+            });
+            Some(LongWait {
+                thread: record.id,
+                lock: waiting.lock_id,
+                access: waiting.access,
+                wait_at: waiting.at,
+                waited,
+                stack: Arc::clone(&waiting.stack),
+                holder,
+            })
+        });
+        found.extend(long);
+    }
+    if found.is_empty() {
+        return false;
+    }
+    let mut all = recorded().lock().unwrap_or_else(|e| e.into_inner());
+    for wait in found {
+        if all.len() < MAX_LONG_WAITS {
+            crate::locks::pin(wait.lock);
+            all.push(wait);
+        }
+    }
+    true
+}

@@ -1,0 +1,32 @@
+//! Which primitive a lock is ([`LockKind`]), as written in the trace.
+
+use serde::{Deserialize, Serialize};
+
+/// Which primitive a lock is, as written in the trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockKind {
+    /// A mutual-exclusion lock (`lockprof::Mutex`, `lockprof::parking_lot::Mutex`).
+    Mutex,
+    /// A reader-writer lock.
+    RwLock,
+    /// A counting semaphore.
+    Semaphore,
+    /// A mutex its holder may lock again (`lockprof::parking_lot::ReentrantMutex`).
+    ReentrantMutex,
+    /// A condition variable (waited on, never held).
+    Condvar,
+}
+
+impl LockKind {
+    /// The lower-case name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockKind::Mutex => "mutex",
+            LockKind::RwLock => "rwlock",
+            LockKind::Semaphore => "semaphore",
+            LockKind::ReentrantMutex => "reentrant mutex",
+            LockKind::Condvar => "condvar",
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! The trace file format, version 1. One definition, used by the writer in the profiled process
+//! and by the CLI that reads it. Documented for users in the README ("The trace format").
+//!
+//! Compatibility rule: within a version, fields are only ever added, and readers ignore fields
+//! they do not know; a change that an older reader would misread bumps [`TRACE_VERSION`].
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::Access;
+use crate::lock_kind::LockKind;
+use crate::policy::DeadlockPolicy;
+
+/// The value of the top-level `"format"` field.
+pub const TRACE_FORMAT: &str = "lockprof-trace";
+/// The version this build writes, and the newest it reads.
+pub const TRACE_VERSION: u32 = 1;
+
+/// A whole trace file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    /// Always [`TRACE_FORMAT`].
+    pub format: String,
+    /// [`TRACE_VERSION`] of the writer.
+    pub version: u32,
+    /// The process that wrote it.
+    pub process: Process,
+    /// Locks that took part in a wait or a finding, by id.
+    pub locks: Vec<LockEntry>,
+    /// Threads that took part in a wait or a finding, by id.
+    pub threads: Vec<ThreadEntry>,
+    /// Actual deadlocks found, in the order they were found.
+    pub deadlocks: Vec<Deadlock>,
+    /// The lock-order graph: one edge per pair of locks taken one while holding the other.
+    #[serde(default)]
+    pub lock_order: Vec<OrderEdge>,
+    /// Edges not recorded because the graph reached its size limit.
+    #[serde(default)]
+    pub lock_order_dropped: u64,
+    /// Waits longer than `LOCKPROF_WATCHDOG_MS`, in the order the watchdog found them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub long_waits: Vec<LongWait>,
+    /// Waits on a condition variable while holding another lock ("sleeping while holding").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub condvar_waits_while_holding: Vec<CondvarWaitWhileHolding>,
+    /// The contention profile, when it was kept (a trace was being written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contention: Option<Contention>,
+    /// Wait and contended-hold spans for `lockprof timeline`, when contention was profiled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Timeline>,
+    /// Symbolised stacks referenced by id from the rest of the trace.
+    pub stacks: Vec<Stack>,
+}
+
+/// The writing process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Process {
+    /// Operating-system process id.
+    pub pid: u32,
+    /// Command line, program first.
+    pub command: Vec<String>,
+    /// Why this copy of the trace was written.
+    pub reason: WriteReason,
+    /// Blocked acquisitions that were checked for deadlock (those that outlasted the grace
+    /// period).
+    #[serde(default)]
+    pub wait_episodes: u64,
+}
+
+/// When a trace is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteReason {
+    /// At process exit (return from `main` or `std::process::exit`).
+    Exit,
+    /// The moment a deadlock was found, before the policy applied.
+    Deadlock,
+    /// By the watchdog, when it recorded a new long wait (the process was still running).
+    Watchdog,
+}
+
+/// A source location, as `file:line:column`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Site {
+    /// Path as the compiler saw it (relative to the workspace for workspace crates).
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+impl Site {
+    /// The site of a `#[track_caller]` location.
+    pub fn from_location(location: &std::panic::Location<'_>) -> Self {
+        Site { file: location.file().to_owned(), line: location.line(), column: location.column() }
+    }
+}
+
+impl Site {
+    /// A placeholder for a lock missing from a trace (malformed input).
+    pub fn unknown(lock: u64) -> Self {
+        Site { file: format!("<unknown lock {lock}>"), line: 0, column: 0 }
+    }
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// A lock, identified by its creation site and optional name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockEntry {
+    /// Id, unique within the trace.
+    pub id: u64,
+    /// Which primitive it is.
+    pub kind: LockKind,
+    /// Where it was created.
+    pub site: Site,
+    /// The name it was given, if any.
+    pub name: Option<String>,
+}
+
+/// A thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadEntry {
+    /// lockprof's id (not the OS thread id), unique within the trace.
+    pub id: u64,
+    /// `std::thread` name, if it had one.
+    pub name: Option<String>,
+}
+
+/// An actual deadlock: a cycle of threads, each waiting for a lock the next one holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deadlock {
+    /// The thread whose wait closed the cycle (with `background`, the thread whose long wait
+    /// the re-check started from).
+    pub detected_by: u64,
+    /// Found by the background re-check of long waits: the cycle's last edge formed inside a
+    /// wait already under way (a queued writer taking the writer mark, say).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub background: bool,
+    /// The policy applied after it was found.
+    pub policy: DeadlockPolicy,
+    /// The threads in wait order, starting with `detected_by`: thread `i` waits for the lock that
+    /// thread `i + 1` holds (or is queued for), and the last waits for the first's.
+    pub cycle: Vec<CycleHop>,
+    /// Further threads deadlocked with the cycle's (a semaphore knot: every permit holder
+    /// blocked), each with the lock through which it blocks another member.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub knot: Vec<CycleHop>,
+}
+
+/// One thread of a deadlock cycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CycleHop {
+    /// The thread.
+    pub thread: u64,
+    /// The lock it holds that the previous thread of the cycle waits for (or, with `queued`, the
+    /// lock it is queued for ahead of that thread).
+    pub holds: u64,
+    /// Where it acquired `holds` (exact, even on the fast path), or with `queued` where it waits.
+    pub hold_site: Site,
+    /// How it holds `holds` (absent: exclusively).
+    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    pub hold_access: Access,
+    /// Semaphores: how many permits of `holds` it holds.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hold_permits: u32,
+    /// It blocks the previous thread not as a holder but as a writer queued for `holds`, which
+    /// the lock serves before that thread's read.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub queued: bool,
+    /// The lock it waits for.
+    pub waits_for: u64,
+    /// How it wants `waits_for` (absent: exclusively).
+    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    pub wait_access: Access,
+    /// Semaphores: how many permits it waits for.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wait_permits: u32,
+    /// Where it waits for `waits_for`.
+    pub wait_site: Site,
+    /// Its stack while waiting (an id in `stacks`); the frame that holds `holds` is on it unless
+    /// the guard was returned out of the function that took it.
+    pub stack: Option<u32>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A lock-order edge: some thread acquired `to` (blocking) while holding `from`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderEdge {
+    /// The lock held.
+    pub from: u64,
+    /// The lock acquired while holding it.
+    pub to: u64,
+    /// Where `from` was acquired, in the first occurrence.
+    pub from_site: Site,
+    /// Where `to` was acquired, in the first occurrence.
+    pub to_site: Site,
+    /// The strongest access in which `from` was held over all occurrences (absent: exclusive).
+    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    pub from_access: Access,
+    /// The strongest access in which `to` was acquired over all occurrences.
+    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    pub to_access: Access,
+    /// The thread of the first occurrence.
+    pub thread: u64,
+    /// That thread's stack when it acquired `to` (an id in `stacks`).
+    pub stack: Option<u32>,
+    /// Locks (besides `from`) held on every occurrence: if every edge of a cycle shares one,
+    /// the cycle cannot deadlock.
+    #[serde(default)]
+    pub gates: Vec<u64>,
+    /// How many distinct threads took this edge.
+    pub threads: u64,
+}
+
+/// A wait that outlasted the watchdog's threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LongWait {
+    /// The waiting thread.
+    pub thread: u64,
+    /// The lock (or condition variable) it waited for.
+    pub lock: u64,
+    /// How it wanted the lock.
+    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    pub access: Access,
+    /// Where it waited.
+    pub wait_site: Site,
+    /// How long it had waited when the watchdog saw it (at least this long in all).
+    pub waited_ms: u64,
+    /// Its stack while waiting.
+    pub stack: Option<u32>,
+    /// The thread holding the lock (exclusively) then, if any.
+    pub holder: Option<u64>,
+    /// Where the holder acquired it.
+    pub holder_site: Option<Site>,
+    /// The holder's stack, if it was itself waiting.
+    pub holder_stack: Option<u32>,
+}
+
+/// A thread waited on a condition variable while holding another lock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CondvarWaitWhileHolding {
+    /// The thread.
+    pub thread: u64,
+    /// The condition variable.
+    pub condvar: u64,
+    /// Where it waited.
+    pub wait_site: Site,
+    /// The lock it held meanwhile.
+    pub held: u64,
+    /// Where it had acquired that lock.
+    pub held_site: Site,
+}
+
+/// The contention profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contention {
+    /// `LOCKPROF_SAMPLE`: one in this many brief waits had its stack captured (waits long
+    /// enough to be checked for deadlock always do). Per-lock figures are exact.
+    pub sample: u64,
+    /// Per-lock figures, for every lock with at least one acquisition.
+    pub locks: Vec<LockContention>,
+    /// Waiting stacks per lock: how often and how long threads waited there.
+    pub waiters: Vec<StackContention>,
+    /// Holding stacks per lock: where holders released a lock others were waiting for, and how
+    /// long they had kept them waiting (the holder's blame).
+    pub holders: Vec<StackContention>,
+    /// Stacks not kept because a table reached its size limit.
+    #[serde(default)]
+    pub dropped_stacks: u64,
+}
+
+/// One lock's contention figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockContention {
+    /// The lock.
+    pub lock: u64,
+    /// Every acquisition.
+    pub acquisitions: u64,
+    /// Acquisitions that had to wait.
+    pub contended: u64,
+    /// Total wait, in nanoseconds.
+    pub wait_ns: u64,
+    /// Longest wait, in nanoseconds.
+    pub max_wait_ns: u64,
+    /// Time holders kept the lock while someone waited for it, in nanoseconds.
+    pub hold_ns: u64,
+}
+
+/// One stack's figures on one lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackContention {
+    /// The lock.
+    pub lock: u64,
+    /// The stack (an id in `stacks`).
+    pub stack: u32,
+    /// How many waits (or contended holds) it accounts for.
+    pub count: u64,
+    /// Their total duration, in nanoseconds.
+    pub ns: u64,
+}
+
+/// Timeline spans, kept in a bounded ring per thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Spans, by start time.
+    pub spans: Vec<TimelineSpan>,
+    /// Spans dropped because a thread's ring was full (the oldest go first).
+    pub dropped: u64,
+}
+
+/// A span of a thread on a lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineSpan {
+    /// The thread.
+    pub thread: u64,
+    /// The lock.
+    pub lock: u64,
+    /// Waiting for the lock, or holding it while another waited.
+    pub kind: SpanKind,
+    /// Start and end, in nanoseconds since the profiler's clock started.
+    pub start_ns: u64,
+    /// End of the span.
+    pub end_ns: u64,
+}
+
+/// What a timeline span is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpanKind {
+    /// The thread waited for the lock.
+    Wait,
+    /// The thread held the lock while another waited for it.
+    Hold,
+}
+
+/// A symbolised stack, innermost frame first, with lockprof's own frames and the runtime's
+/// start-up frames removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stack {
+    /// Id, unique within the trace.
+    pub id: u32,
+    /// Frames, innermost first.
+    pub frames: Vec<Frame>,
+}
+
+/// One frame of a stack.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Frame {
+    /// Demangled function name without hash, or `??` when unknown.
+    pub function: String,
+    /// Source file, relative to the working directory where possible.
+    pub file: Option<String>,
+    /// Source line.
+    pub line: Option<u32>,
+}
+
+impl Trace {
+    /// An empty trace written by this process now.
+    pub fn empty(reason: WriteReason) -> Self {
+        Trace {
+            format: TRACE_FORMAT.to_owned(),
+            version: TRACE_VERSION,
+            process: Process {
+                pid: std::process::id(),
+                command: std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect(),
+                reason,
+                wait_episodes: 0,
+            },
+            locks: Vec::new(),
+            threads: Vec::new(),
+            deadlocks: Vec::new(),
+            lock_order: Vec::new(),
+            lock_order_dropped: 0,
+            long_waits: Vec::new(),
+            condvar_waits_while_holding: Vec::new(),
+            contention: None,
+            timeline: None,
+            stacks: Vec::new(),
+        }
+    }
+
+    /// The lock with this id.
+    pub fn lock(&self, id: u64) -> Option<&LockEntry> {
+        self.locks.iter().find(|l| l.id == id)
+    }
+
+    /// The thread with this id.
+    pub fn thread(&self, id: u64) -> Option<&ThreadEntry> {
+        self.threads.iter().find(|t| t.id == id)
+    }
+
+    /// The stack with this id.
+    pub fn stack(&self, id: u32) -> Option<&Stack> {
+        self.stacks.iter().find(|s| s.id == id)
+    }
+}
