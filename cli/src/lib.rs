@@ -33,6 +33,7 @@ pub mod demo;
 pub mod duration;
 pub mod error;
 pub mod format;
+pub mod kinds;
 pub mod output;
 pub mod profile;
 pub mod suppress;

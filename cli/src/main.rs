@@ -21,7 +21,7 @@ use lockprof_cli::format::Format;
 use lockprof_cli::output::PipeSafe;
 use lockprof_cli::profile::{Blame, Selection, Weight};
 use lockprof_cli::synthetic::{self, Synthetic};
-use lockprof_cli::{Error, commands, demo, duration, verdict};
+use lockprof_cli::{Error, commands, demo, duration, kinds};
 
 /// Runtime deadlock profiler: turns lockprof traces (`LOCKPROF_TRACE=path`) into reports and CI
 /// verdicts.
@@ -178,7 +178,7 @@ struct CheckArgs {
     /// The kinds of findings that fail the check: deadlock, potential (potential-deadlock), or
     /// any rule id; repeat the option or separate with commas. Default: the kinds that fail by
     /// default (deadlock, potential-deadlock).
-    #[arg(long, value_name = "KIND", value_delimiter = ',', value_parser = verdict::parse_kind)]
+    #[arg(long, value_name = "KIND", value_delimiter = ',', value_parser = kinds::parse_kind)]
     fail_on: Vec<FindingKind>,
     /// The suppression file (default: lockprof.toml in the current directory, if there is one).
     #[arg(long, value_name = "FILE")]

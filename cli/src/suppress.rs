@@ -34,7 +34,7 @@ use lockprof_analysis::report::lock_label;
 use lockprof_trace::schema::{Site, Trace};
 
 use crate::Error;
-use crate::verdict::parse_kind;
+use crate::kinds::parse_kind;
 
 /// The file read when `--suppress` is not given, from the current directory.
 pub const DEFAULT_FILE: &str = "lockprof.toml";

@@ -20,8 +20,11 @@ pub const LOCKPROF: &str = env!("CARGO_BIN_EXE_lockprof");
 pub fn scenarios() -> &'static str {
     static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     PATH.get_or_init(|| {
-        let exe =
-            target_dir().join("examples").join(format!("run_scenarios{}", std::env::consts::EXE_SUFFIX));
+        let exe = Path::new(LOCKPROF)
+            .parent()
+            .expect("<target>/<profile>/lockprof")
+            .join("examples")
+            .join(format!("run_scenarios{}", std::env::consts::EXE_SUFFIX));
         if !exe.exists() {
             let mut build = Command::new(env!("CARGO"));
             build.args(["build", "--quiet", "-p", "lockprof-cli", "--example", "run_scenarios"]);

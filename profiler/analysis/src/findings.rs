@@ -99,8 +99,8 @@ pub struct Finding {
 /// Every finding in `trace`: deadlocks, then potential deadlocks, then class-level ones.
 ///
 /// ```
-/// use lockprof_profiler::findings::findings;
-/// use lockprof_profiler::trace::schema::{Trace, WriteReason};
+/// use lockprof_analysis::findings::findings;
+/// use lockprof_trace::schema::{Trace, WriteReason};
 /// assert!(findings(&Trace::empty(WriteReason::Exit)).is_empty());
 /// ```
 pub fn findings(trace: &Trace) -> Vec<Finding> {

@@ -6,8 +6,8 @@
 //! to render a deadlock's message, and the CLI to report and check.
 //!
 //! ```
-//! let trace = lockprof_trace::load::parse(br#"{"format": "lockprof-trace", "version": 1}"#)
-//!     .expect("a minimal trace");
+//! use lockprof_trace::schema::{Trace, WriteReason};
+//! let trace = Trace::empty(WriteReason::Exit);
 //! assert!(lockprof_analysis::findings::findings(&trace).is_empty());
 //! ```
 
@@ -20,8 +20,7 @@ pub mod report;
 /// How many findings of `trace` fail a check by default (see [`findings`]).
 ///
 /// ```
-/// let trace = lockprof_trace::load::parse(br#"{"format": "lockprof-trace", "version": 1}"#)
-///     .expect("a minimal trace");
+/// let trace = lockprof_trace::schema::Trace::empty(lockprof_trace::schema::WriteReason::Exit);
 /// assert_eq!(lockprof_analysis::failing_findings(&trace), 0);
 /// ```
 pub fn failing_findings(trace: &lockprof_trace::schema::Trace) -> usize {

@@ -83,8 +83,8 @@ pub struct Analysis {
 /// Analyses the lock-order graph of `trace`.
 ///
 /// ```
-/// use lockprof_profiler::potential_deadlocks::analyse;
-/// use lockprof_profiler::trace::schema::{Trace, WriteReason};
+/// use lockprof_analysis::potential_deadlocks::analyse;
+/// use lockprof_trace::schema::{Trace, WriteReason};
 /// assert!(analyse(&Trace::empty(WriteReason::Exit)).potential.is_empty());
 /// ```
 pub fn analyse(trace: &Trace) -> Analysis {

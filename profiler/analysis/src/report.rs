@@ -17,10 +17,10 @@ pub const MAX_FRAMES: usize = 16;
 /// literals, so a name from a crafted trace cannot break lines or send terminal escapes.
 ///
 /// ```
-/// # use lockprof_profiler::trace::schema::{Trace, ThreadEntry, WriteReason};
+/// # use lockprof_trace::schema::{Trace, ThreadEntry, WriteReason};
 /// let mut trace = Trace::empty(WriteReason::Exit);
 /// trace.threads.push(ThreadEntry { id: 2, name: Some("worker\n".into()) });
-/// assert_eq!(lockprof_profiler::report::thread_label(&trace, 2), r#"thread #2 "worker\n""#);
+/// assert_eq!(lockprof_analysis::report::thread_label(&trace, 2), r#"thread #2 "worker\n""#);
 /// ```
 pub fn thread_label(trace: &Trace, id: u64) -> String {
     match trace.thread(id).and_then(|t| t.name.as_deref()) {

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::lock_order::InversionPolicy;
 use lockprof_trace::DeadlockPolicy;
 
 /// What the environment asked lockprof to do.
@@ -19,7 +18,7 @@ pub struct Config {
     /// `LOCKPROF_ON_INVERSION`: what to do when an acquisition closes a lock-order cycle.
     pub on_inversion: InversionPolicy,
     /// `LOCKPROF_GRACE_US`: how long a blocked acquisition waits on the raw lock before it is
-    /// checked for deadlock (default [`crate::GRACE`]; `0` checks every blocked acquisition).
+    /// checked for deadlock (default [`GRACE`]; `0` checks every blocked acquisition).
     pub grace: Duration,
     /// `LOCKPROF_WATCHDOG_MS`: record a long-wait finding for any lock or condvar wait longer
     /// than this (off when unset).
@@ -75,16 +74,53 @@ fn watchdog_from_env(value: Option<&str>) -> Option<Duration> {
     }
 }
 
-/// Parses `LOCKPROF_GRACE_US` (microseconds); unset or invalid means [`crate::GRACE`].
+/// Parses `LOCKPROF_GRACE_US` (microseconds); unset or invalid means [`GRACE`].
 fn grace_from_env(value: Option<&str>) -> Duration {
     match value.map(str::trim) {
-        None | Some("") => crate::GRACE,
+        None | Some("") => GRACE,
         Some(v) => v.parse().map(Duration::from_micros).unwrap_or_else(|_| {
             eprintln!(
                 "lockprof: LOCKPROF_GRACE_US={v:?} is not a whole number of microseconds; using the default"
             );
-            crate::GRACE
+            GRACE
         }),
+    }
+}
+
+/// How long a blocked acquisition waits on the raw lock before it becomes a wait episode, unless
+/// `LOCKPROF_GRACE_US` says otherwise.
+/// Short enough that a deadlock is reported within a fraction of a millisecond, long enough that
+/// ordinary brief contention never pays for stack capture or graph exploration.
+pub const GRACE: Duration = Duration::from_micros(50);
+
+/// What to do when an acquisition closes a lock-order cycle (`LOCKPROF_ON_INVERSION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InversionPolicy {
+    /// Record it; the trace's analysis reports it (the default).
+    Record,
+    /// Panic at the acquisition that closes the cycle, as tracing-mutex does.
+    Panic,
+}
+
+impl InversionPolicy {
+    /// Parses `LOCKPROF_ON_INVERSION`; unset or unknown values mean [`InversionPolicy::Record`].
+    ///
+    /// ```
+    /// use lockprof_profiler::InversionPolicy;
+    /// assert_eq!(InversionPolicy::from_env(Some("panic")), InversionPolicy::Panic);
+    /// assert_eq!(InversionPolicy::from_env(None), InversionPolicy::Record);
+    /// ```
+    pub fn from_env(value: Option<&str>) -> Self {
+        match value.map(str::trim) {
+            Some("panic") => InversionPolicy::Panic,
+            None | Some("") | Some("record") => InversionPolicy::Record,
+            Some(other) => {
+                eprintln!(
+                    "lockprof: LOCKPROF_ON_INVERSION={other:?} is not one of record, panic; using record"
+                );
+                InversionPolicy::Record
+            }
+        }
     }
 }
 
@@ -110,7 +146,7 @@ mod tests {
     fn grace_is_read_in_microseconds_and_defaults_when_invalid() {
         assert_eq!(grace_from_env(Some("0")), Duration::ZERO);
         assert_eq!(grace_from_env(Some("250")), Duration::from_micros(250));
-        assert_eq!(grace_from_env(None), crate::GRACE);
-        assert_eq!(grace_from_env(Some("soon")), crate::GRACE);
+        assert_eq!(grace_from_env(None), GRACE);
+        assert_eq!(grace_from_env(Some("soon")), GRACE);
     }
 }

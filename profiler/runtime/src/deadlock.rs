@@ -1,39 +1,13 @@
 //! What happens when the wait-for graph yields a confirmed cycle: record it once, write the trace,
 //! then apply the policy.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use crate::config::config;
+use crate::records::{Found, found_so_far};
 use crate::threads::ThreadRecord;
-use crate::wait_for_graph::{FoundDeadlock, Member};
+use crate::wait_for_graph::FoundDeadlock;
 use lockprof_trace::DeadlockPolicy;
-
-/// A deadlock as kept in memory until the trace is written.
-#[derive(Clone)]
-pub(crate) struct Found {
-    /// The episodes it consists of (see [`FoundDeadlock::key`]).
-    key: Vec<(u64, u64)>,
-    pub detected_by: u64,
-    /// Found by the background re-check (`crate::watchdog`), not by a thread starting to wait.
-    pub background: bool,
-    pub policy: DeadlockPolicy,
-    pub cycle: Vec<Arc<Member>>,
-    pub knot: Vec<Arc<Member>>,
-}
-
-pub(crate) fn found_so_far() -> &'static Mutex<Vec<Found>> {
-    static FOUND: OnceLock<Mutex<Vec<Found>>> = OnceLock::new();
-    FOUND.get_or_init(Mutex::default)
-}
-
-/// How many distinct deadlocks this process has found.
-///
-/// ```
-/// assert_eq!(lockprof_profiler::deadlocks_found(), 0);
-/// ```
-pub fn deadlocks_found() -> usize {
-    found_so_far().lock().unwrap_or_else(|e| e.into_inner()).len()
-}
 
 /// Records the confirmed deadlock (its cycle starting with `detector`), writes the trace, and
 /// applies the policy. Returns only under the `report` policy, or if another of its threads has

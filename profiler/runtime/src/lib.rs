@@ -9,8 +9,15 @@
 //! reads traces without it.
 //!
 //! A lock call from the user's code reaches the graph in three hops:
-//! `lockprof::Mutex::lock` → [`LockState::lock`] → (only if the lock is taken) `LockState::wait`
-//! in [`episode`](crate::LockState) → [`wait_for_graph`]'s `find_deadlock`.
+//! `lockprof::Mutex::lock` → [`LockState::lock`] (`lock_state/acquire.rs`) → (only if the lock is
+//! taken) `LockState::wait` (`episode.rs`) → [`wait_for_graph`]'s `find_deadlock`.
+//!
+//! Inside, modules import downward too (no import circle spans more than two files): the
+//! configuration, the raw-lock trait and the thread-local held stack at the bottom; the lock
+//! header, the lock and thread registries and the contention counters above them; then the
+//! wait-for graph and lock-order recording; then what the process has found (`records`), its
+//! trace snapshot and writer; then the deadlock policy, warnings and watchdog; and at the top the
+//! wait episode and the acquisition path that calls it.
 //!
 //! # Environment
 //! - `LOCKPROF_TRACE=path`: write the trace there at exit and when a deadlock is found.
@@ -28,7 +35,10 @@ mod episode;
 mod local;
 mod lock_order;
 mod lock_state;
+mod lock_stats;
 mod locks;
+mod raw_lock;
+mod records;
 mod stacks;
 mod tag;
 mod threads;
@@ -38,11 +48,11 @@ pub mod wait_for_graph;
 mod warnings;
 mod watchdog;
 
-pub use config::{Config, config};
-pub use deadlock::deadlocks_found;
-pub use episode::{GRACE, RawLock, WriterMark, wait_episodes};
+pub use config::{Config, GRACE, InversionPolicy, config};
 pub use local::current_thread_id;
-pub use lock_order::{InversionPolicy, MAX_EDGES};
+pub use lock_order::MAX_EDGES;
 pub use lock_state::LockState;
 pub use lockprof_trace::{Access, DeadlockPolicy, LockKind};
+pub use raw_lock::{RawLock, WriterMark};
+pub use records::{deadlocks_found, wait_episodes};
 pub use trace::write_now;

@@ -85,14 +85,12 @@ impl Local {
         if id != 0 { id } else { self.first_touch() }
     }
 
-    /// A thread's first lock call: give it an id and make sure the process-wide machinery
-    /// (config, exit hook) is set up.
+    /// A thread's first lock call: give it an id.
     #[cold]
     #[inline(never)]
     fn first_touch(&self) -> u64 {
         let id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
         self.thread.set(id);
-        crate::trace::writer::install_exit_hook();
         id
     }
 

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use backtrace::Backtrace;
 use petgraph::graphmap::DiGraphMap;
 
+use crate::config::InversionPolicy;
 use crate::local::{Held, Local};
 use crate::tag;
 use lockprof_trace::Access;
@@ -207,35 +208,4 @@ fn closed_cycle(g: &OrderGraph, from: u64, to: u64, others: &[u64]) -> Option<St
         "lockprof: lock-order inversion (potential deadlock): this acquisition closes a cycle of lock orders:\n{}\n(LOCKPROF_ON_INVERSION=panic)",
         lines.join("\n")
     ))
-}
-
-/// What to do when an acquisition closes a lock-order cycle (`LOCKPROF_ON_INVERSION`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InversionPolicy {
-    /// Record it; the trace's analysis reports it (the default).
-    Record,
-    /// Panic at the acquisition that closes the cycle, as tracing-mutex does.
-    Panic,
-}
-
-impl InversionPolicy {
-    /// Parses `LOCKPROF_ON_INVERSION`; unset or unknown values mean [`InversionPolicy::Record`].
-    ///
-    /// ```
-    /// use lockprof_profiler::InversionPolicy;
-    /// assert_eq!(InversionPolicy::from_env(Some("panic")), InversionPolicy::Panic);
-    /// assert_eq!(InversionPolicy::from_env(None), InversionPolicy::Record);
-    /// ```
-    pub fn from_env(value: Option<&str>) -> Self {
-        match value.map(str::trim) {
-            Some("panic") => InversionPolicy::Panic,
-            None | Some("") | Some("record") => InversionPolicy::Record,
-            Some(other) => {
-                eprintln!(
-                    "lockprof: LOCKPROF_ON_INVERSION={other:?} is not one of record, panic; using record"
-                );
-                InversionPolicy::Record
-            }
-        }
-    }
 }

@@ -14,9 +14,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-use crate::contention::LockStats;
-
-use crate::lock_state::LockState;
+use crate::lock_stats::LockStats;
 use lockprof_trace::LockKind;
 
 /// What the registry keeps about one lock.
@@ -39,10 +37,15 @@ pub(crate) fn registry() -> &'static DashMap<u64, LockInfo> {
     LOCKS.get_or_init(DashMap::new)
 }
 
-/// Gives `state` a fresh id and records it.
-pub(crate) fn register(state: &LockState, stats: Option<Arc<LockStats>>) -> u64 {
+/// Gives a lock (of `kind`, created at `site`, named `name`) a fresh id and records it.
+pub(crate) fn register(
+    kind: LockKind,
+    site: &'static Location<'static>,
+    name: Option<&'static str>,
+    stats: Option<Arc<LockStats>>,
+) -> u64 {
     let id = NEXT_LOCK_ID.fetch_add(1, Ordering::Relaxed);
-    let info = LockInfo { kind: state.kind(), site: state.site(), name: state.name(), pinned: false, stats };
+    let info = LockInfo { kind, site, name, pinned: false, stats };
     registry().insert(id, info);
     id
 }

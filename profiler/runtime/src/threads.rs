@@ -47,7 +47,7 @@ pub(crate) struct Waiting {
     pub held: Arc<[HeldCopy]>,
     /// Reader-writer locks: the probe of the raw lock's writer mark. Called, like `lock` is
     /// dereferenced, only with the slot's mutex held.
-    pub writer_mark: Option<crate::episode::WriterMark>,
+    pub writer_mark: Option<crate::raw_lock::WriterMark>,
 }
 
 /// A lock a waiting thread holds, as published with its wait.

@@ -15,34 +15,12 @@
 //! re-check period (whichever is shorter), and uses no lockprof lock.
 
 use std::collections::HashSet;
-use std::panic::Location;
-use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use backtrace::Backtrace;
 
 use crate::threads::live_records;
-use lockprof_trace::Access;
-
-/// One wait that outlasted the threshold.
-#[derive(Clone)]
-pub(crate) struct LongWait {
-    pub thread: u64,
-    pub lock: u64,
-    pub access: Access,
-    pub wait_at: &'static Location<'static>,
-    pub waited: Duration,
-    pub stack: Arc<Backtrace>,
-    pub holder: Option<(u64, &'static Location<'static>, Option<Arc<Backtrace>>)>,
-}
-
-/// At most this many long waits are kept.
-const MAX_LONG_WAITS: usize = 1_000;
-
-pub(crate) fn recorded() -> &'static Mutex<Vec<LongWait>> {
-    static LONG: OnceLock<Mutex<Vec<LongWait>>> = OnceLock::new();
-    LONG.get_or_init(Mutex::default)
-}
 
 /// Starts the background thread once, if the watchdog or the re-check is on.
 pub(crate) fn ensure_started() {
@@ -122,7 +100,7 @@ fn scan(threshold: Duration, reported: &mut HashSet<(u64, u64)>) -> bool {
                 let stack = waiting_stacks.iter().find(|(t, _)| *t == thread).map(|(_, s)| Arc::clone(s));
                 (thread, at, stack)
             });
-            Some(LongWait {
+            Some(crate::records::LongWait {
                 thread: record.id,
                 lock: waiting.lock_id,
                 access: waiting.access,
@@ -137,9 +115,9 @@ fn scan(threshold: Duration, reported: &mut HashSet<(u64, u64)>) -> bool {
     if found.is_empty() {
         return false;
     }
-    let mut all = recorded().lock().unwrap_or_else(|e| e.into_inner());
+    let mut all = crate::records::long_waits().lock().unwrap_or_else(|e| e.into_inner());
     for wait in found {
-        if all.len() < MAX_LONG_WAITS {
+        if all.len() < crate::records::MAX_LONG_WAITS {
             crate::locks::pin(wait.lock);
             all.push(wait);
         }

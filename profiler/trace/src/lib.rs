@@ -7,9 +7,11 @@
 //! it. The `lockprof` CLI uses this crate and the analysis, never the runtime.
 //!
 //! ```
-//! let trace = lockprof_trace::load::parse(br#"{"format": "lockprof-trace", "version": 1}"#)
-//!     .expect("a minimal trace");
-//! assert!(trace.locks.is_empty());
+//! use lockprof_trace::schema::{Trace, WriteReason};
+//! let trace = Trace::empty(WriteReason::Exit);
+//! let json = serde_json::to_vec(&trace).expect("a trace serialises");
+//! let read = lockprof_trace::load::parse(&json).expect("and reads back");
+//! assert!(read.locks.is_empty() && read.format == "lockprof-trace");
 //! ```
 
 #![warn(missing_docs)]

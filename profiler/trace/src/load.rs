@@ -87,7 +87,7 @@ pub fn load(path: &Path) -> Result<Trace, LoadError> {
 /// Parses and validates a trace from bytes.
 ///
 /// ```
-/// use lockprof_profiler::trace::load::{parse, TraceError};
+/// use lockprof_trace::load::{parse, TraceError};
 /// assert!(matches!(parse(b""), Err(TraceError::Empty)));
 /// assert!(matches!(parse(br#"{"format": "lockprof-trace", "version": 9}"#), Err(TraceError::FutureVersion(9))));
 /// ```

@@ -55,8 +55,8 @@ pub fn is_merge(trace: &Trace) -> bool {
 /// a trace, into one trace. See the [module documentation](self) for what is merged how.
 ///
 /// ```
-/// use lockprof_profiler::trace::merge::merge;
-/// use lockprof_profiler::trace::schema::{Trace, WriteReason};
+/// use lockprof_trace::merge::merge;
+/// use lockprof_trace::schema::{Trace, WriteReason};
 /// let a = Trace::empty(WriteReason::Exit);
 /// let b = Trace::empty(WriteReason::Exit);
 /// let merged = merge([("a.json", &a), ("b.json", &b)]);

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 /// The deadlock policy.
 ///
 /// ```
-/// use lockprof_profiler::DeadlockPolicy;
+/// use lockprof_trace::DeadlockPolicy;
 /// assert_eq!(DeadlockPolicy::from_env(Some("abort")), DeadlockPolicy::Abort);
 /// assert_eq!(DeadlockPolicy::from_env(None), DeadlockPolicy::Panic);
 /// ```

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use backtrace::Backtrace;
 
-use crate::deadlock::found_so_far;
+use crate::records::found_so_far;
 use crate::wait_for_graph::{Blocks, Member};
 use lockprof_trace::Access;
 use lockprof_trace::schema::{
@@ -41,7 +41,7 @@ impl Stacks {
 /// A trace of everything recorded so far.
 pub(crate) fn take(reason: WriteReason) -> Trace {
     let mut trace = Trace::empty(reason);
-    trace.process.wait_episodes = crate::wait_episodes();
+    trace.process.wait_episodes = crate::records::wait_episodes();
     let mut stacks = Stacks::default();
 
     let found = found_so_far().lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -101,7 +101,7 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
             .collect();
     }
 
-    let long_waits = crate::watchdog::recorded().lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let long_waits = crate::records::long_waits().lock().unwrap_or_else(|e| e.into_inner()).clone();
     trace.long_waits = long_waits
         .iter()
         .map(|w| LongWait {
@@ -116,7 +116,7 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
             holder_stack: w.holder.as_ref().and_then(|(_, _, s)| s.as_ref()).map(|s| stacks.intern(s)),
         })
         .collect();
-    let warnings = crate::warnings::recorded().lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let warnings = crate::records::warnings().lock().unwrap_or_else(|e| e.into_inner()).clone();
     trace.condvar_waits_while_holding = warnings
         .iter()
         .map(|w| CondvarWaitWhileHolding {
@@ -128,7 +128,7 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
         })
         .collect();
 
-    if crate::contention::enabled() {
+    if crate::lock_stats::kept() {
         trace.contention = Some(contention(&mut stacks));
         let (spans, dropped) = crate::timeline::collect();
         let spans = spans

@@ -1,0 +1,243 @@
+//! A lock call through the header: the lock types in `lockprof` acquire their raw lock through
+//! [`LockState::lock`] and [`LockState::try_lock`], and call [`LockState::releasing`] right
+//! before releasing it.
+//!
+//! The fast path is `lock` on a free lock with nothing else held, and `releasing`: plain stores
+//! into the header and into the thread's own state ([`crate::local`]). No clock, no allocation,
+//! no global lock, no backtrace. The one exception is a lock's very first acquisition, which
+//! gives it an id and registers it. Waiting goes to [`crate::episode`].
+
+use std::panic::Location;
+use std::ptr;
+use std::sync::atomic::Ordering;
+
+use lockprof_trace::{Access, LockKind};
+
+use super::{LockState, OWNER_ACCESS_SHIFT};
+use crate::local;
+use crate::raw_lock::RawLock;
+
+impl LockState {
+    /// Acquires `raw` exclusively (blocking) for the caller at `at`, with all of lockprof's
+    /// bookkeeping: lock-order edges from the locks the thread holds, deadlock detection if it
+    /// has to wait, and the record of the new holder.
+    ///
+    /// The straight-line path (an already-registered lock, nothing else held, free) is a raw
+    /// `try_acquire` and a few plain stores; everything else is out of line.
+    ///
+    /// # Panics
+    /// Under `LOCKPROF_ON_DEADLOCK=panic` (the default) when this wait closes a deadlock, and
+    /// under `LOCKPROF_ON_INVERSION=panic` when it closes a lock-order cycle; in both cases
+    /// without acquiring.
+    #[inline]
+    #[track_caller]
+    pub fn lock<R: RawLock>(&self, at: &'static Location<'static>, raw: &R) {
+        self.lock_as(at, raw, Access::Exclusive, 0);
+    }
+
+    /// [`LockState::lock`] for any access: `Shared` for a read lock, `Permits` with a count for
+    /// a semaphore. `raw` must acquire in that access.
+    ///
+    /// # Panics
+    /// As [`LockState::lock`].
+    #[inline]
+    #[track_caller]
+    pub fn lock_as<R: RawLock>(&self, at: &'static Location<'static>, raw: &R, access: Access, permits: u32) {
+        let id = self.id.load(Ordering::Acquire);
+        if id != 0 && !local::with(local::Local::holds_any) && raw.try_acquire() {
+            self.acquired_as(id, at, access, permits);
+        } else {
+            self.lock_slow(at, raw, access, permits);
+        }
+    }
+
+    /// Everything [`LockState::lock`] keeps off its straight line: the first acquisition
+    /// (registration), order edges when other locks are held, and waiting.
+    #[inline(never)]
+    #[track_caller]
+    fn lock_slow(&self, at: &'static Location<'static>, raw: &dyn RawLock, access: Access, permits: u32) {
+        let id = self.registered_id();
+        self.record_order(id, access, at);
+        if !raw.try_acquire() {
+            self.wait_profiled(id, at, raw, access, permits);
+        }
+        self.acquired_as(id, at, access, permits);
+    }
+
+    /// [`LockState::wait`], timed and recorded in the contention profile when it is kept.
+    #[track_caller]
+    fn wait_profiled(
+        &self,
+        id: u64,
+        at: &'static Location<'static>,
+        raw: &dyn RawLock,
+        access: Access,
+        permits: u32,
+    ) {
+        let Some(stats) = self.stats() else {
+            self.wait(at, raw, access, permits);
+            return;
+        };
+        let start = std::time::Instant::now();
+        let start_ns = crate::contention::now_ns();
+        // Flag the hold as contended, so that its release charges the holder.
+        let _ = self.waited_since.compare_exchange(0, start_ns, Ordering::Relaxed, Ordering::Relaxed);
+        let episode_stack = self.wait(at, raw, access, permits);
+        let waited = start.elapsed();
+        stats.count_wait(waited);
+        crate::contention::record_wait(id, waited, episode_stack, start_ns);
+    }
+
+    /// Records the order edges from every held lock to this one (taken with `access`).
+    #[inline]
+    #[track_caller]
+    fn record_order(&self, id: u64, access: Access, at: &'static Location<'static>) {
+        if local::with(|l| crate::lock_order::needs_recording(l, id, access)) {
+            // Outside the thread-local closure, so that `#[track_caller]` points a panic at the
+            // user's lock call.
+            if let Some(inversion) = crate::lock_order::record_edges(id, access, at) {
+                std::panic::panic_any(inversion);
+            }
+        }
+    }
+
+    /// Acquires `raw` within `timeout` (a timed acquisition such as `try_lock_for`). Records
+    /// order edges, since it blocks, but its wait is never part of a reported deadlock: it ends
+    /// by itself. Returns whether it acquired.
+    ///
+    /// # Panics
+    /// Under `LOCKPROF_ON_INVERSION=panic`, as [`LockState::lock`].
+    #[track_caller]
+    pub fn lock_within<R: RawLock>(
+        &self,
+        at: &'static Location<'static>,
+        raw: &R,
+        access: Access,
+        permits: u32,
+        timeout: std::time::Duration,
+    ) -> bool {
+        let id = self.registered_id();
+        self.record_order(id, access, at);
+        let counted =
+            self.kind == LockKind::RwLock && matches!(access, Access::Exclusive | Access::Upgradable);
+        if counted {
+            self.permits.fetch_add(1, Ordering::SeqCst);
+        }
+        let acquired = raw.try_acquire() || self.wait_timed(at, raw, access, permits, timeout);
+        if counted {
+            self.permits.fetch_sub(1, Ordering::SeqCst);
+        }
+        if acquired {
+            self.acquired_as(id, at, access, permits);
+        }
+        acquired
+    }
+
+    /// Acquires `raw` exclusively if it is free, without blocking (and so without lock-order
+    /// edges or deadlock detection). Returns whether it acquired.
+    #[inline]
+    pub fn try_lock<R: RawLock>(&self, at: &'static Location<'static>, raw: &R) -> bool {
+        self.try_lock_as(at, raw, Access::Exclusive, 0)
+    }
+
+    /// [`LockState::try_lock`] for any access.
+    #[inline]
+    pub fn try_lock_as<R: RawLock>(
+        &self,
+        at: &'static Location<'static>,
+        raw: &R,
+        access: Access,
+        permits: u32,
+    ) -> bool {
+        let acquired = raw.try_acquire();
+        if acquired {
+            self.acquired_as(self.registered_id(), at, access, permits);
+        }
+        acquired
+    }
+
+    /// Records an acquisition the lock type made on its raw lock by itself (a re-entrant
+    /// re-lock, an upgrade), so the held set and holder stay exact.
+    #[inline]
+    pub fn note_acquired(&self, at: &'static Location<'static>, access: Access, permits: u32) {
+        self.acquired_as(self.registered_id(), at, access, permits);
+    }
+
+    /// Records the calling thread as a holder (acquired at `at`).
+    #[inline]
+    fn acquired_as(&self, id: u64, at: &'static Location<'static>, access: Access, permits: u32) {
+        if let Some(stats) = self.stats() {
+            stats.count_acquisition(access == Access::Exclusive);
+        }
+        local::with(|l| {
+            if matches!(access, Access::Exclusive | Access::Upgradable) {
+                // Site first, then owner with Release: a detector that reads this owner
+                // (Acquire) also sees this site.
+                self.acquired_at.store(ptr::from_ref(at).cast_mut(), Ordering::Relaxed);
+                self.owner.store(
+                    l.thread_id() | (crate::tag::code(access) << OWNER_ACCESS_SHIFT),
+                    Ordering::Release,
+                );
+            }
+            l.push_held(crate::tag::make(id, access, permits), at);
+        });
+    }
+
+    /// Fast path: the calling thread is about to release the exclusive hold of the raw lock.
+    #[inline]
+    pub fn releasing(&self) {
+        self.releasing_as(Access::Exclusive);
+    }
+
+    /// The calling thread is about to release a hold of `access`.
+    #[inline]
+    pub fn releasing_as(&self, access: Access) {
+        let id = self.id.load(Ordering::Relaxed);
+        let key = local::class_key(crate::tag::make(id, access, 0));
+        local::with(|l| l.pop_held(key));
+        if matches!(access, Access::Exclusive | Access::Upgradable) {
+            self.owner.store(0, Ordering::Release);
+        }
+        self.release_contended_hold(id);
+    }
+
+    /// If someone waited during this hold, charges the releasing holder (cold).
+    #[inline]
+    fn release_contended_hold(&self, id: u64) {
+        if self.waited_since.load(Ordering::Relaxed) != 0 {
+            self.charge_holder(id);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn charge_holder(&self, id: u64) {
+        let since = self.waited_since.swap(0, Ordering::Relaxed);
+        if let (Some(stats), true) = (self.stats(), since != 0) {
+            crate::contention::record_hold(id, stats, since);
+        }
+    }
+
+    /// The calling thread is about to return `permits` permits it took in one acquisition.
+    pub fn releasing_permits(&self, permits: u32) {
+        let id = self.id.load(Ordering::Relaxed);
+        let tag = crate::tag::make(id, Access::Permits, permits);
+        local::with(|l| l.pop_held_exact(tag));
+        self.release_contended_hold(id);
+    }
+
+    /// The registry id, registering the lock (and, the first time in the process, installing
+    /// the exit hook that writes the trace) on its first acquisition.
+    #[inline]
+    fn registered_id(&self) -> u64 {
+        let id = self.id.load(Ordering::Acquire);
+        if id != 0 { id } else { self.first_acquisition() }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn first_acquisition(&self) -> u64 {
+        crate::trace::writer::install_exit_hook();
+        self.id()
+    }
+}
