@@ -7,6 +7,8 @@
 //! - [`commands::diff`]: two traces of one program compared, lock by lock and as a differential
 //!   flamegraph.
 //! - [`commands::timeline`]: the waits and holds over time, as Chrome trace-event JSON.
+//! - [`commands::pprof`]: the contention profile as a gzipped pprof profile ([`pprof`], encoded
+//!   with [`protobuf`]).
 //! - [`commands::check`]: a CI verdict over one or more traces, as text, JUnit XML, SARIF or
 //!   GitHub Actions annotations ([`format`](mod@format)), with `--fail-on` and suppressions ([`suppress`],
 //!   [`verdict`]).
@@ -35,7 +37,9 @@ pub mod error;
 pub mod format;
 pub mod kinds;
 pub mod output;
+pub mod pprof;
 pub mod profile;
+pub mod protobuf;
 pub mod suppress;
 pub mod synthetic;
 pub mod verdict;

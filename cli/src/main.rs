@@ -4,7 +4,7 @@
 //! code, or exits 124 after `--timeout`.
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use lockprof_analysis::findings::FindingKind;
 use lockprof_cli::commands::check::CheckOptions;
 use lockprof_cli::commands::diff::DiffOptions;
 use lockprof_cli::commands::flamegraph::FlamegraphOptions;
+use lockprof_cli::commands::pprof::PprofOptions;
 use lockprof_cli::commands::report::{ReportFormat, ReportOptions, Sort};
 use lockprof_cli::commands::run::{DEFAULT_OUT, RunOptions};
 use lockprof_cli::commands::timeline::TimelineOptions;
@@ -98,6 +99,17 @@ enum Cmd {
         /// The trace file.
         trace: PathBuf,
         /// Where to write the JSON; default: standard output.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+    /// Write the contention profile as a gzipped pprof profile (profile.proto), for `go tool
+    /// pprof`: Go's contentions/count and delay/nanoseconds sample types, waiting and holding
+    /// stacks under a root frame `[waiting] LOCK` or `[holding] LOCK`.
+    Pprof {
+        /// The trace file.
+        trace: PathBuf,
+        /// Where to write the profile (e.g. contention.pb.gz); default: standard output, if it
+        /// is not a terminal.
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
     },
@@ -242,6 +254,10 @@ fn main() -> ExitCode {
         Cmd::Timeline { trace, output } => {
             let options = TimelineOptions { output };
             commands::timeline::run(&trace, &options, &mut out, &mut std::io::stderr())
+        }
+        Cmd::Pprof { trace, output } => {
+            let options = PprofOptions { output, stdout_is_terminal: std::io::stdout().is_terminal() };
+            commands::pprof::run(&trace, &options, &mut out, &mut std::io::stderr())
         }
         Cmd::Synthetic { locks, stacks, seed, variant, output } => {
             synthetic::run(&Synthetic { locks, stacks, seed, variant }, &output, &mut std::io::stderr())

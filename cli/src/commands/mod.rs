@@ -4,6 +4,7 @@ pub mod check;
 pub mod diff;
 pub mod flamegraph;
 pub mod merge;
+pub mod pprof;
 pub mod report;
 pub mod run;
 pub mod timeline;
