@@ -7,6 +7,8 @@
 //! - [`commands::diff`]: two traces of one program compared, lock by lock and as a differential
 //!   flamegraph.
 //! - [`commands::timeline`]: the waits and holds over time, as Chrome trace-event JSON.
+//! - [`commands::graph`]: the lock-order graph and the deadlocks' wait-for cycles as Graphviz
+//!   DOT ([`dot`], from the graphs of [`lock_graph`]).
 //! - [`commands::pprof`]: the contention profile as a gzipped pprof profile ([`pprof`], encoded
 //!   with [`protobuf`]).
 //! - [`commands::check`]: a CI verdict over one or more traces, as text, JUnit XML, SARIF or
@@ -32,10 +34,12 @@
 
 pub mod commands;
 pub mod demo;
+pub mod dot;
 pub mod duration;
 pub mod error;
 pub mod format;
 pub mod kinds;
+pub mod lock_graph;
 pub mod output;
 pub mod pprof;
 pub mod profile;

@@ -14,6 +14,7 @@ use lockprof_analysis::findings::FindingKind;
 use lockprof_cli::commands::check::CheckOptions;
 use lockprof_cli::commands::diff::DiffOptions;
 use lockprof_cli::commands::flamegraph::FlamegraphOptions;
+use lockprof_cli::commands::graph::GraphOptions;
 use lockprof_cli::commands::pprof::PprofOptions;
 use lockprof_cli::commands::report::{ReportFormat, ReportOptions, Sort};
 use lockprof_cli::commands::run::{DEFAULT_OUT, RunOptions};
@@ -99,6 +100,16 @@ enum Cmd {
         /// The trace file.
         trace: PathBuf,
         /// Where to write the JSON; default: standard output.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+    /// Write the lock-order graph and each deadlock's wait-for cycle (threads and locks) as
+    /// Graphviz DOT: `lockprof graph t.json | dot -Tsvg > graph.svg`. Red edges: on a deadlock
+    /// cycle, actual or potential; orange dashed: on a cycle a gate lock makes harmless.
+    Graph {
+        /// The trace file.
+        trace: PathBuf,
+        /// Where to write the DOT; default: standard output.
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
     },
@@ -254,6 +265,9 @@ fn main() -> ExitCode {
         Cmd::Timeline { trace, output } => {
             let options = TimelineOptions { output };
             commands::timeline::run(&trace, &options, &mut out, &mut std::io::stderr())
+        }
+        Cmd::Graph { trace, output } => {
+            commands::graph::run(&trace, &GraphOptions { output }, &mut out, &mut std::io::stderr())
         }
         Cmd::Pprof { trace, output } => {
             let options = PprofOptions { output, stdout_is_terminal: std::io::stdout().is_terminal() };

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod diff;
 pub mod flamegraph;
+pub mod graph;
 pub mod merge;
 pub mod pprof;
 pub mod report;
