@@ -5,7 +5,7 @@
 //! - [`commands::flamegraph`]: the contention profile's stacks as a flamegraph, or folded
 //!   ([`profile`]).
 //! - [`commands::diff`]: two traces of one program compared, lock by lock and as a differential
-//!   flamegraph.
+//!   flamegraph (vanished stacks drawn from BEFORE, root bars labelled: [`flame`]).
 //! - [`commands::timeline`]: the waits and holds over time, as Chrome trace-event JSON.
 //! - [`commands::graph`]: the lock-order graph and the deadlocks' wait-for cycles as Graphviz
 //!   DOT ([`dot`], from the graphs of [`lock_graph`]).
@@ -37,6 +37,7 @@ pub mod demo;
 pub mod dot;
 pub mod duration;
 pub mod error;
+pub mod flame;
 pub mod format;
 pub mod kinds;
 pub mod lock_graph;

@@ -10,10 +10,13 @@
 //! - With `-o OUT`, a differential flamegraph (the differential folding of inferno's
 //!   `differential` module, [`differential`], then inferno's flamegraph with two counts per
 //!   stack): towers as wide as in AFTER, red where a stack's weight grew, blue where it shrank
-//!   (`--normalize` scales BEFORE to AFTER's total first). With `--folded`, the differential
-//!   folded stacks (`stack before after` lines) instead.
+//!   (`--normalize` scales BEFORE to AFTER's total first). Stacks that vanished (in BEFORE only)
+//!   would be 0 wide: they are drawn as wide as they were in BEFORE, in blue, under the frame
+//!   [`flame::VANISHED`], so a diff from a contended run to its fix shows what went away. The
+//!   root bar says what is compared. With `--folded`, the differential folded stacks (`stack
+//!   before after` lines, inferno's format) instead.
 //!
-//! Both traces need a contention profile (else exit 2). If AFTER has no contention left, the
+//! Both traces need a contention profile (else exit 2). If neither has any contention, the
 //! flamegraph says so instead of drawing towers of width 0.
 
 use std::collections::HashMap;
@@ -21,7 +24,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::thread;
 
-use inferno::flamegraph;
 use lockprof_analysis::report::{duration, short_label};
 use lockprof_trace::LockKind;
 use lockprof_trace::load::load;
@@ -30,7 +32,7 @@ use lockprof_trace::schema::{Site, Trace};
 use crate::commands::flamegraph::{empty_svg, plural, svg_options, unit};
 use crate::output::{dispose, write_to};
 use crate::profile::{self, Folded, Index, Selection, Weight, differential, fold, printable};
-use crate::{Error, Status};
+use crate::{Error, Status, flame};
 
 /// What `lockprof diff` compares, and where the flamegraph goes.
 #[derive(Debug, Clone)]
@@ -116,26 +118,31 @@ fn write_flamegraph(
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let shift = before_folded.shift().max(after_folded.shift());
-    let merged = differential(before_folded, after_folded, shift, options.normalize);
+    // Scaling BEFORE to an empty AFTER would scale it to nothing: the vanished stacks are drawn
+    // as they were.
+    let normalize = options.normalize && !after_folded.is_empty();
+    let merged = differential(before_folded, after_folded, shift, normalize);
     let title = format!("Differential {}", lowercase_first(options.selection.title()));
     if options.folded {
         write_to(Some(file), out, |w| w.write_all(merged.as_bytes()))?;
-    } else if after_folded.is_empty() {
-        let message = if before_folded.is_empty() {
-            "No contention in either trace: nothing to compare.".to_owned()
-        } else {
-            format!("No contention left in {}: every stack of the other trace is gone.", after.display())
-        };
-        write_to(Some(file), out, |w| empty_svg(w, &title, &message))?;
+    } else if after_folded.is_empty() && before_folded.is_empty() {
+        let message = "No contention in either trace: nothing to compare.";
+        write_to(Some(file), out, |w| empty_svg(w, &title, message))?;
     } else {
+        let (lines, vanished) = flame::with_vanished(&merged);
         let subtitle = printable(&format!(
-            "{} → {}: red grew, blue shrank{}",
+            "{} → {}: as wide as after; red grew, blue shrank{}{}",
             before.display(),
             after.display(),
-            if options.normalize { " (before normalised to after's total)" } else { "" }
+            if vanished > 0 { "; gone since before: under [vanished], as wide as before" } else { "" },
+            if normalize { " (before normalised to after's total)" } else { "" }
         ));
+        let root = flame::root_label(
+            options.selection,
+            &printable(&format!("{} → {}", before.display(), after.display())),
+        );
         let mut svg = svg_options(&title, subtitle, unit(options.selection, shift));
-        write_to(Some(file), out, |w| flamegraph::from_lines(&mut svg, merged.lines(), w))?;
+        write_to(Some(file), out, |w| flame::draw(&mut svg, lines.lines(), &root, w))?;
     }
     dispose(merged);
     Ok(())

@@ -13,14 +13,14 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use inferno::flamegraph::{self, Options, Palette, color::MultiPalette};
+use inferno::flamegraph::{Options, Palette, color::MultiPalette};
 use lockprof_analysis::report;
 use lockprof_trace::load::load;
 use lockprof_trace::schema::Trace;
 
 use crate::output::{dispose, write_to};
 use crate::profile::{Folded, Selection, fold, printable};
-use crate::{Error, Status};
+use crate::{Error, Status, flame};
 
 /// What `lockprof flamegraph` draws, and where.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +44,7 @@ pub fn run(
     let trace = load(path)?;
     let folded = fold(&trace, path, options.selection)?;
     let subtitle = subtitle(&trace, path);
+    let root = flame::root_label(options.selection, &printable(&path.display().to_string()));
     dispose(trace);
     let shift = folded.shift();
     let output = options.output.as_deref();
@@ -56,7 +57,7 @@ pub fn run(
         })?;
     } else {
         let mut svg = svg_options(options.selection.title(), subtitle, unit(options.selection, shift));
-        write_to(output, out, |w| flamegraph::from_lines(&mut svg, text.lines(), w))?;
+        write_to(output, out, |w| flame::draw(&mut svg, text.lines(), &root, w))?;
     }
     dispose(text);
     if folded.is_empty() {
