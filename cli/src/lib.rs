@@ -1,7 +1,8 @@
 //! The `lockprof` command, as a library: the binary (`src/main.rs`) only parses the command line
 //! and calls into here, so every command can be run and tested without a process boundary.
 //!
-//! - [`commands::report`]: a trace as a person reads it, or as JSON for programs.
+//! - [`commands::report`]: a trace as a person reads it, as a self-contained HTML page ([`html`],
+//!   cycles drawn by [`ring`]), or as JSON for programs.
 //! - [`commands::flamegraph`]: the contention profile's stacks as a flamegraph, or folded
 //!   ([`profile`]).
 //! - [`commands::diff`]: two traces of one program compared, lock by lock and as a differential
@@ -39,12 +40,14 @@ pub mod duration;
 pub mod error;
 pub mod flame;
 pub mod format;
+pub mod html;
 pub mod kinds;
 pub mod lock_graph;
 pub mod output;
 pub mod pprof;
 pub mod profile;
 pub mod protobuf;
+pub mod ring;
 pub mod suppress;
 pub mod synthetic;
 pub mod verdict;

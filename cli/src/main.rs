@@ -47,9 +47,13 @@ enum Cmd {
         /// How many locks, and stacks of each kind, the contention section shows.
         #[arg(long, value_name = "N", default_value_t = ReportOptions::default().top, value_parser = positive)]
         top: usize,
-        /// text: for people; json: the findings and contention figures for programs.
+        /// text: for people; json: the findings and contention figures for programs; html: one
+        /// self-contained page with the cycles drawn, a sortable table and the flamegraph.
         #[arg(long, value_enum, value_name = "FORMAT", default_value_t)]
         format: ReportFormat,
+        /// Where to write the report; default: standard output.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
     },
     /// Draw the contention profile as a flamegraph (SVG): waiting stacks as wide as their wait,
     /// each ending in the lock it waited for.
@@ -248,9 +252,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut out = PipeSafe::new(std::io::stdout().lock());
     let result = match cli.command {
-        Cmd::Report { trace, sort, top, format } => {
-            commands::report::run(&trace, &ReportOptions { format, sort, top }, &mut out)
-        }
+        Cmd::Report { trace, sort, top, format, output } => commands::report::run_to(
+            &trace,
+            &ReportOptions { format, sort, top },
+            output.as_deref(),
+            &mut out,
+        ),
         Cmd::Flamegraph { trace, output, folded, stacks } => Selection::new(stacks.blame, stacks.weight)
             .and_then(|selection| {
                 let options = FlamegraphOptions { selection, folded, output };

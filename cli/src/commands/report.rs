@@ -1,5 +1,6 @@
-//! `lockprof report TRACE [--sort KEY] [--top N] [--format text|json]`: the whole trace as a
-//! person reads it (text), or its findings and contention figures for a program (JSON).
+//! `lockprof report TRACE [--sort KEY] [--top N] [--format text|json|html] [-o OUT]`: the whole
+//! trace as a person reads it (text, or one self-contained HTML page: [`crate::html`]), or its
+//! findings and contention figures for a program (JSON).
 //!
 //! The contention table is sorted by `--sort` (`wait`: total wait, the default; `max-wait`;
 //! `contended`; `hold`: contended hold time; `acquisitions`), and it and the lists of top stacks
@@ -60,7 +61,7 @@ use lockprof_trace::load::load;
 use lockprof_trace::schema::{Frame, Site, StackContention, Trace, WriteReason};
 use serde::Serialize;
 
-use crate::output::dispose;
+use crate::output::{dispose, write_file};
 use crate::profile::Index;
 use crate::{Error, Status};
 
@@ -72,6 +73,9 @@ pub enum ReportFormat {
     Text,
     /// A JSON object of the findings and the contention figures (see the module's docs).
     Json,
+    /// One self-contained HTML page: findings, each cycle drawn, the contention table sortable,
+    /// the flamegraph ([`crate::html`]).
+    Html,
 }
 
 /// The sort key of the contention table.
@@ -132,21 +136,51 @@ impl Default for ReportOptions {
 /// Writes the report of the trace at `path` to `out`. A readable trace is a success whatever it
 /// contains; use [`check`](crate::commands::check) for a verdict.
 pub fn run(path: &Path, options: &ReportOptions, out: &mut dyn Write) -> Result<Status, Error> {
+    run_to(path, options, None, out)
+}
+
+/// [`run`], writing to the file `output` (whole or not at all) instead of `out` if there is one.
+pub fn run_to(
+    path: &Path,
+    options: &ReportOptions,
+    output: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<Status, Error> {
     let trace = load(path)?;
     let source = path.display().to_string();
+    let result = match output {
+        Some(file) => {
+            let mut text = Vec::new();
+            write_report(&trace, &source, path, options, &mut text)
+                .and_then(|()| write_file(file, |w| w.write_all(&text)))
+        }
+        None => write_report(&trace, &source, path, options, out),
+    };
+    dispose(trace);
+    result.map(|()| Status::Success)
+}
+
+/// Writes the report of `trace` (read from `path`, named `source`) in `options.format`.
+fn write_report(
+    trace: &Trace,
+    source: &str,
+    path: &Path,
+    options: &ReportOptions,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     match options.format {
         ReportFormat::Text => {
             let contention = ContentionOptions { sort: options.sort.by(), top: options.top };
-            out.write_all(report::render_with(&trace, &source, &contention).as_bytes())?;
+            out.write_all(report::render_with(trace, source, &contention).as_bytes())?;
         }
         ReportFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &json_report(&trace, &source, options))
+            serde_json::to_writer_pretty(&mut *out, &json_report(trace, source, options))
                 .map_err(io::Error::from)?;
             out.write_all(b"\n")?;
         }
+        ReportFormat::Html => out.write_all(crate::html::render(trace, source, path)?.as_bytes())?,
     }
-    dispose(trace);
-    Ok(Status::Success)
+    Ok(())
 }
 
 #[derive(Serialize)]
