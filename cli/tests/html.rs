@@ -137,6 +137,22 @@ fn crafted_names_are_escaped_and_the_file_is_written_whole() {
     assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.show());
 }
 
+/// Sorts the contention table by clicking its headers, logging `sorted: ORDER LOCKS` each time.
+const SORT_PROBE: &str = r##"<script>
+(function () {
+  var headers = document.querySelectorAll("#contention-table thead th");
+  function log(th) {
+    var locks = Array.prototype.map.call(
+      document.querySelectorAll("#contention-table tbody tr td:first-child b"),
+      function (b) { return JSON.parse(b.textContent.split(" ")[0]); });
+    console.log("sorted: " + th.getAttribute("aria-sort") + " " + locks.join(","));
+  }
+  headers[2].click(); log(headers[2]);
+  headers[2].click(); log(headers[2]);
+  headers[0].click(); log(headers[0]);
+})();
+</script></body>"##;
+
 /// The Chromium on PATH, if any.
 fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -187,7 +203,13 @@ fn chromium_renders_every_page_without_console_errors() {
         (LONG, &[][..]),
     ] {
         let name = trace.rsplit('/').next().expect("a name").trim_end_matches(".json");
-        let ran = load_in_chromium(browser, &scratch, name, &html(trace));
+        let mut page = html(trace);
+        if trace == LONG {
+            // Click the acquisitions header twice and the lock header once, as a reader would,
+            // and log the order of the rows each time.
+            page = page.replace("</body>", SORT_PROBE);
+        }
+        let ran = load_in_chromium(browser, &scratch, name, &page);
         assert_eq!(ran.code, Some(0), "{trace}: {}", ran.show());
         let dom = &ran.stdout;
         assert!(
@@ -201,10 +223,18 @@ fn chromium_renders_every_page_without_console_errors() {
                 "{trace}: the cycle's SVG {cycle} is not in the DOM"
             );
         }
+        let console: Vec<&str> = ran.stderr.lines().filter(|l| l.contains("CONSOLE")).collect();
         if trace == LONG {
             assert!(dom.contains("data-sortable=\"ready\""), "the table's sorting was not set up");
+            for expected in [
+                "\"sorted: descending hot,cold\"",
+                "\"sorted: ascending cold,hot\"",
+                "\"sorted: ascending cold,hot\"",
+            ] {
+                assert!(console.iter().any(|l| l.contains(expected)), "{expected} not logged: {console:#?}");
+            }
         }
-        let console: Vec<&str> = ran.stderr.lines().filter(|l| l.contains("CONSOLE")).collect();
+        let console: Vec<&str> = console.into_iter().filter(|l| !l.contains("\"sorted: ")).collect();
         assert!(
             console.iter().any(|l| l.contains("\"lockprof report: ready\"")),
             "{trace}: the page's console message was not captured, so errors would not be either: {}",
