@@ -222,10 +222,10 @@ pub fn encode(trace: &Trace, contention: &Contention, source: &str) -> Pprof {
     let period_type = value_type(&mut strings, "contentions", "count");
     let comments = [
         strings.id(&format!("lockprof contention profile of {source}")),
-        strings.id(&format!(
-            "LOCKPROF_SAMPLE={}: one in {} brief contended waits had its stack captured",
-            contention.sample, contention.sample
-        )),
+        strings.id(&match contention.sample {
+            0 | 1 => "LOCKPROF_SAMPLE=1: every contended wait had its stack captured".to_owned(),
+            n => format!("LOCKPROF_SAMPLE={n}: one in {n} brief contended waits had its stack captured"),
+        }),
     ];
     let default_type = strings.id("delay");
     // 6: string_table, once every string is in it.
