@@ -1,45 +1,19 @@
 //! Where commands write: standard output that tolerates its reader going away
 //! (`lockprof report t.json | head`), and output files written whole or not at all.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::Error;
 
-/// Writes what `write` produces to `path`, through a temporary file beside it that is renamed
-/// over it once complete: a reader (or a failed run) never leaves half a file there. An error
-/// names the file. A symbolic link is written through (the file it names is replaced); what is
-/// not a regular file (`/dev/stdout`, a pipe) is written to directly.
+/// Writes what `write` produces to `path` by [`lockprof_trace::write::write_file`]'s rules: a
+/// regular file through a temporary file in its directory renamed over it once complete (a
+/// failed run never leaves half a file), through symbolic links, keeping its permissions; a
+/// character device or FIFO (`/dev/stdout`, a pipe) directly; anything else refused. An error
+/// names the file.
 pub fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), Error> {
-    let fail = |error| Error::Write { path: path.to_path_buf(), error };
-    let resolved = match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => {
-            let mut file = BufWriter::new(File::create(path).map_err(fail)?);
-            return write(&mut file).and_then(|()| file.flush()).map_err(fail);
-        }
-        Ok(_) => std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
-        Err(_) => path.to_path_buf(),
-    };
-    let path = resolved.as_path();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = path.with_file_name(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut file = BufWriter::with_capacity(1 << 16, File::create(&temp)?);
-        write(&mut file)?;
-        file.into_inner().map_err(io::IntoInnerError::into_error)?;
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result.map_err(fail)
+    lockprof_trace::write::write_file(path, write)
+        .map_err(|error| Error::Write { path: path.to_path_buf(), error })
 }
 
 /// Frees `value` on a thread of its own. A large trace is millions of small allocations that

@@ -32,8 +32,12 @@ pub fn run(
             writeln!(log, "lockprof merge: {} into {}", describe(traces.len(), &merged), path.display())?;
         }
         None => {
-            serde_json::to_writer_pretty(&mut *out, &merged).map_err(io::Error::from)?;
-            out.write_all(b"\n")?;
+            // Standard output is line-buffered: without a buffer of its own, pretty JSON is a
+            // `write` call per line.
+            let mut buffered = io::BufWriter::with_capacity(lockprof_trace::write::BUFFER_BYTES, &mut *out);
+            serde_json::to_writer_pretty(&mut buffered, &merged).map_err(io::Error::from)?;
+            buffered.write_all(b"\n")?;
+            buffered.flush()?;
         }
     }
     Ok(Status::Success)
@@ -51,8 +55,9 @@ pub fn describe(inputs: usize, merged: &Trace) -> String {
     )
 }
 
-/// Writes `trace` to `path` as lockprof does: pretty JSON, to a temporary file beside it, then
-/// renamed over it, so a reader never sees half a trace.
+/// Writes `trace` to `path` as lockprof does ([`lockprof_trace::write`]): pretty JSON, to a
+/// temporary file in the target's directory renamed over it (so a reader never sees half a
+/// trace), or straight into a character device or FIFO.
 pub fn write_trace(path: &Path, trace: &Trace) -> io::Result<()> {
     lockprof_trace::write::write_atomically(path, trace)
 }
