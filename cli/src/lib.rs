@@ -19,6 +19,7 @@
 //! - [`commands::run`]: runs a command with every process it starts writing its own trace, then
 //!   merges and checks them; ends hangs after `--timeout`.
 //! - [`demo`]: a bundled deadlock, caught, reported and checked.
+//! - [`shorten`]: overlong lock names and paths cut for tables people read.
 //! - [`synthetic`]: large generated traces (hidden subcommand) for the benchmark and tests.
 //!
 //! Traces are read with [`lockprof_trace::load::load`], merged with
@@ -48,6 +49,7 @@ pub mod pprof;
 pub mod profile;
 pub mod protobuf;
 pub mod ring;
+pub mod shorten;
 pub mod suppress;
 pub mod synthetic;
 pub mod verdict;

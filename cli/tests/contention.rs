@@ -415,3 +415,28 @@ fn every_command_runs_on_a_synthetic_trace() {
     assert!(timeline.stderr.contains("spans were dropped"), "{}", timeline.show());
     check_trace_events(&timeline.stdout);
 }
+
+#[test]
+fn a_lock_name_longer_than_a_format_width_is_shortened_not_panicked_on() {
+    // Regression: a label over 65,535 characters made `report` and `diff` panic ("Formatting
+    // argument out of range", exit 101), in the width of the table's first column.
+    let scratch = Scratch::new("long-label");
+    let mut trace: Value =
+        serde_json::from_slice(&fs::read(workspace().join(SHORT)).expect("read the fixture")).expect("JSON");
+    let long_name = "L".repeat(70_000);
+    trace["locks"][0]["name"] = Value::String(long_name.clone());
+    trace["locks"][0]["site"]["file"] = Value::String(format!("src/{}.rs", "d/".repeat(40_000)));
+    let path = scratch.file("long.json", &serde_json::to_vec(&trace).expect("serialise"));
+
+    let report = ok(&["report", &path]);
+    assert!(report.stdout.contains(&format!("{}…\"", "L".repeat(10))), "{}", report.show());
+    assert!(!report.stdout.contains(&long_name), "the name is shortened in the text report");
+    assert!(report.stdout.lines().all(|l| l.chars().count() < 1000), "no line is 70,000 characters");
+    let json = ok(&["report", &path, "--format", "json"]);
+    assert!(json.stdout.contains(&long_name), "JSON keeps the whole name");
+    for (before, after) in [(path.as_str(), SHORT), (SHORT, path.as_str())] {
+        let diff = ok(&["diff", before, after]);
+        assert!(diff.stdout.contains('…'), "{}", diff.show());
+        assert!(diff.stdout.lines().all(|l| l.chars().count() < 1000), "{}", diff.show());
+    }
+}

@@ -32,6 +32,7 @@ use lockprof_trace::schema::{Site, Trace};
 use crate::commands::flamegraph::{empty_svg, plural, svg_options, unit};
 use crate::output::{dispose, write_to};
 use crate::profile::{self, Folded, Index, Selection, Weight, differential, fold, printable};
+use crate::shorten::{MAX_CHARS, shorten};
 use crate::{Error, Status, flame};
 
 /// What `lockprof diff` compares, and where the flamegraph goes.
@@ -292,7 +293,7 @@ fn write_table(
     let total = LockChange { label: "total".into(), before: before_total, after: after_total, locks: (0, 0) };
     let cells = |row: &LockChange| {
         [
-            printable(&row.label),
+            shorten(&printable(&row.label), MAX_CHARS),
             amount(weight, row.before),
             amount(weight, row.after),
             signed(weight, row.change()),

@@ -63,6 +63,7 @@ use serde::Serialize;
 
 use crate::output::{dispose, write_file};
 use crate::profile::Index;
+use crate::shorten::shorten_lock_labels;
 use crate::{Error, Status};
 
 /// The output format of `lockprof report`.
@@ -146,7 +147,10 @@ pub fn run_to(
     output: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<Status, Error> {
-    let trace = load(path)?;
+    let mut trace = load(path)?;
+    if options.format == ReportFormat::Text {
+        shorten_lock_labels(&mut trace);
+    }
     let source = path.display().to_string();
     let result = match output {
         Some(file) => {
