@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
-/// Parses `text` as a duration; the error says what is expected.
+/// The longest duration [`parse`] accepts: a year (8760h). Far beyond any CI job, and far from
+/// where adding it to a clock reading or counting it in milliseconds could overflow.
+pub const MAX: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Parses `text` as a duration, of at most [`MAX`]; the error says what is expected.
 ///
 /// ```
 /// use std::time::Duration;
@@ -19,15 +23,22 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     if number.is_empty() {
         return Err(format!("{text:?} is not a duration ({expected})"));
     }
-    let number: u64 = number.parse().map_err(|_| format!("{text:?} is too long a duration"))?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(number),
-        "s" => Duration::from_secs(number),
-        "m" => Duration::from_secs(number.saturating_mul(60)),
-        "h" => Duration::from_secs(number.saturating_mul(3600)),
+    let too_long =
+        || format!("{text:?} is longer than the longest duration lockprof takes, {}", display(MAX));
+    let number: u64 = number.parse().map_err(|_| too_long())?;
+    let millis_per_unit: u64 = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
         "" => return Err(format!("{text:?} has no unit ({expected})")),
         _ => return Err(format!("{text:?} has an unknown unit {unit:?} ({expected})")),
     };
+    let millis = number.checked_mul(millis_per_unit).ok_or_else(too_long)?;
+    let duration = Duration::from_millis(millis);
+    if duration > MAX {
+        return Err(too_long());
+    }
     if duration.is_zero() {
         return Err(format!("{text:?}: the duration must be more than zero"));
     }
@@ -62,11 +73,27 @@ mod tests {
 
     #[test]
     fn bad_durations_say_what_is_expected() {
-        for bad in ["", "s", "30", "1.5s", "30 s", "-1s", "10d", "0s", "99999999999999999999999s"] {
+        for bad in [
+            "",
+            "s",
+            "30",
+            "1.5s",
+            "30 s",
+            "-1s",
+            "10d",
+            "0s",
+            "99999999999999999999999s",
+            "307445734561825860m",
+            "18446744073709551615s",
+            "18446744073709551615ms",
+            "8761h",
+        ] {
             let error = parse(bad).expect_err(bad);
             assert!(!error.is_empty(), "{bad}");
         }
         assert!(parse("30").unwrap_err().contains("500ms, 30s, 2m or 1h"));
+        assert!(parse("307445734561825860m").unwrap_err().contains("longest duration lockprof takes, 8760h"));
+        assert_eq!(parse("8760h"), Ok(MAX));
     }
 
     #[test]

@@ -4,7 +4,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use lockprof_trace::load::LoadError;
+use lockprof_trace::input::InputError;
+use lockprof_trace::load::{LoadError, TraceError};
+
+use crate::input::RAISE_HINT;
 
 /// An error that ends a command with [`Error::EXIT_CODE`].
 #[derive(Debug)]
@@ -48,7 +51,10 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let message = match self {
-            Error::Trace(error) => error.to_string(),
+            Error::Trace(error) => match &error.error {
+                TraceError::Input(InputError::TooLarge { .. }) => format!("{error} ({RAISE_HINT})"),
+                _ => error.to_string(),
+            },
             Error::Output(error) => format!("cannot write the output: {error}"),
             Error::Demo(why) => format!("demo: {why}"),
             Error::Suppressions(why) => why.clone(),

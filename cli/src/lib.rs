@@ -20,9 +20,10 @@
 //!   merges and checks them; ends hangs after `--timeout`.
 //! - [`demo`]: a bundled deadlock, caught, reported and checked.
 //! - [`shorten`]: overlong lock names and paths cut for tables people read.
+//! - [`usage`]: command-line usage errors as one line.
 //! - [`synthetic`]: large generated traces (hidden subcommand) for the benchmark and tests.
 //!
-//! Traces are read with [`lockprof_trace::load::load`], merged with
+//! Traces are read with [`input::load`] (bounded: [`input`]), merged with
 //! [`lockprof_trace::merge`], and what is wrong with them comes from
 //! [`lockprof_analysis::findings`]: every output format renders those generic findings (kind,
 //! rule id, title, sites) and knows nothing about particular kinds.
@@ -42,6 +43,7 @@ pub mod error;
 pub mod flame;
 pub mod format;
 pub mod html;
+pub mod input;
 pub mod kinds;
 pub mod lock_graph;
 pub mod output;
@@ -52,6 +54,7 @@ pub mod ring;
 pub mod shorten;
 pub mod suppress;
 pub mod synthetic;
+pub mod usage;
 pub mod verdict;
 
 pub use error::Error;

@@ -23,7 +23,8 @@ use lockprof_cli::format::Format;
 use lockprof_cli::output::PipeSafe;
 use lockprof_cli::profile::{Blame, Selection, Weight};
 use lockprof_cli::synthetic::{self, Synthetic};
-use lockprof_cli::{Error, commands, demo, duration, kinds};
+use lockprof_cli::usage::{self, Usage};
+use lockprof_cli::{Error, commands, demo, duration, input, kinds};
 
 /// Runtime deadlock profiler: turns lockprof traces (`LOCKPROF_TRACE=path`) into reports and CI
 /// verdicts.
@@ -32,6 +33,10 @@ use lockprof_cli::{Error, commands, demo, duration, kinds};
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
+    /// The largest input read, in bytes (K, M, G: binary units); default: 512M for a trace, 1M
+    /// for a suppression file. Also LOCKPROF_MAX_INPUT.
+    #[arg(long, global = true, value_name = "BYTES", value_parser = input::parse_size)]
+    max_input_size: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -249,9 +254,20 @@ impl CheckArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            return match usage::usage(&error) {
+                Usage::Show(text) => {
+                    let _ = write!(std::io::stdout(), "{text}");
+                    ExitCode::SUCCESS
+                }
+                Usage::Error(line) => fail(&line),
+            };
+        }
+    };
     let mut out = PipeSafe::new(std::io::stdout().lock());
-    let result = match cli.command {
+    let result = input::configure(cli.max_input_size).and_then(|()| match cli.command {
         Cmd::Report { trace, sort, top, format, output } => commands::report::run_to(
             &trace,
             &ReportOptions { format, sort, top },
@@ -297,15 +313,18 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Demo => demo::run(&mut out),
-    };
+    });
     let flushed = out.flush();
     let result = result.and_then(|status| flushed.map(|()| status).map_err(Error::from));
     match result {
         Ok(status) => ExitCode::from(status.exit_code()),
-        Err(error) => {
-            // Not `eprintln!`, which panics if stderr is closed.
-            let _ = writeln!(std::io::stderr(), "lockprof: error: {error}");
-            ExitCode::from(Error::EXIT_CODE)
-        }
+        Err(error) => fail(&error.to_string()),
     }
+}
+
+/// Prints `lockprof: error: <line>` and returns exit code 2.
+fn fail(line: &str) -> ExitCode {
+    // Not `eprintln!`, which panics if stderr is closed.
+    let _ = writeln!(std::io::stderr(), "lockprof: error: {line}");
+    ExitCode::from(Error::EXIT_CODE)
 }

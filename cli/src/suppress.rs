@@ -33,7 +33,10 @@ use lockprof_analysis::findings::{Finding, FindingKind};
 use lockprof_analysis::report::lock_label;
 use lockprof_trace::schema::{Site, Trace};
 
+use lockprof_trace::input::{InputError, read_limited};
+
 use crate::Error;
+use crate::input::{RAISE_HINT, limits};
 use crate::kinds::parse_kind;
 
 /// The file read when `--suppress` is not given, from the current directory.
@@ -80,26 +83,44 @@ pub struct SitePattern {
 }
 
 impl SitePattern {
-    /// Parses `FILE[:LINE[:COLUMN]]`.
+    /// Parses `FILE[:LINE[:COLUMN]]`: at most two `:NUMBER` suffixes, each from 1 to
+    /// 4,294,967,295 (lines and columns count from 1, as the compiler's do). A file name may hold
+    /// a `:` (`C:/x.rs`), but not end in `:` and digits after a line and a column.
     pub fn parse(text: &str) -> Result<SitePattern, String> {
-        /// `(rest, number)` if `text` ends with `:` and digits.
-        fn number_suffix(text: &str) -> Option<(&str, u32)> {
-            let (rest, number) = text.rsplit_once(':')?;
-            if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            Some((rest, number.parse().ok()?))
-        }
+        let expected = "expected FILE, FILE:LINE or FILE:LINE:COLUMN";
         let text = text.trim();
-        let (file, line, column) = match number_suffix(text) {
-            Some((rest, last)) => match number_suffix(rest) {
-                Some((file, line)) => (file, Some(line), Some(last)),
-                None => (rest, Some(last), None),
-            },
-            None => (text, None, None),
+        // The `:`-separated suffixes that are all digits, from the right.
+        let mut file = text;
+        let mut numbers: Vec<&str> = Vec::new();
+        while let Some((rest, last)) = file.rsplit_once(':') {
+            if last.is_empty() || !last.bytes().all(|b| b.is_ascii_digit()) {
+                break;
+            }
+            numbers.push(last);
+            file = rest;
+        }
+        let number = |digits: &str, what: &str| -> Result<u32, String> {
+            match digits.parse::<u32>() {
+                Ok(0) => Err(format!("site {text:?}: {what} 0 does not exist ({what}s count from 1)")),
+                Ok(n) => Ok(n),
+                Err(_) => {
+                    Err(format!("site {text:?}: {what} {digits} is out of range (at most {})", u32::MAX))
+                }
+            }
+        };
+        let (line, column) = match numbers.as_slice() {
+            [] => (None, None),
+            [line] => (Some(number(line, "line")?), None),
+            [column, line] => (Some(number(line, "line")?), Some(number(column, "column")?)),
+            more => {
+                return Err(format!("site {text:?} has {} numbers after the file ({expected})", more.len()));
+            }
         };
         if file.is_empty() {
-            return Err(format!("site {text:?} has no file (expected FILE, FILE:LINE or FILE:LINE:COLUMN)"));
+            return Err(format!("site {text:?} has no file ({expected})"));
+        }
+        if file.ends_with(':') {
+            return Err(format!("site {text:?} has an empty number ({expected})"));
         }
         Ok(SitePattern { file: file.to_owned(), line, column })
     }
@@ -166,8 +187,13 @@ impl Suppressions {
             }
         };
         let shown = path.display().to_string();
-        let bytes = std::fs::read(&path)
-            .map_err(|e| Error::Suppressions(format!("{shown}: cannot read the suppression file: {e}")))?;
+        let bytes = read_limited(&path, limits().suppressions).map_err(|e| {
+            Error::Suppressions(match e {
+                InputError::TooLarge { .. } => format!("{shown}: the suppression file is {e} ({RAISE_HINT})"),
+                InputError::Io(e) => format!("{shown}: cannot read the suppression file: {e}"),
+                e @ InputError::NotRegular(_) => format!("{shown}: {e}"),
+            })
+        })?;
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::Suppressions(format!("{shown}: the suppression file is not UTF-8")))?;
         Suppressions::parse(&text, &shown).map_err(Error::Suppressions)
@@ -216,7 +242,7 @@ impl Suppressions {
             if slot.is_some() {
                 return Err(at(format!("{key} is given twice in this [[suppress]] table")));
             }
-            *slot = Some(value);
+            *slot = Some((value, n));
         }
         if let Some(done) = table.take() {
             rules.push(done.finish(origin)?);
@@ -230,29 +256,34 @@ impl Suppressions {
     }
 }
 
-/// A `[[suppress]]` table being read.
+/// A `[[suppress]]` table being read: its header's line, and each key's value and line.
 #[derive(Default)]
 struct Table {
     line: usize,
-    rule: Option<String>,
-    site: Option<String>,
-    lock: Option<String>,
-    reason: Option<String>,
+    rule: Option<(String, usize)>,
+    site: Option<(String, usize)>,
+    lock: Option<(String, usize)>,
+    reason: Option<(String, usize)>,
 }
 
 impl Table {
     fn finish(self, origin: &str) -> Result<Rule, String> {
-        let at = |message: String| format!("{origin}:{}: {message}", self.line);
-        let rule = self.rule.ok_or_else(|| at("this [[suppress]] has no rule = \"...\"".into()))?;
-        let kind = parse_kind(&rule).map_err(at)?;
-        let reason = self.reason.map(|r| r.trim().to_owned()).unwrap_or_default();
+        // What is wrong with a value is reported at its line; what is missing at the header's.
+        let at_line = |line: usize, message: String| format!("{origin}:{line}: {message}");
+        let at = |message: String| at_line(self.line, message);
+        let (rule, rule_line) =
+            self.rule.ok_or_else(|| at("this [[suppress]] has no rule = \"...\"".into()))?;
+        let kind = parse_kind(&rule).map_err(|e| at_line(rule_line, e))?;
+        let reason = self.reason.map(|(r, _)| r.trim().to_owned()).unwrap_or_default();
         if reason.is_empty() {
             return Err(at("this [[suppress]] has no reason = \"...\" (every suppression needs one)".into()));
         }
         let target = match (self.site, self.lock) {
-            (Some(site), None) => Target::Site(SitePattern::parse(&site).map_err(at)?),
-            (None, Some(lock)) if !lock.is_empty() => Target::Lock(lock),
-            (None, Some(_)) => return Err(at("lock = \"\" names no lock".into())),
+            (Some((site, line)), None) => {
+                Target::Site(SitePattern::parse(&site).map_err(|e| at_line(line, e))?)
+            }
+            (None, Some((lock, _))) if !lock.is_empty() => Target::Lock(lock),
+            (None, Some((_, line))) => return Err(at_line(line, "lock = \"\" names no lock".into())),
             (None, None) => {
                 return Err(at("this [[suppress]] has neither site = \"...\" nor lock = \"...\"".into()));
             }
@@ -383,7 +414,7 @@ reason = 'a literal \ string'
             ("rule = \"deadlock\"\n", ":1: ", "outside"),
             (
                 "[[suppress]]\nrule = \"livelock\"\nsite = \"a.rs\"\nreason = \"r\"\n",
-                ":1: ",
+                ":2: ",
                 "unknown finding kind",
             ),
             ("[[suppress]]\nrule = \"deadlock\"\nsite = \"a.rs\"\n", ":1: ", "no reason"),
@@ -401,7 +432,36 @@ reason = 'a literal \ string'
             ("[[suppress]]\nrule = \"a\"\nrule = \"b\"\n", ":3: ", "twice"),
             ("[suppress]\n", ":1: ", "expected [[suppress]]"),
             ("[[ignore]]\n", ":1: ", "unknown table"),
-            ("[[suppress]]\nrule = \"deadlock\"\nsite = \":12\"\nreason = \"r\"\n", ":1: ", "no file"),
+            ("[[suppress]]\nrule = \"deadlock\"\nsite = \":12\"\nreason = \"r\"\n", ":3: ", "no file"),
+            (
+                "[[suppress]]\nrule = \"deadlock\"\nreason = \"r\"\nsite = \"a.rs:99999999999999999999\"\n",
+                ":4: ",
+                "line 99999999999999999999 is out of range",
+            ),
+            (
+                "[[suppress]]\nrule = \"deadlock\"\nsite = \"a.rs:1:2:3:4\"\nreason = \"r\"\n",
+                ":3: ",
+                "4 numbers",
+            ),
+            (
+                "[[suppress]]\nrule = \"deadlock\"\nsite = \"a.rs:1:2:3\"\nreason = \"r\"\n",
+                ":3: ",
+                "3 numbers",
+            ),
+            ("[[suppress]]\nrule = \"deadlock\"\nsite = \"a.rs:0\"\nreason = \"r\"\n", ":3: ", "line 0"),
+            ("[[suppress]]\nrule = \"deadlock\"\nsite = \"a.rs:3:0\"\nreason = \"r\"\n", ":3: ", "column 0"),
+            (
+                "[[suppress]]\nrule = \"deadlock\"\nsite = \"a.rs:1:4294967296\"\nreason = \"r\"\n",
+                ":3: ",
+                "column 4294967296 is out of range",
+            ),
+            ("[[suppress]]\nrule = \"deadlock\"\nsite = \"a.rs:\"\nreason = \"r\"\n", ":3: ", "empty number"),
+            (
+                "[[suppress]]\nrule = \"deadlock\"\nsite = \"a.rs::7\"\nreason = \"r\"\n",
+                ":3: ",
+                "empty number",
+            ),
+            ("[[suppress]]\nrule = \"deadlock\"\nlock = \"\"\nreason = \"r\"\n", ":3: ", "names no lock"),
             ("just words\n", ":1: ", "expected key"),
             ("[[suppress]]\nreason = \"\\q\"\n", ":2: ", "not a valid escape"),
         ];
@@ -428,6 +488,8 @@ reason = 'a literal \ string'
         assert!(!p("src/lib.rs:12:10").matches(&site));
         assert!(!p("src/main.rs").matches(&site));
         assert_eq!(p("a.rs:1:2").to_string(), "a.rs:1:2");
+        assert_eq!(p("C:/src/a.rs:4").file, "C:/src/a.rs");
+        assert_eq!(p("a.rs:4294967295").line, Some(u32::MAX));
     }
 
     #[test]

@@ -3,24 +3,31 @@
 //! (with `RUST_BACKTRACE=1` set to make sure).
 //!
 //! The inputs are every file in `fixtures/bad-input`, plus cases made here: a missing file, a
-//! directory, deeply nested JSON (too big to commit), and a file name with a line break.
+//! directory, deeply nested JSON (too big to commit), a file name with a line break, and what
+//! must be refused without being read: `/dev/zero`, a FIFO with no writer, a sparse file over
+//! the input limit. Every run is bounded ([`support::run_bounded`]): a hang fails the test.
+
+mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::time::Duration;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("cli/ is inside the workspace").to_path_buf()
+use support::{Ran, Scratch, run_bounded, workspace};
+
+/// Only a hang reaches it.
+const HANG_BOUND: Duration = Duration::from_secs(60);
+
+fn lockprof(args: &[&str]) -> Ran {
+    lockprof_with(args, &[])
 }
 
-fn lockprof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lockprof"))
-        .args(args)
-        .current_dir(workspace())
-        .env_remove("LOCKPROF_TRACE")
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .expect("run the lockprof binary")
+fn lockprof_with(args: &[&str], env: &[(&str, &str)]) -> Ran {
+    let mut command = support::lockprof(args);
+    command.env("RUST_BACKTRACE", "1").env_remove("LOCKPROF_MAX_INPUT");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    run_bounded(command, b"", HANG_BOUND)
 }
 
 /// The trace-taking invocations of `path`, each as its argument list.
@@ -50,13 +57,13 @@ fn rejected_properly(path: &str, shown: Option<&str>) -> Vec<String> {
     for args in invocations(path) {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let output = lockprof(&args);
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = &output.stderr;
         let what = format!("lockprof {args:?}");
-        if output.status.code() != Some(2) {
-            failures.push(format!("{what}: exit {:?}, expected 2", output.status.code()));
+        if output.code != Some(2) {
+            failures.push(format!("{what}: exit {:?}, expected 2", output.code));
         }
         if !output.stdout.is_empty() {
-            failures.push(format!("{what}: wrote to stdout: {:?}", String::from_utf8_lossy(&output.stdout)));
+            failures.push(format!("{what}: wrote to stdout: {:?}", output.stdout));
         }
         if stderr.lines().count() != 1 || !stderr.ends_with('\n') {
             failures.push(format!("{what}: stderr is not exactly one line: {stderr:?}"));
@@ -90,30 +97,6 @@ fn every_bad_input_file_is_one_clear_error() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// A scratch directory for generated inputs, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("lockprof-cli-{test}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create a scratch directory");
-        Scratch(dir)
-    }
-
-    fn file(&self, name: &str, content: &[u8]) -> String {
-        let path = self.0.join(name);
-        fs::write(&path, content).expect("write a scratch file");
-        path.to_str().expect("UTF-8 temp path").to_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn generated_bad_inputs_are_one_clear_error() {
     let scratch = Scratch::new("bad-input");
@@ -134,7 +117,7 @@ fn generated_bad_inputs_are_one_clear_error() {
     ];
     let mut failures: Vec<String> = cases.iter().flat_map(|f| rejected_properly(f, Some(f))).collect();
 
-    let missing = scratch.0.join("does-not-exist.json");
+    let missing = scratch.path("does-not-exist.json");
     let missing = missing.to_str().expect("UTF-8 temp path");
     failures.extend(rejected_properly(missing, Some(missing)));
     let directory = scratch.0.to_str().expect("UTF-8 temp path");
@@ -146,7 +129,7 @@ fn generated_bad_inputs_are_one_clear_error() {
 }
 
 #[test]
-fn usage_errors_exit_2() {
+fn usage_errors_are_one_line_and_exit_2() {
     for args in [
         &[][..],
         &["check"],
@@ -157,29 +140,118 @@ fn usage_errors_exit_2() {
         &["flamegraph"],
         &["diff", "a.json"],
         &["timeline"],
+        &["report", "--sort", "nonsense", "a.json"],
+        &["report", "--top", "0", "a.json"],
+        &["run", "--timeout", "307445734561825860m", "--", "true"],
+        &["run", "--timeout", "18446744073709551615s", "--", "true"],
+        &["--max-input-size", "lots", "report", "a.json"],
+        &["frob\nnicate"],
     ] {
         let output = lockprof(args);
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "lockprof {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+        let what = format!("lockprof {args:?}: {}", output.show());
+        assert_eq!(output.code, Some(2), "{what}");
+        assert!(output.stdout.is_empty(), "{what}");
+        assert_eq!(output.stderr.lines().count(), 1, "{what}");
+        assert!(output.stderr.starts_with("lockprof: error: "), "{what}");
+        assert!(output.stderr.trim_end().ends_with("--help)"), "{what}");
+        assert!(!output.stderr.contains("panicked"), "{what}");
     }
+    // The line says what is wrong, and where to read more.
+    let unknown = lockprof(&["check", "--bogus", "t.json"]).stderr;
+    assert!(unknown.contains("--bogus") && unknown.contains("(see lockprof check --help)"), "{unknown}");
+    let overflow = lockprof(&["run", "--timeout", "307445734561825860m", "--", "true"]).stderr;
+    assert!(overflow.contains("307445734561825860m"), "{overflow}");
 }
 
 #[test]
 fn help_and_version_succeed() {
     for args in [&["--help"][..], &["--version"], &["check", "--help"]] {
         let output = lockprof(args);
-        assert_eq!(output.status.code(), Some(0), "lockprof {args:?}");
+        assert_eq!(output.code, Some(0), "lockprof {args:?}");
         assert!(!output.stdout.is_empty());
     }
-    let help = String::from_utf8(lockprof(&["--help"]).stdout).expect("UTF-8");
+    let help = lockprof(&["--help"]).stdout;
     assert!(!help.contains("__demo"), "the demo's child command is hidden: {help}");
     assert!(!help.contains("__synthetic"), "the synthetic trace writer is hidden: {help}");
     for command in ["flamegraph", "diff", "timeline"] {
         assert!(help.contains(command), "{command} is listed: {help}");
     }
+}
+
+/// Exactly one `lockprof: error: ` line on stderr containing `needle`, nothing on stdout, exit 2.
+fn one_error_line(ran: &Ran, what: &str, needle: &str) {
+    let what = format!("{what}: {}", ran.show());
+    assert_eq!(ran.code, Some(2), "{what}");
+    assert!(ran.stdout.is_empty(), "{what}");
+    assert_eq!(ran.stderr.lines().count(), 1, "{what}");
+    assert!(ran.stderr.starts_with("lockprof: error: "), "{what}");
+    assert!(ran.stderr.contains(needle), "expected {needle:?}: {what}");
+    assert!(!ran.stderr.contains("panicked"), "{what}");
+}
+
+#[cfg(unix)]
+#[test]
+fn what_cannot_be_read_whole_is_refused_before_it_is_read() {
+    let scratch = Scratch::new("unbounded");
+    let fifo = scratch.path("no-writer.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
+    assert!(made.success(), "mkfifo");
+    let fifo = fifo.to_str().expect("UTF-8 temp path").to_owned();
+    // Sparse: 513 MiB that take no disk, one more than the default limit of 512 MiB.
+    let sparse = scratch.path("sparse.json");
+    fs::File::create(&sparse).and_then(|f| f.set_len((512 << 20) + 1)).expect("a sparse file");
+    let sparse = sparse.to_str().expect("UTF-8 temp path").to_owned();
+    let cases = [
+        ("/dev/zero", "it is a character device"),
+        (fifo.as_str(), "it is a FIFO"),
+        (scratch.str(), "it is a directory"),
+        (sparse.as_str(), "larger than the input limit of 512 MiB (raise the limit with --max-input-size"),
+    ];
+    for (path, needle) in cases {
+        for args in invocations(path) {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            one_error_line(&lockprof(&args), &format!("lockprof {args:?}"), needle);
+        }
+        let suppress = ["check", "fixtures/traces/abba.json", "--suppress", path];
+        let needle = needle.replace("larger", "the suppression file is larger").replace("512 MiB", "1 MiB");
+        one_error_line(&lockprof(&suppress), &format!("lockprof {suppress:?}"), &needle);
+    }
+}
+
+#[test]
+fn the_input_limit_can_be_lowered_and_raised() {
+    let scratch = Scratch::new("limit");
+    let trace = "fixtures/traces/abba.json";
+    let size = fs::metadata(workspace().join(trace)).expect("the fixture").len();
+    let below = (size - 1).to_string();
+    one_error_line(
+        &lockprof(&["--max-input-size", &below, "check", trace]),
+        "--max-input-size",
+        &format!("larger than the input limit of {below} bytes"),
+    );
+    one_error_line(
+        &lockprof_with(&["check", trace], &[("LOCKPROF_MAX_INPUT", &below)]),
+        "LOCKPROF_MAX_INPUT",
+        "larger than the input limit",
+    );
+    // The flag wins over the environment; at the limit is within it.
+    let exact = size.to_string();
+    let ran = lockprof_with(&["check", "--max-input-size", &exact, trace], &[("LOCKPROF_MAX_INPUT", "1")]);
+    assert_eq!(ran.code, Some(1), "abba has a deadlock: {}", ran.show());
+    // Suppression files: over 1 MiB by default, allowed when the limit is raised.
+    let mut big = b"[[suppress]]\nrule = \"deadlock\"\nlock = \"A\"\nreason = \"known\"\n".to_vec();
+    big.extend(std::iter::repeat_n(b'#', 1 << 20));
+    big.push(b'\n');
+    let big = scratch.file("big.toml", &big);
+    one_error_line(&lockprof(&["check", trace, "--suppress", &big]), "big suppressions", "1 MiB");
+    let ran = lockprof(&["check", trace, "--suppress", &big, "--max-input-size", "2M"]);
+    assert_eq!(ran.code, Some(0), "the deadlock is suppressed: {}", ran.show());
+}
+
+#[test]
+fn a_trace_can_come_from_standard_input() {
+    let trace = fs::read(workspace().join("fixtures/traces/abba.json")).expect("the fixture");
+    let ran = run_bounded(support::lockprof(&["check", "-"]), &trace, HANG_BOUND);
+    assert_eq!(ran.code, Some(1), "{}", ran.show());
+    assert!(ran.stdout.starts_with("FAIL - "), "{}", ran.show());
 }

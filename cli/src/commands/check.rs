@@ -20,10 +20,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use lockprof_analysis::findings::FindingKind;
-use lockprof_trace::load::load;
 use lockprof_trace::schema::Trace;
 
 use crate::format::{self, Format};
+use crate::input::load;
 use crate::suppress::Suppressions;
 use crate::verdict::{Judgement, Policy, default_fail_on, judge};
 use crate::{Error, Status};

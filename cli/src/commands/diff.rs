@@ -26,10 +26,10 @@ use std::thread;
 
 use lockprof_analysis::report::{duration, short_label};
 use lockprof_trace::LockKind;
-use lockprof_trace::load::load;
 use lockprof_trace::schema::{Site, Trace};
 
 use crate::commands::flamegraph::{empty_svg, plural, svg_options, unit};
+use crate::input::load;
 use crate::output::{dispose, write_to};
 use crate::profile::{self, Folded, Index, Selection, Weight, differential, fold, printable};
 use crate::shorten::{MAX_CHARS, shorten};

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 
 use inferno::flamegraph::{Options, Palette, color::MultiPalette};
 use lockprof_analysis::report;
-use lockprof_trace::load::load;
 use lockprof_trace::schema::Trace;
 
+use crate::input::load;
 use crate::output::{dispose, write_to};
 use crate::profile::{Folded, Selection, fold, printable};
 use crate::{Error, Status, flame};

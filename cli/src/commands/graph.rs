@@ -9,9 +9,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use lockprof_analysis::potential_deadlocks::analyse;
-use lockprof_trace::load::load;
 
 use crate::commands::flamegraph::plural;
+use crate::input::load;
 use crate::output::{dispose, write_to};
 use crate::profile::printable;
 use crate::{Error, Status, dot, lock_graph};

@@ -7,10 +7,10 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use lockprof_trace::load::load;
 use lockprof_trace::merge::merge;
 use lockprof_trace::schema::Trace;
 
+use crate::input::load;
 use crate::{Error, Status};
 
 /// Merges the traces at `paths` and writes the result to `output` (stdout if `None`); a

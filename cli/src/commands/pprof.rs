@@ -10,9 +10,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use lockprof_analysis::report::duration;
-use lockprof_trace::load::load;
 
 use crate::commands::flamegraph::plural;
+use crate::input::load;
 use crate::output::{dispose, write_to};
 use crate::{Error, Status, pprof, profile};
 

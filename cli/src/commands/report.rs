@@ -57,10 +57,10 @@ use std::path::Path;
 use lockprof_analysis::findings::findings;
 use lockprof_analysis::report::{self, ContentionOptions, SortBy, contention_rows};
 use lockprof_trace::LockKind;
-use lockprof_trace::load::load;
 use lockprof_trace::schema::{Frame, Site, StackContention, Trace, WriteReason};
 use serde::Serialize;
 
+use crate::input::load;
 use crate::output::{dispose, write_file};
 use crate::profile::Index;
 use crate::shorten::shorten_lock_labels;

@@ -31,7 +31,6 @@ use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use lockprof_analysis::findings::findings;
-use lockprof_trace::load::load;
 use lockprof_trace::merge::merge;
 use lockprof_trace::schema::Trace;
 
@@ -39,6 +38,7 @@ use crate::commands::check::{self, CheckOptions};
 use crate::commands::merge::{describe, write_trace};
 use crate::duration;
 use crate::format::{Format, text};
+use crate::input::load;
 use crate::verdict::Policy;
 use crate::{Error, Status};
 

@@ -26,11 +26,11 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use lockprof_trace::load::load;
 use lockprof_trace::schema::{SpanKind, Trace};
 use serde::Serialize;
 
 use crate::commands::flamegraph::plural;
+use crate::input::load;
 use crate::output::{dispose, write_to};
 use crate::profile::Index;
 use crate::{Error, Status};

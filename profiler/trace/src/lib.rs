@@ -1,5 +1,5 @@
 //! lockprof's trace model, the lowest of its three layers: the trace [`schema`], how a trace file
-//! is [`write`]n and [`load`]ed, and how traces of several processes [`merge`] into one.
+//! is [`write`]n and [`load`]ed (through [`input`], which bounds what a read costs), and how traces of several processes [`merge`] into one.
 //!
 //! The layers import in one direction: this crate imports neither of the others;
 //! `lockprof-analysis` (findings, potential deadlocks, the text report) reads traces through it;
@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod input;
 pub mod load;
 pub mod lock_kind;
 pub mod merge;
