@@ -1,4 +1,7 @@
 //! Process-wide settings, read once from the environment the first time a thread touches a lock.
+//!
+//! That first touch is inside a user's lock call, so a setting that is not understood is
+//! reported through [`crate::diag`] (never panics, never blocks), once.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -38,7 +41,11 @@ pub fn config() -> &'static Config {
         trace_path: std::env::var_os("LOCKPROF_TRACE")
             .filter(|p| !p.is_empty())
             .map(|p| expand_pid(&p.to_string_lossy(), std::process::id())),
-        on_deadlock: DeadlockPolicy::from_env(std::env::var("LOCKPROF_ON_DEADLOCK").ok().as_deref()),
+        on_deadlock: DeadlockPolicy::parse(std::env::var("LOCKPROF_ON_DEADLOCK").ok().as_deref())
+            .unwrap_or_else(|(policy, warning)| {
+                crate::diag::say(&warning);
+                policy
+            }),
         on_inversion: InversionPolicy::from_env(std::env::var("LOCKPROF_ON_INVERSION").ok().as_deref()),
         grace: grace_from_env(std::env::var("LOCKPROF_GRACE_US").ok().as_deref()),
         watchdog: watchdog_from_env(std::env::var("LOCKPROF_WATCHDOG_MS").ok().as_deref()),
@@ -47,7 +54,9 @@ pub fn config() -> &'static Config {
             Some(Ok(0)) => None,
             Some(Ok(ms)) => Some(Duration::from_millis(ms)),
             Some(Err(_)) => {
-                eprintln!("lockprof: LOCKPROF_RECHECK_MS is not a whole number of milliseconds; using 100");
+                crate::diag::say(
+                    "lockprof: LOCKPROF_RECHECK_MS is not a whole number of milliseconds; using 100",
+                );
                 Some(Duration::from_millis(100))
             }
         },
@@ -66,9 +75,9 @@ fn watchdog_from_env(value: Option<&str>) -> Option<Duration> {
     match v.parse::<u64>() {
         Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
         _ => {
-            eprintln!(
+            crate::diag::say(&format!(
                 "lockprof: LOCKPROF_WATCHDOG_MS={v:?} is not a positive number of milliseconds; watchdog off"
-            );
+            ));
             None
         }
     }
@@ -79,9 +88,9 @@ fn grace_from_env(value: Option<&str>) -> Duration {
     match value.map(str::trim) {
         None | Some("") => GRACE,
         Some(v) => v.parse().map(Duration::from_micros).unwrap_or_else(|_| {
-            eprintln!(
+            crate::diag::say(&format!(
                 "lockprof: LOCKPROF_GRACE_US={v:?} is not a whole number of microseconds; using the default"
-            );
+            ));
             GRACE
         }),
     }
@@ -115,9 +124,9 @@ impl InversionPolicy {
             Some("panic") => InversionPolicy::Panic,
             None | Some("") | Some("record") => InversionPolicy::Record,
             Some(other) => {
-                eprintln!(
+                crate::diag::say(&format!(
                     "lockprof: LOCKPROF_ON_INVERSION={other:?} is not one of record, panic; using record"
-                );
+                ));
                 InversionPolicy::Record
             }
         }

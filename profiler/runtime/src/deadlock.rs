@@ -58,21 +58,21 @@ fn record_and_apply(detector: &ThreadRecord, deadlock: FoundDeadlock, background
 
     match policy {
         DeadlockPolicy::Panic if background => {
-            eprintln!("lockprof: {report}");
-            eprintln!(
-                "lockprof: aborting: every thread of this deadlock is parked, none can be made to panic (LOCKPROF_ON_DEADLOCK=panic)"
+            crate::diag::say(&format!("lockprof: {report}"));
+            crate::diag::say(
+                "lockprof: aborting: every thread of this deadlock is parked, none can be made to panic (LOCKPROF_ON_DEADLOCK=panic)",
             );
             std::process::abort();
         }
         DeadlockPolicy::Panic => std::panic::panic_any(format!("lockprof: {report}")),
         DeadlockPolicy::Abort => {
-            eprintln!("lockprof: {report}");
-            eprintln!("lockprof: aborting (LOCKPROF_ON_DEADLOCK=abort)");
+            crate::diag::say(&format!("lockprof: {report}"));
+            crate::diag::say("lockprof: aborting (LOCKPROF_ON_DEADLOCK=abort)");
             std::process::abort();
         }
         DeadlockPolicy::Report => {
-            eprintln!("lockprof: {report}");
-            eprintln!("lockprof: still waiting (LOCKPROF_ON_DEADLOCK=report)");
+            crate::diag::say(&format!("lockprof: {report}"));
+            crate::diag::say("lockprof: still waiting (LOCKPROF_ON_DEADLOCK=report)");
         }
     }
 }

@@ -31,6 +31,7 @@
 mod config;
 pub mod contention;
 mod deadlock;
+mod diag;
 mod episode;
 mod local;
 mod lock_order;

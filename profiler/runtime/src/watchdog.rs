@@ -34,7 +34,7 @@ pub(crate) fn ensure_started() {
             .name("lockprof-watchdog".into())
             .spawn(move || run(period, watchdog, recheck));
         if let Err(error) = spawned {
-            eprintln!("lockprof: could not start the watchdog: {error}");
+            crate::diag::say(&format!("lockprof: could not start the watchdog: {error}"));
         }
     });
 }

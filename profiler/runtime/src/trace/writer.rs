@@ -25,8 +25,8 @@ pub(crate) fn install_exit_hook() {
             // `extern "C" fn` with no captured state and it never unwinds (see below).
             let status = unsafe { atexit(on_exit) };
             if status != 0 {
-                eprintln!(
-                    "lockprof: could not register the exit hook; the trace will only be written on deadlock"
+                crate::diag::say(
+                    "lockprof: could not register the exit hook; the trace will only be written on deadlock",
                 );
             }
         }
@@ -54,7 +54,7 @@ pub fn write_now() {
 pub(crate) fn write_configured(trace: &Trace) {
     if let Some(path) = &config().trace_path {
         if let Err(error) = lockprof_trace::write::write_atomically(path, trace) {
-            eprintln!("lockprof: could not write the trace to {}: {error}", path.display());
+            crate::diag::say(&format!("lockprof: could not write the trace to {}: {error}", path.display()));
         }
     }
 }
