@@ -12,9 +12,10 @@ use lockprof_trace::DeadlockPolicy;
 /// What the environment asked lockprof to do.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `LOCKPROF_TRACE`: where to write the trace; `None` writes nothing. A `%p` in it is
-    /// replaced by the process id, so that every process of a test run (which all inherit the
-    /// same environment) writes its own file.
+    /// `LOCKPROF_TRACE`: where to write the trace; `None` writes nothing. As given: a `%p` in
+    /// it stands for the process id, and [`Config::trace_file`] replaces it when the trace is
+    /// written, so that every process of a test run (which all inherit the same environment),
+    /// and a child made by `fork` (which inherits this configuration), writes its own file.
     pub trace_path: Option<PathBuf>,
     /// `LOCKPROF_ON_DEADLOCK`: what to do when a deadlock is found.
     pub on_deadlock: DeadlockPolicy,
@@ -38,9 +39,7 @@ static CONFIG: OnceLock<Config> = OnceLock::new();
 /// The configuration, read from the environment on first use.
 pub fn config() -> &'static Config {
     CONFIG.get_or_init(|| Config {
-        trace_path: std::env::var_os("LOCKPROF_TRACE")
-            .filter(|p| !p.is_empty())
-            .map(|p| expand_pid(&p.to_string_lossy(), std::process::id())),
+        trace_path: std::env::var_os("LOCKPROF_TRACE").filter(|p| !p.is_empty()).map(PathBuf::from),
         on_deadlock: DeadlockPolicy::parse(std::env::var("LOCKPROF_ON_DEADLOCK").ok().as_deref())
             .unwrap_or_else(|(policy, warning)| {
                 crate::diag::say(&warning);
@@ -62,6 +61,24 @@ pub fn config() -> &'static Config {
         },
         sample: std::env::var("LOCKPROF_SAMPLE").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(1).max(1),
     })
+}
+
+impl Config {
+    /// The file the trace goes to now: [`Config::trace_path`] with `%p` replaced by the id of
+    /// the process that is writing (read at each call, so a forked child names its own file).
+    ///
+    /// ```
+    /// let config = lockprof_profiler::Config {
+    ///     trace_path: Some("trace-%p.json".into()),
+    ///     ..lockprof_profiler::config().clone()
+    /// };
+    /// let file = config.trace_file().unwrap();
+    /// assert_eq!(file, std::path::Path::new(&format!("trace-{}.json", std::process::id())));
+    /// ```
+    pub fn trace_file(&self) -> Option<PathBuf> {
+        let path = self.trace_path.as_ref()?;
+        Some(expand_pid(&path.to_string_lossy(), std::process::id()))
+    }
 }
 
 /// Replaces every `%p` in `path` with `pid`.

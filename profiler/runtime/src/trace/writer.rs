@@ -52,8 +52,9 @@ pub fn write_now() {
 
 /// Writes `trace` to the configured path; failures are reported on stderr, never panicked on.
 pub(crate) fn write_configured(trace: &Trace) {
-    if let Some(path) = &config().trace_path {
-        if let Err(error) = lockprof_trace::write::write_atomically(path, trace) {
+    // The path is expanded now, not at start-up: after a `fork` the child writes its own file.
+    if let Some(path) = config().trace_file() {
+        if let Err(error) = lockprof_trace::write::write_atomically(&path, trace) {
             crate::diag::say(&format!("lockprof: could not write the trace to {}: {error}", path.display()));
         }
     }
