@@ -105,7 +105,7 @@ pub(crate) fn record_wait(id: u64, waited: Duration, episode_stack: Option<Arc<B
     let Some(_reentry) = crate::threads::enter_profiler() else { return };
     crate::locks::pin(id);
     let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
-    let stack = episode_stack.or_else(|| sample_this_one().then(|| Arc::new(Backtrace::new_unresolved())));
+    let stack = episode_stack.or_else(|| sample_this_one().then(|| Arc::new(crate::stacks::capture())));
     if let Some(stack) = stack {
         waiters().add(id, &stack, ns);
     }
@@ -126,7 +126,7 @@ pub(crate) fn record_hold(id: u64, stats: &LockStats, since: u64, now: u64) {
     let Some(_reentry) = crate::threads::enter_profiler() else { return };
     let held = now.saturating_sub(since);
     stats.hold_ns.fetch_add(held, Ordering::Relaxed);
-    holders().add(id, &Arc::new(Backtrace::new_unresolved()), held);
+    holders().add(id, &Arc::new(crate::stacks::capture()), held);
     let thread = crate::local::current_thread_id();
     crate::threads::note_current(thread);
     crate::timeline::record(crate::timeline::Span {

@@ -33,6 +33,7 @@ pub mod contention;
 mod deadlock;
 mod diag;
 mod episode;
+mod liveness;
 mod local;
 mod lock_order;
 mod lock_state;
