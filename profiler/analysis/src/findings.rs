@@ -156,15 +156,25 @@ pub fn findings(trace: &Trace) -> Vec<Finding> {
             role: format!("{thread} waited {} ms for {}", wait.waited_ms, lock_label(trace, wait.lock)),
         }];
         if let (Some(holder), Some(site)) = (wait.holder, &wait.holder_site) {
+            let held = if wait.holder_exited { "took and never released" } else { "held" };
             sites.push(FindingSite {
                 site: site.clone(),
-                role: format!("{} held {}", thread_label(trace, holder), lock_label(trace, wait.lock)),
+                role: format!("{} {held} {}", thread_label(trace, holder), lock_label(trace, wait.lock)),
             });
         }
+        // A lock whose holder is gone will never be released: say so in the title.
+        let abandoned = if wait.holder_exited {
+            format!(
+                ", which is abandoned: its holder {} has exited without releasing it",
+                wait.holder.map_or_else(|| "thread".to_owned(), |h| thread_label(trace, h))
+            )
+        } else {
+            String::new()
+        };
         all.push(Finding {
             kind: FindingKind::LongWait,
             title: format!(
-                "long wait: {thread} waited at least {} ms for {}",
+                "long wait: {thread} waited at least {} ms for {}{abandoned}",
                 wait.waited_ms,
                 lock_label(trace, wait.lock)
             ),

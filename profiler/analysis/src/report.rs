@@ -484,6 +484,13 @@ fn render_waits(trace: &Trace, out: &mut String) {
             render_stack(stack, "    ", out);
         }
         match (wait.holder, &wait.holder_site) {
+            (Some(holder), Some(site)) if wait.holder_exited => {
+                let _ = writeln!(
+                    out,
+                    "  ABANDONED: held by {}, acquired at {site}; that thread has exited without releasing it",
+                    thread_label(trace, holder)
+                );
+            }
             (Some(holder), Some(site)) => {
                 let _ = writeln!(out, "  held by {}, acquired at {site}", thread_label(trace, holder));
                 if let Some(stack) = wait.holder_stack.and_then(|s| trace.stack(s)) {

@@ -1,4 +1,7 @@
 //! Process-wide settings, read once from the environment the first time a thread touches a lock.
+//!
+//! That first touch is inside a user's lock call, so a setting that is not understood is
+//! reported through [`crate::diag`] (never panics, never blocks), once.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -9,9 +12,10 @@ use lockprof_trace::DeadlockPolicy;
 /// What the environment asked lockprof to do.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `LOCKPROF_TRACE`: where to write the trace; `None` writes nothing. A `%p` in it is
-    /// replaced by the process id, so that every process of a test run (which all inherit the
-    /// same environment) writes its own file.
+    /// `LOCKPROF_TRACE`: where to write the trace; `None` writes nothing. As given: a `%p` in
+    /// it stands for the process id, and [`Config::trace_file`] replaces it when the trace is
+    /// written, so that every process of a test run (which all inherit the same environment),
+    /// and a child made by `fork` (which inherits this configuration), writes its own file.
     pub trace_path: Option<PathBuf>,
     /// `LOCKPROF_ON_DEADLOCK`: what to do when a deadlock is found.
     pub on_deadlock: DeadlockPolicy,
@@ -35,10 +39,12 @@ static CONFIG: OnceLock<Config> = OnceLock::new();
 /// The configuration, read from the environment on first use.
 pub fn config() -> &'static Config {
     CONFIG.get_or_init(|| Config {
-        trace_path: std::env::var_os("LOCKPROF_TRACE")
-            .filter(|p| !p.is_empty())
-            .map(|p| expand_pid(&p.to_string_lossy(), std::process::id())),
-        on_deadlock: DeadlockPolicy::from_env(std::env::var("LOCKPROF_ON_DEADLOCK").ok().as_deref()),
+        trace_path: std::env::var_os("LOCKPROF_TRACE").filter(|p| !p.is_empty()).map(PathBuf::from),
+        on_deadlock: DeadlockPolicy::parse(std::env::var("LOCKPROF_ON_DEADLOCK").ok().as_deref())
+            .unwrap_or_else(|(policy, warning)| {
+                crate::diag::say(&warning);
+                policy
+            }),
         on_inversion: InversionPolicy::from_env(std::env::var("LOCKPROF_ON_INVERSION").ok().as_deref()),
         grace: grace_from_env(std::env::var("LOCKPROF_GRACE_US").ok().as_deref()),
         watchdog: watchdog_from_env(std::env::var("LOCKPROF_WATCHDOG_MS").ok().as_deref()),
@@ -47,12 +53,32 @@ pub fn config() -> &'static Config {
             Some(Ok(0)) => None,
             Some(Ok(ms)) => Some(Duration::from_millis(ms)),
             Some(Err(_)) => {
-                eprintln!("lockprof: LOCKPROF_RECHECK_MS is not a whole number of milliseconds; using 100");
+                crate::diag::say(
+                    "lockprof: LOCKPROF_RECHECK_MS is not a whole number of milliseconds; using 100",
+                );
                 Some(Duration::from_millis(100))
             }
         },
         sample: std::env::var("LOCKPROF_SAMPLE").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(1).max(1),
     })
+}
+
+impl Config {
+    /// The file the trace goes to now: [`Config::trace_path`] with `%p` replaced by the id of
+    /// the process that is writing (read at each call, so a forked child names its own file).
+    ///
+    /// ```
+    /// let config = lockprof_profiler::Config {
+    ///     trace_path: Some("trace-%p.json".into()),
+    ///     ..lockprof_profiler::config().clone()
+    /// };
+    /// let file = config.trace_file().unwrap();
+    /// assert_eq!(file, std::path::Path::new(&format!("trace-{}.json", std::process::id())));
+    /// ```
+    pub fn trace_file(&self) -> Option<PathBuf> {
+        let path = self.trace_path.as_ref()?;
+        Some(expand_pid(&path.to_string_lossy(), std::process::id()))
+    }
 }
 
 /// Replaces every `%p` in `path` with `pid`.
@@ -66,9 +92,9 @@ fn watchdog_from_env(value: Option<&str>) -> Option<Duration> {
     match v.parse::<u64>() {
         Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
         _ => {
-            eprintln!(
+            crate::diag::say(&format!(
                 "lockprof: LOCKPROF_WATCHDOG_MS={v:?} is not a positive number of milliseconds; watchdog off"
-            );
+            ));
             None
         }
     }
@@ -79,9 +105,9 @@ fn grace_from_env(value: Option<&str>) -> Duration {
     match value.map(str::trim) {
         None | Some("") => GRACE,
         Some(v) => v.parse().map(Duration::from_micros).unwrap_or_else(|_| {
-            eprintln!(
+            crate::diag::say(&format!(
                 "lockprof: LOCKPROF_GRACE_US={v:?} is not a whole number of microseconds; using the default"
-            );
+            ));
             GRACE
         }),
     }
@@ -115,9 +141,9 @@ impl InversionPolicy {
             Some("panic") => InversionPolicy::Panic,
             None | Some("") | Some("record") => InversionPolicy::Record,
             Some(other) => {
-                eprintln!(
+                crate::diag::say(&format!(
                     "lockprof: LOCKPROF_ON_INVERSION={other:?} is not one of record, panic; using record"
-                );
+                ));
                 InversionPolicy::Record
             }
         }

@@ -6,16 +6,18 @@
 //! - **Per lock** ([`LockStats`], in a heap block the lock points to, so it survives moves of the
 //!   lock and is still there for the trace after the lock is dropped): acquisitions (the only
 //!   fast-path cost: one counter bump), contended acquisitions, total and maximum wait, and the
-//!   *contended hold time*: how long holders kept the lock while someone waited for it. Hold
-//!   time is measured only for such holds, from the moment the first waiter started waiting to
-//!   the release, because timing every hold would put a clock read on the fast path.
+//!   *contended hold time*: how long the lock was held while at least one other thread waited
+//!   for it (the union of those intervals; `lock_state/hold.rs`). Only such holds are timed, each
+//!   from the later of its acquisition and the first waiter's arrival to its release, because
+//!   timing every hold would put a clock read on the fast path.
 //! - **Per waiting stack**: a contended acquisition captures the waiter's stack (unresolved),
 //!   deduplicated in a concurrent map with a count and the wait time. Waits long enough to be
 //!   checked for deadlock already have a stack; of the shorter ones, one in `LOCKPROF_SAMPLE`
 //!   (default 1: all) is captured. Per-lock counts and times stay exact whatever the sampling.
 //! - **Per holding stack** (Go's mutex-profile view, blaming the holder): a waiter flags the
-//!   lock; the holder, on release, sees the flag, captures its stack there (the frames where its
-//!   guard lived) and is charged the contended hold time.
+//!   lock, and so does a holder that acquires while others still wait; the holder, on release,
+//!   sees the flag, captures its stack there (the frames where its guard lived) and is charged
+//!   the contended hold time.
 //!
 //! Stacks are symbolised once, when the trace is written.
 
@@ -103,7 +105,7 @@ pub(crate) fn record_wait(id: u64, waited: Duration, episode_stack: Option<Arc<B
     let Some(_reentry) = crate::threads::enter_profiler() else { return };
     crate::locks::pin(id);
     let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
-    let stack = episode_stack.or_else(|| sample_this_one().then(|| Arc::new(Backtrace::new_unresolved())));
+    let stack = episode_stack.or_else(|| sample_this_one().then(|| Arc::new(crate::stacks::capture())));
     if let Some(stack) = stack {
         waiters().add(id, &stack, ns);
     }
@@ -118,14 +120,13 @@ pub(crate) fn record_wait(id: u64, waited: Duration, episode_stack: Option<Arc<B
     });
 }
 
-/// Charges the releasing holder of lock `id` for the time since `since` (profiler clock), when
-/// someone started waiting for it (slow path).
-pub(crate) fn record_hold(id: u64, stats: &LockStats, since: u64) {
+/// Charges the releasing holder of lock `id` for `since..now` (profiler clock), the part of its
+/// hold during which someone waited (slow path).
+pub(crate) fn record_hold(id: u64, stats: &LockStats, since: u64, now: u64) {
     let Some(_reentry) = crate::threads::enter_profiler() else { return };
-    let now = now_ns();
     let held = now.saturating_sub(since);
     stats.hold_ns.fetch_add(held, Ordering::Relaxed);
-    holders().add(id, &Arc::new(Backtrace::new_unresolved()), held);
+    holders().add(id, &Arc::new(crate::stacks::capture()), held);
     let thread = crate::local::current_thread_id();
     crate::threads::note_current(thread);
     crate::timeline::record(crate::timeline::Span {

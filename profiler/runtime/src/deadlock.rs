@@ -1,5 +1,12 @@
-//! What happens when the wait-for graph yields a confirmed cycle: record it once, write the trace,
-//! then apply the policy.
+//! What happens when the wait-for graph yields a confirmed cycle: record it once, report it, have
+//! the trace written, then apply the policy.
+//!
+//! The report is rendered from the `#[track_caller]` sites alone, at once: symbolising the
+//! threads' stacks takes a second or more in a debug build, and the thread that closed the cycle
+//! should not wait for it before it panics. The full trace, stacks symbolised, is written by the
+//! background writer (`trace::writer::write_soon`) and again at exit; only before an abort, which
+//! ends the process, and under `report`, where this thread stays deadlocked, is it written on
+//! this thread, after the report.
 
 use std::sync::Arc;
 
@@ -8,6 +15,7 @@ use crate::records::{Found, found_so_far};
 use crate::threads::ThreadRecord;
 use crate::wait_for_graph::FoundDeadlock;
 use lockprof_trace::DeadlockPolicy;
+use lockprof_trace::schema::WriteReason;
 
 /// Records the confirmed deadlock (its cycle starting with `detector`), writes the trace, and
 /// applies the policy. Returns only under the `report` policy, or if another of its threads has
@@ -47,32 +55,50 @@ fn record_and_apply(detector: &ThreadRecord, deadlock: FoundDeadlock, background
         });
     }
 
-    // The trace first, before anything else can happen to the process.
-    let trace = crate::trace::snapshot::take(lockprof_trace::schema::WriteReason::Deadlock);
-    crate::trace::writer::write_configured(&trace);
-    let report = trace
+    let quick = crate::trace::snapshot::sites_only(WriteReason::Deadlock);
+    let mut report = quick
         .deadlocks
         .last()
-        .map(|d| lockprof_analysis::report::render_deadlock(&trace, d))
+        .map(|d| lockprof_analysis::report::render_deadlock(&quick, d))
         .unwrap_or_default();
+    match config().trace_path.as_ref() {
+        Some(path) => {
+            report.push_str(&format!("  (each thread's stack is in the trace: {})\n", path.display()))
+        }
+        None => report.push_str("  (set LOCKPROF_TRACE=path for a trace with each thread's stack)\n"),
+    }
 
     match policy {
         DeadlockPolicy::Panic if background => {
-            eprintln!("lockprof: {report}");
-            eprintln!(
-                "lockprof: aborting: every thread of this deadlock is parked, none can be made to panic (LOCKPROF_ON_DEADLOCK=panic)"
+            crate::diag::say(&format!("lockprof: {report}"));
+            write_on_this_thread();
+            crate::diag::say(
+                "lockprof: aborting: every thread of this deadlock is parked, none can be made to panic (LOCKPROF_ON_DEADLOCK=panic)",
             );
             std::process::abort();
         }
-        DeadlockPolicy::Panic => std::panic::panic_any(format!("lockprof: {report}")),
+        DeadlockPolicy::Panic => {
+            crate::trace::writer::write_soon(WriteReason::Deadlock);
+            std::panic::panic_any(format!("lockprof: {report}"))
+        }
         DeadlockPolicy::Abort => {
-            eprintln!("lockprof: {report}");
-            eprintln!("lockprof: aborting (LOCKPROF_ON_DEADLOCK=abort)");
+            crate::diag::say(&format!("lockprof: {report}"));
+            write_on_this_thread();
+            crate::diag::say("lockprof: aborting (LOCKPROF_ON_DEADLOCK=abort)");
             std::process::abort();
         }
         DeadlockPolicy::Report => {
-            eprintln!("lockprof: {report}");
-            eprintln!("lockprof: still waiting (LOCKPROF_ON_DEADLOCK=report)");
+            crate::diag::say(&format!("lockprof: {report}"));
+            // This thread is deadlocked anyway: it writes the trace itself, so that once it says
+            // it is still waiting, the trace is there.
+            write_on_this_thread();
+            crate::diag::say("lockprof: still waiting (LOCKPROF_ON_DEADLOCK=report)");
         }
     }
+}
+
+/// Writes the trace on this thread, which will not run user code again: the process is about to
+/// abort (which runs no exit hook), or the thread stays deadlocked.
+fn write_on_this_thread() {
+    crate::trace::writer::write_configured(&crate::trace::snapshot::take(WriteReason::Deadlock));
 }

@@ -127,7 +127,7 @@ impl Episode {
         timed: bool,
         writer_mark: Option<WriterMark>,
     ) -> Self {
-        let stack = Arc::new(Backtrace::new_unresolved());
+        let stack = Arc::new(crate::stacks::capture());
         let lock_id = lock.id();
         let held: Arc<[HeldCopy]> = crate::local::with(|l| {
             l.held()

@@ -31,7 +31,9 @@
 mod config;
 pub mod contention;
 mod deadlock;
+mod diag;
 mod episode;
+mod liveness;
 mod local;
 mod lock_order;
 mod lock_state;

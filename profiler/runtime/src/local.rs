@@ -91,6 +91,8 @@ impl Local {
     fn first_touch(&self) -> u64 {
         let id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
         self.thread.set(id);
+        // After the id is set: anything this takes a lock for sees the id and does not recurse.
+        crate::liveness::started(id);
         id
     }
 

@@ -139,7 +139,7 @@ fn record_globally(
     others: &[u64],
     thread: u64,
 ) -> (Vec<u64>, Option<String>) {
-    let stack = Arc::new(Backtrace::new_unresolved());
+    let stack = Arc::new(crate::stacks::capture());
     let mut g = graph();
     if let Some(edge) = g.edges.get_mut(&(from.lock(), to)) {
         edge.gates.retain(|gate| others.contains(gate));

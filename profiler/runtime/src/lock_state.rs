@@ -6,7 +6,7 @@
 
 use std::panic::Location;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use crate::lock_stats::LockStats;
 use lockprof_trace::{Access, LockKind};
 
 mod acquire;
+mod hold;
 
 /// The holder word: thread id in the low 60 bits, access code in the high 4.
 const OWNER_ACCESS_SHIFT: u32 = 60;
@@ -56,8 +57,12 @@ pub struct LockState {
     id: AtomicU64,
     /// Contention statistics (an `Arc` the registry shares), null unless contention is profiled.
     stats: AtomicPtr<LockStats>,
-    /// When the current hold started making someone wait (profiler clock, ns; 0: nobody).
+    /// When the current hold started making someone wait (profiler clock, ns; 0: nobody). See
+    /// `lock_state/hold.rs`.
     waited_since: AtomicU64,
+    /// Profiled waiters queued for the lock right now (counted only when contention is
+    /// profiled), so that a hand-over to one of several waiters charges the next holder too.
+    waiters: AtomicU32,
     /// Semaphores: available (low 32 bits), outstanding (next 31), signal (top bit).
     /// Reader-writer locks: how many timed exclusive attempts are in flight (a writer that may
     /// give up, so readers queued behind it are not provably stuck).
@@ -77,6 +82,7 @@ impl LockState {
             id: AtomicU64::new(0),
             stats: AtomicPtr::new(ptr::null_mut()),
             waited_since: AtomicU64::new(0),
+            waiters: AtomicU32::new(0),
             permits: AtomicU64::new(0),
             site: Location::caller(),
             name,

@@ -63,6 +63,8 @@ pub(crate) struct LongWait {
     pub waited: Duration,
     pub stack: Arc<Backtrace>,
     pub holder: Option<(u64, &'static Location<'static>, Option<Arc<Backtrace>>)>,
+    /// The holder's thread had exited, still holding the lock: the lock is abandoned.
+    pub holder_exited: bool,
 }
 
 /// At most this many long waits are kept.

@@ -1,10 +1,20 @@
 //! Stack capture and symbolisation.
 //!
 //! Stacks are captured unresolved (instruction pointers only) on the slow path and symbolised
-//! once, when a trace is written. Symbolised frames drop lockprof's own frames at the top and the
-//! runtime's start-up frames at the bottom, so the first frame is the user's lock call.
+//! only when a trace is written, off the threads that wait or hold locks. Symbolised frames drop
+//! lockprof's own frames at the top and the runtime's start-up frames at the bottom, so the first
+//! frame is the user's lock call.
+//!
+//! Symbolising is slow (the first time in a debug build, about a second and a hundred MB, most
+//! of it reading debug info) and the backtrace crate runs it under a process-wide lock that its
+//! `trace` takes too. So [`capture`] walks the stack without that lock where the platform's
+//! unwinder allows it: a waiter or a releasing holder never waits for the watchdog's or the
+//! deadlock writer's symbolisation. Each instruction pointer is resolved once per process (the
+//! cache is bounded by the size of the program's code), so the watchdog's rewrites and the
+//! trace at exit do not resolve again what an earlier write did.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use std::collections::{HashMap, HashSet};
 
@@ -32,11 +42,38 @@ const STD_PREFIXES: &[&str] = &["std::", "<std::", "core::", "<core::", "alloc::
 const RUNTIME_MARKERS: &[&str] =
     &["std::sys::backtrace::__rust_begin_short_backtrace", "std::rt::lang_start"];
 
-/// Symbolises stacks, resolving each distinct instruction pointer once (a profile has many
-/// stacks that share most of their frames).
+/// The calling thread's stack, unresolved, innermost frame first (lockprof's own frames at the
+/// top are trimmed when it is symbolised).
+#[inline(never)]
+pub(crate) fn capture() -> Backtrace {
+    let mut frames: Vec<BacktraceFrame> = Vec::with_capacity(32);
+    let mut keep = |frame: &backtrace::Frame| {
+        frames.push(BacktraceFrame::from(frame.clone()));
+        true
+    };
+    #[cfg(unix)]
+    // SAFETY: `trace_unsynchronized` is unsafe because some platforms' unwinders (dbghelp on
+    // Windows) must not run concurrently with another trace or a symbolisation; on Unix it walks
+    // with the system unwinder (`_Unwind_Backtrace`), which is thread-safe and shares no state
+    // with the backtrace crate's symbolisation. The callback only copies frames.
+    unsafe {
+        backtrace::trace_unsynchronized(&mut keep);
+    }
+    #[cfg(not(unix))]
+    backtrace::trace(&mut keep);
+    Backtrace::from(frames)
+}
+
+/// Resolved frames by instruction pointer, for the whole process.
+fn resolved() -> &'static Mutex<HashMap<usize, Vec<Frame>>> {
+    static RESOLVED: OnceLock<Mutex<HashMap<usize, Vec<Frame>>>> = OnceLock::new();
+    RESOLVED.get_or_init(Mutex::default)
+}
+
+/// Symbolises stacks, resolving each distinct instruction pointer once per process (a profile
+/// has many stacks that share most of their frames, and a process may write its trace often).
 #[derive(Default)]
 pub(crate) struct Symbolizer {
-    frames: HashMap<usize, Vec<Frame>>,
     cwd: Option<PathBuf>,
 }
 
@@ -47,20 +84,25 @@ impl Symbolizer {
             self.cwd = std::env::current_dir().ok();
         }
         let mut unique: Vec<BacktraceFrame> = Vec::new();
-        let mut seen: HashSet<usize> = HashSet::new();
-        for stack in stacks {
-            for frame in stack.frames() {
-                let ip = frame.ip() as usize;
-                if !self.frames.contains_key(&ip) && seen.insert(ip) {
-                    unique.push(frame.clone());
+        {
+            let known = resolved().lock().unwrap_or_else(|e| e.into_inner());
+            let mut seen: HashSet<usize> = HashSet::new();
+            for stack in stacks {
+                for frame in stack.frames() {
+                    let ip = frame.ip() as usize;
+                    if !known.contains_key(&ip) && seen.insert(ip) {
+                        unique.push(frame.clone());
+                    }
                 }
             }
         }
         if unique.is_empty() {
             return;
         }
+        // Resolved outside the cache's lock: two writers may resolve the same frame, harmlessly.
         let mut batch = Backtrace::from(unique);
         batch.resolve();
+        let mut known = resolved().lock().unwrap_or_else(|e| e.into_inner());
         for frame in batch.frames() {
             let symbols = frame.symbols();
             let resolved = if symbols.is_empty() {
@@ -75,16 +117,17 @@ impl Symbolizer {
                     })
                     .collect()
             };
-            self.frames.insert(frame.ip() as usize, resolved);
+            known.insert(frame.ip() as usize, resolved);
         }
     }
 
     /// The frames of `stack`, innermost first, trimmed of lockprof's own and the runtime's.
     pub(crate) fn symbolise(&mut self, stack: &Backtrace) -> Vec<Frame> {
         self.prepare([stack]);
+        let known = resolved().lock().unwrap_or_else(|e| e.into_inner());
         let mut frames = Vec::new();
         'frames: for frame in stack.frames() {
-            for f in self.frames.get(&(frame.ip() as usize)).map(Vec::as_slice).unwrap_or(&[]) {
+            for f in known.get(&(frame.ip() as usize)).map(Vec::as_slice).unwrap_or(&[]) {
                 if RUNTIME_MARKERS.iter().any(|m| f.function.starts_with(m)) {
                     break 'frames;
                 }
@@ -160,11 +203,32 @@ mod tests {
 
     #[test]
     fn a_real_capture_symbolises_to_named_frames() {
-        let frames = Symbolizer::default().symbolise(&Backtrace::new_unresolved());
+        let frames = Symbolizer::default().symbolise(&capture());
         // Everything above the harness is this crate's test code, which counts as internal;
         // what is left must still be resolved frames with names.
         assert!(frames.iter().all(|f| !f.function.starts_with("backtrace::")), "{frames:#?}");
         assert!(frames.iter().any(|f| f.function != "??"), "{frames:#?}");
+    }
+
+    #[test]
+    fn a_capture_does_not_wait_for_a_symbolisation_in_progress() {
+        // The backtrace crate holds its global lock for the whole of this callback, as it does
+        // while the watchdog symbolises; a capture on another thread must not wait for it.
+        let (done, finished) = std::sync::mpsc::channel();
+        let mut captured = None;
+        let here = capture();
+        let ip = here.frames().iter().map(BacktraceFrame::ip).find(|ip| !ip.is_null()).expect("a frame");
+        backtrace::resolve(ip, |_| {
+            if captured.is_some() {
+                return;
+            }
+            let done = done.clone();
+            std::thread::spawn(move || done.send(capture().frames().len()).unwrap());
+            // Only a bound on a hang: the capture takes microseconds.
+            captured = Some(finished.recv_timeout(std::time::Duration::from_secs(20)));
+        });
+        let frames = captured.expect("resolved").expect("the capture waited for the symbolisation");
+        assert!(frames > 0);
     }
 
     #[test]

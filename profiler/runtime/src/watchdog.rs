@@ -11,6 +11,9 @@
 //! (a queued writer that takes the lock's writer mark later). Every untimed wait older than the
 //! period is checked again, with the same confirmation as at the start of a wait.
 //!
+//! A wait for a lock whose holder thread has exited without releasing it (a leaked guard) will
+//! never end: its finding names the lock as abandoned.
+//!
 //! The thread starts with the first wait episode, wakes every half watchdog threshold or every
 //! re-check period (whichever is shorter), and uses no lockprof lock.
 
@@ -34,7 +37,7 @@ pub(crate) fn ensure_started() {
             .name("lockprof-watchdog".into())
             .spawn(move || run(period, watchdog, recheck));
         if let Err(error) = spawned {
-            eprintln!("lockprof: could not start the watchdog: {error}");
+            crate::diag::say(&format!("lockprof: could not start the watchdog: {error}"));
         }
     });
 }
@@ -48,9 +51,8 @@ fn run(period: Duration, watchdog: Option<Duration>, recheck: Option<Duration>) 
         }
         if let Some(threshold) = watchdog {
             if scan(threshold, &mut reported) {
-                crate::trace::writer::write_configured(&crate::trace::snapshot::take(
-                    lockprof_trace::schema::WriteReason::Watchdog,
-                ));
+                // Written by the background writer, so this thread keeps scanning meanwhile.
+                crate::trace::writer::write_soon(lockprof_trace::schema::WriteReason::Watchdog);
             }
         }
     }
@@ -100,6 +102,12 @@ fn scan(threshold: Duration, reported: &mut HashSet<(u64, u64)>) -> bool {
                 let stack = waiting_stacks.iter().find(|(t, _)| *t == thread).map(|(_, s)| Arc::clone(s));
                 (thread, at, stack)
             });
+            // Abandoned: the holder is gone and the lock still names it. A thread releases before
+            // it exits, and only it writes its id into the holder word, so a holder word that
+            // still names it after its exit was seen will never change.
+            let holder_exited = holder.as_ref().is_some_and(|&(thread, _, _)| {
+                crate::liveness::has_exited(thread) && lock.holder().is_some_and(|(t, _, _)| t == thread)
+            });
             Some(crate::records::LongWait {
                 thread: record.id,
                 lock: waiting.lock_id,
@@ -108,6 +116,7 @@ fn scan(threshold: Duration, reported: &mut HashSet<(u64, u64)>) -> bool {
                 waited,
                 stack: Arc::clone(&waiting.stack),
                 holder,
+                holder_exited,
             })
         });
         found.extend(long);

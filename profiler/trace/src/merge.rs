@@ -170,6 +170,7 @@ impl Merger {
                 holder,
                 holder_site,
                 holder_stack,
+                holder_exited,
             } = wait;
             let merged = LongWait {
                 thread: self.thread(&mut ids, *thread),
@@ -181,6 +182,7 @@ impl Merger {
                 holder: holder.map(|h| self.thread(&mut ids, h)),
                 holder_site: holder_site.clone(),
                 holder_stack: holder_stack.map(|s| self.stack(&mut ids, s)),
+                holder_exited: *holder_exited,
             };
             self.long_waits.push(merged);
         }

@@ -28,16 +28,32 @@ impl DeadlockPolicy {
     ///
     /// [`Panic`]: DeadlockPolicy::Panic
     pub fn from_env(value: Option<&str>) -> Self {
+        Self::parse(value).unwrap_or_else(|(policy, warning)| {
+            eprintln!("{warning}");
+            policy
+        })
+    }
+
+    /// [`DeadlockPolicy::from_env`] without printing: an unknown value gives the policy used
+    /// instead and the warning to show, for callers that print it their own way (the runtime,
+    /// which must not panic inside a lock call when stderr is closed).
+    ///
+    /// ```
+    /// use lockprof_trace::DeadlockPolicy;
+    /// assert_eq!(DeadlockPolicy::parse(Some("report")), Ok(DeadlockPolicy::Report));
+    /// assert_eq!(DeadlockPolicy::parse(Some("x")).unwrap_err().0, DeadlockPolicy::Panic);
+    /// ```
+    pub fn parse(value: Option<&str>) -> Result<Self, (Self, String)> {
         match value.map(str::trim) {
-            None | Some("") | Some("panic") => DeadlockPolicy::Panic,
-            Some("abort") => DeadlockPolicy::Abort,
-            Some("report") => DeadlockPolicy::Report,
-            Some(other) => {
-                eprintln!(
+            None | Some("") | Some("panic") => Ok(DeadlockPolicy::Panic),
+            Some("abort") => Ok(DeadlockPolicy::Abort),
+            Some("report") => Ok(DeadlockPolicy::Report),
+            Some(other) => Err((
+                DeadlockPolicy::Panic,
+                format!(
                     "lockprof: LOCKPROF_ON_DEADLOCK={other:?} is not one of panic, abort, report; using panic"
-                );
-                DeadlockPolicy::Panic
-            }
+                ),
+            )),
         }
     }
 

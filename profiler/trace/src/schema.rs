@@ -249,6 +249,11 @@ pub struct LongWait {
     pub holder_site: Option<Site>,
     /// The holder's stack, if it was itself waiting.
     pub holder_stack: Option<u32>,
+    /// The holder's thread had exited, still holding the lock (its guard was leaked): the lock
+    /// is abandoned, no thread will ever release it. Optional: `false` when absent (traces of
+    /// earlier versions).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub holder_exited: bool,
 }
 
 /// A thread waited on a condition variable while holding another lock.

@@ -80,9 +80,10 @@ impl LockState {
         };
         let start = std::time::Instant::now();
         let start_ns = crate::contention::now_ns();
-        // Flag the hold as contended, so that its release charges the holder.
-        let _ = self.waited_since.compare_exchange(0, start_ns, Ordering::Relaxed, Ordering::Relaxed);
+        // Counted until acquired, so that every hold meanwhile is charged (see `hold.rs`).
+        let counted = self.waiter_arrives(start_ns);
         let episode_stack = self.wait(at, raw, access, permits);
+        drop(counted);
         let waited = start.elapsed();
         stats.count_wait(waited);
         crate::contention::record_wait(id, waited, episode_stack, start_ns);
@@ -181,6 +182,7 @@ impl LockState {
             }
             l.push_held(crate::tag::make(id, access, permits), at);
         });
+        self.hold_starts(access);
     }
 
     /// Fast path: the calling thread is about to release the exclusive hold of the raw lock.
@@ -198,24 +200,7 @@ impl LockState {
         if matches!(access, Access::Exclusive | Access::Upgradable) {
             self.owner.store(0, Ordering::Release);
         }
-        self.release_contended_hold(id);
-    }
-
-    /// If someone waited during this hold, charges the releasing holder (cold).
-    #[inline]
-    fn release_contended_hold(&self, id: u64) {
-        if self.waited_since.load(Ordering::Relaxed) != 0 {
-            self.charge_holder(id);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn charge_holder(&self, id: u64) {
-        let since = self.waited_since.swap(0, Ordering::Relaxed);
-        if let (Some(stats), true) = (self.stats(), since != 0) {
-            crate::contention::record_hold(id, stats, since);
-        }
+        self.hold_ends(id, access);
     }
 
     /// The calling thread is about to return `permits` permits it took in one acquisition.
@@ -223,7 +208,7 @@ impl LockState {
         let id = self.id.load(Ordering::Relaxed);
         let tag = crate::tag::make(id, Access::Permits, permits);
         local::with(|l| l.pop_held_exact(tag));
-        self.release_contended_hold(id);
+        self.hold_ends(id, Access::Permits);
     }
 
     /// The registry id, registering the lock (and, the first time in the process, installing

@@ -43,41 +43,7 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
     let mut trace = Trace::empty(reason);
     trace.process.wait_episodes = crate::records::wait_episodes();
     let mut stacks = Stacks::default();
-
-    let found = found_so_far().lock().unwrap_or_else(|e| e.into_inner()).clone();
-    for deadlock in &found {
-        let mut hop = |m: &Member| {
-            let (hold_access, hold_permits, hold_at, queued) = match m.blocks {
-                Blocks::Holds { access, permits, at } => (access, permits, at, false),
-                Blocks::QueuedWriter { at } => (Access::Exclusive, 0, at, true),
-            };
-            CycleHop {
-                thread: m.thread,
-                holds: m.blocks_on,
-                hold_site: Site::from_location(hold_at),
-                hold_access,
-                hold_permits,
-                queued,
-                waits_for: m.waits_for,
-                wait_access: m.wait_access,
-                wait_permits: m.wait_permits,
-                wait_site: Site::from_location(m.wait_at),
-                stack: Some(stacks.intern(&m.stack)),
-            }
-        };
-        // In the cycle, member i waits for what member i + 1 blocks it with: the hop of member
-        // i names what member i holds that member i - 1 waits for, as the schema says.
-        let cycle = deadlock.cycle.iter().map(|m| hop(m)).collect();
-        let knot = deadlock.knot.iter().map(|m| hop(m)).collect();
-        trace.deadlocks.push(Deadlock {
-            detected_by: deadlock.detected_by,
-            background: deadlock.background,
-            policy: deadlock.policy,
-            cycle,
-            knot,
-        });
-    }
-
+    trace.deadlocks = deadlocks(&mut |stack| Some(stacks.intern(stack)));
     {
         let graph = crate::lock_order::graph();
         let mut edges: Vec<_> = graph.edges.values().cloned().collect();
@@ -114,6 +80,7 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
             holder: w.holder.as_ref().map(|(t, _, _)| *t),
             holder_site: w.holder.as_ref().map(|(_, at, _)| Site::from_location(at)),
             holder_stack: w.holder.as_ref().and_then(|(_, _, s)| s.as_ref()).map(|s| stacks.intern(s)),
+            holder_exited: w.holder_exited,
         })
         .collect();
     let warnings = crate::records::warnings().lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -144,6 +111,62 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
         trace.timeline = Some(Timeline { spans, dropped });
     }
 
+    registry_sections(&mut trace);
+    trace.stacks = stacks.stacks;
+    trace
+}
+
+/// The deadlocks found so far, with their waiting stacks as `stack` gives them.
+fn deadlocks(stack: &mut dyn FnMut(&Arc<Backtrace>) -> Option<u32>) -> Vec<Deadlock> {
+    let found = found_so_far().lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut all = Vec::with_capacity(found.len());
+    for deadlock in &found {
+        let mut hop = |m: &Member| {
+            let (hold_access, hold_permits, hold_at, queued) = match m.blocks {
+                Blocks::Holds { access, permits, at } => (access, permits, at, false),
+                Blocks::QueuedWriter { at } => (Access::Exclusive, 0, at, true),
+            };
+            CycleHop {
+                thread: m.thread,
+                holds: m.blocks_on,
+                hold_site: Site::from_location(hold_at),
+                hold_access,
+                hold_permits,
+                queued,
+                waits_for: m.waits_for,
+                wait_access: m.wait_access,
+                wait_permits: m.wait_permits,
+                wait_site: Site::from_location(m.wait_at),
+                stack: stack(&m.stack),
+            }
+        };
+        // In the cycle, member i waits for what member i + 1 blocks it with: the hop of member
+        // i names what member i holds that member i - 1 waits for, as the schema says.
+        let cycle = deadlock.cycle.iter().map(|m| hop(m)).collect();
+        let knot = deadlock.knot.iter().map(|m| hop(m)).collect();
+        all.push(Deadlock {
+            detected_by: deadlock.detected_by,
+            background: deadlock.background,
+            policy: deadlock.policy,
+            cycle,
+            knot,
+        });
+    }
+    all
+}
+
+/// What a deadlock's report needs, at once: the deadlocks with their sites, the locks and the
+/// threads, but no stacks (symbolising them takes a second and more; the full trace, written
+/// afterwards off the waiting thread, has them).
+pub(crate) fn sites_only(reason: WriteReason) -> Trace {
+    let mut trace = Trace::empty(reason);
+    trace.deadlocks = deadlocks(&mut |_| None);
+    registry_sections(&mut trace);
+    trace
+}
+
+/// The lock and thread tables, with every thread the trace refers to.
+fn registry_sections(trace: &mut Trace) {
     trace.locks = crate::locks::registry()
         .iter()
         .map(|entry| LockEntry {
@@ -161,15 +184,13 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
         .collect();
     // A thread can be referred to without ever having waited (the holder of a long wait, say):
     // list it too, so that every reference in the trace resolves.
-    for id in referenced_threads(&trace) {
+    for id in referenced_threads(trace) {
         if !trace.threads.iter().any(|t| t.id == id) {
-            trace.threads.push(ThreadEntry { id, name: None });
+            // A holder that exited holding a lock has never waited, but its name was kept.
+            trace.threads.push(ThreadEntry { id, name: crate::liveness::exited_name(id) });
         }
     }
     trace.threads.sort_by_key(|t| t.id);
-
-    trace.stacks = stacks.stacks;
-    trace
 }
 
 /// The contention profile: per-lock figures from the registry, and the stack tables.

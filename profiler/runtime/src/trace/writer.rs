@@ -1,12 +1,20 @@
-//! When this process writes its trace to `LOCKPROF_TRACE`: when a deadlock is found and at
-//! process exit (the file itself is written by `lockprof_trace::write`).
+//! When this process writes its trace to `LOCKPROF_TRACE`: when a deadlock is found, when the
+//! watchdog records a long wait, and at process exit (the file itself is written by
+//! `lockprof_trace::write`).
+//!
+//! A write symbolises stacks, which is slow, so the deadlock policy and the watchdog only ask for
+//! one ([`write_soon`]): a background thread, `lockprof-writer`, takes the snapshot and writes
+//! it, never a thread inside a lock call. Writes are serialised, and the write at exit is the
+//! last: it waits for one under way, and none starts after it (a process ending must not leave a
+//! half-written temporary file behind).
 //!
 //! The exit hook is registered with the C runtime's `atexit` on the first lock call of the
 //! process, so it runs on a normal return from `main` and on `std::process::exit`, both of which
 //! end in the C `exit`. (An abort, or a kill by signal, runs no hook: the deadlock policy writes
 //! the trace itself before it aborts.)
 
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, Once};
 
 use crate::config::config;
 use lockprof_trace::schema::{Trace, WriteReason};
@@ -25,8 +33,8 @@ pub(crate) fn install_exit_hook() {
             // `extern "C" fn` with no captured state and it never unwinds (see below).
             let status = unsafe { atexit(on_exit) };
             if status != 0 {
-                eprintln!(
-                    "lockprof: could not register the exit hook; the trace will only be written on deadlock"
+                crate::diag::say(
+                    "lockprof: could not register the exit hook; the trace will only be written on deadlock",
                 );
             }
         }
@@ -36,8 +44,54 @@ pub(crate) fn install_exit_hook() {
 extern "C" fn on_exit() {
     // Unwinding out of an `extern "C"` function aborts; a failure here must not.
     let _ = std::panic::catch_unwind(|| {
-        write_configured(&crate::trace::snapshot::take(WriteReason::Exit));
+        write(&crate::trace::snapshot::take(WriteReason::Exit), true);
     });
+}
+
+/// Held while a trace is written; `true` once the final (exit) trace is written.
+static WRITING: Mutex<bool> = Mutex::new(false);
+
+/// A write asked of the background writer, not started yet.
+static PENDING: Mutex<Option<WriteReason>> = Mutex::new(None);
+static ASKED: Condvar = Condvar::new();
+static WRITER_RUNNING: AtomicBool = AtomicBool::new(false);
+
+/// Asks for the trace to be written soon, by the background writer (started on first use); the
+/// caller does not wait. Requests made while one is pending are merged (a deadlock's reason wins).
+/// If the writer thread cannot be started, writes here and now instead.
+pub(crate) fn write_soon(reason: WriteReason) {
+    if config().trace_path.is_none() {
+        return;
+    }
+    static START: Once = Once::new();
+    START.call_once(|| {
+        let spawned = std::thread::Builder::new().name("lockprof-writer".into()).spawn(run_writer);
+        WRITER_RUNNING.store(spawned.is_ok(), Ordering::Release);
+    });
+    if !WRITER_RUNNING.load(Ordering::Acquire) {
+        write_configured(&crate::trace::snapshot::take(reason));
+        return;
+    }
+    let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    if *pending != Some(WriteReason::Deadlock) {
+        *pending = Some(reason);
+    }
+    ASKED.notify_one();
+}
+
+fn run_writer() {
+    loop {
+        let reason = {
+            let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(reason) = pending.take() {
+                    break reason;
+                }
+                pending = ASKED.wait(pending).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        write_configured(&crate::trace::snapshot::take(reason));
+    }
 }
 
 /// Writes the trace of everything recorded so far to `LOCKPROF_TRACE`, if set. Programs that end
@@ -50,11 +104,22 @@ pub fn write_now() {
     write_configured(&crate::trace::snapshot::take(WriteReason::Exit));
 }
 
-/// Writes `trace` to the configured path; failures are reported on stderr, never panicked on.
+/// Writes `trace` to the configured path, unless the final trace has been written; failures are
+/// reported on stderr, never panicked on.
 pub(crate) fn write_configured(trace: &Trace) {
-    if let Some(path) = &config().trace_path {
-        if let Err(error) = lockprof_trace::write::write_atomically(path, trace) {
-            eprintln!("lockprof: could not write the trace to {}: {error}", path.display());
+    write(trace, false);
+}
+
+fn write(trace: &Trace, last: bool) {
+    let mut done = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+    if *done {
+        return;
+    }
+    *done = last;
+    // The path is expanded now, not at start-up: after a `fork` the child writes its own file.
+    if let Some(path) = config().trace_file() {
+        if let Err(error) = lockprof_trace::write::write_atomically(&path, trace) {
+            crate::diag::say(&format!("lockprof: could not write the trace to {}: {error}", path.display()));
         }
     }
 }

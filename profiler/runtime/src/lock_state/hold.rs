@@ -1,0 +1,108 @@
+//! Contended hold time: how long the lock was held while at least one other thread waited for
+//! it (the union of those intervals), charged to the holders that kept it.
+//!
+//! Two words of the header carry it: `waiters`, the profiled waiters queued right now, and
+//! `waited_since`, when the current hold started making someone wait (0: nobody yet).
+//!
+//! - A waiter counts itself in, then flags the hold (`waited_since`: 0 → now) if nobody has.
+//! - Every acquisition looks at both words (two loads; the clock only if one is set): if others
+//!   still wait, its hold is contended from its first instant, so an exclusive holder sets
+//!   `waited_since` to now. This is what charges the *next* holder while waiters stay queued
+//!   across a hand-over. If nobody waits but the flag is set, the flag is stale (its waiter has
+//!   acquired since, or gave up by unwinding) and is cleared.
+//! - A release charges the holder `now - waited_since` and clears it. A shared holder (a reader,
+//!   a permit holder) re-arms it if others still wait, so that the holders still in charge are
+//!   charged from there on, not from the first waiter's arrival twice.
+//!
+//! The waiters of one hold form one interval, so per lock the charges add up to the union;
+//! holds of one exclusive lock never overlap. Waiters are counted only when contention is
+//! profiled, so without `LOCKPROF_TRACE` both words stay 0 and cost one load each.
+
+use std::sync::atomic::Ordering::SeqCst;
+
+use lockprof_trace::Access;
+
+use super::LockState;
+
+/// A profiled waiter, counted in `waiters` from its arrival until it has acquired, or until its
+/// wait unwinds (a deadlock panic).
+pub(super) struct CountedWaiter<'a> {
+    lock: &'a LockState,
+}
+
+impl LockState {
+    /// A profiled waiter arrives at `now_ns`: the current hold is contended from now on.
+    pub(super) fn waiter_arrives(&self, now_ns: u64) -> CountedWaiter<'_> {
+        self.waiters.fetch_add(1, SeqCst);
+        let _ = self.waited_since.compare_exchange(0, now_ns, SeqCst, SeqCst);
+        CountedWaiter { lock: self }
+    }
+
+    /// The calling thread has just acquired in `access`. Two loads; the rest is out of line.
+    #[inline]
+    pub(super) fn hold_starts(&self, access: Access) {
+        if self.waiters.load(SeqCst) != 0 || self.waited_since.load(SeqCst) != 0 {
+            self.contended_acquisition(access);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn contended_acquisition(&self, access: Access) {
+        // `waited_since` first: a flag read here and no waiter read after it is one whose
+        // waiter is gone (waiters leave only by acquiring, or by unwinding).
+        let since = self.waited_since.load(SeqCst);
+        if self.waiters.load(SeqCst) != 0 {
+            let now = crate::contention::now_ns();
+            if exclusive(access) {
+                // Nobody else holds: this hold is contended from its first instant.
+                self.waited_since.store(now, SeqCst);
+            } else {
+                // Other shared holders may be charged from an earlier instant: keep theirs.
+                let _ = self.waited_since.compare_exchange(0, now, SeqCst, SeqCst);
+            }
+        } else if since != 0 && self.waited_since.compare_exchange(since, 0, SeqCst, SeqCst).is_ok() {
+            // A waiter that arrived after the load of `waiters` failed to flag (the stale flag
+            // was set) before the clear; it is counted by now, so it is seen here.
+            if self.waiters.load(SeqCst) != 0 {
+                let now = crate::contention::now_ns();
+                let _ = self.waited_since.compare_exchange(0, now, SeqCst, SeqCst);
+            }
+        }
+    }
+
+    /// The calling thread is about to release a hold of `access` on lock `id`: if someone waited
+    /// during it, charge it (cold).
+    #[inline]
+    pub(super) fn hold_ends(&self, id: u64, access: Access) {
+        if self.waited_since.load(SeqCst) != 0 {
+            self.charge_holder(id, access);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn charge_holder(&self, id: u64, access: Access) {
+        let since = self.waited_since.swap(0, SeqCst);
+        let Some(stats) = self.stats() else { return };
+        if since == 0 {
+            return;
+        }
+        let now = crate::contention::now_ns();
+        crate::contention::record_hold(id, stats, since, now);
+        if !exclusive(access) && self.waiters.load(SeqCst) != 0 {
+            // Other shared holders may still hold it: they are charged from here.
+            let _ = self.waited_since.compare_exchange(0, now, SeqCst, SeqCst);
+        }
+    }
+}
+
+fn exclusive(access: Access) -> bool {
+    matches!(access, Access::Exclusive | Access::Upgradable)
+}
+
+impl Drop for CountedWaiter<'_> {
+    fn drop(&mut self) {
+        self.lock.waiters.fetch_sub(1, SeqCst);
+    }
+}
