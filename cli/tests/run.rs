@@ -227,7 +227,8 @@ fn after_a_timeout_the_findings_recorded_before_the_kill_are_shown() {
     // Under the `report` policy the deadlock is recorded and the trace written, and then the
     // threads keep waiting: a hang with a finding, which is what a watchdog's long waits are.
     let dir = Scratch::new("run-report-policy");
-    let mut command = lockprof(&["run", "--out", dir.str(), "--timeout", TIMEOUT_ARG, "--", scenarios(), "abba"]);
+    let mut command =
+        lockprof(&["run", "--out", dir.str(), "--timeout", TIMEOUT_ARG, "--", scenarios(), "abba"]);
     command.env("LOCKPROF_ON_DEADLOCK", "report");
     let ran = run_bounded(command, b"", BOUND);
     assert_eq!(ran.code, Some(124), "{}", ran.show());
