@@ -13,7 +13,8 @@
 //! taken) `LockState::wait` (`episode.rs`) → [`wait_for_graph`]'s `find_deadlock`.
 //!
 //! Inside, modules import downward too (no import circle spans more than two files): the
-//! configuration, the raw-lock trait and the thread-local held stack at the bottom; the lock
+//! configuration, the raw-lock trait, the profiler's own stderr messages (`diag`), and the
+//! thread-local held stack with the set of running threads (`liveness`) at the bottom; the lock
 //! header, the lock and thread registries and the contention counters above them; then the
 //! wait-for graph and lock-order recording; then what the process has found (`records`), its
 //! trace snapshot and writer; then the deadlock policy, warnings and watchdog; and at the top the

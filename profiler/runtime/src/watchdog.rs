@@ -17,7 +17,7 @@
 //! The thread starts with the first wait episode, wakes every half watchdog threshold or every
 //! re-check period (whichever is shorter), and uses no lockprof lock.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ pub(crate) fn ensure_started() {
 }
 
 fn run(period: Duration, watchdog: Option<Duration>, recheck: Option<Duration>) {
-    let mut reported: HashSet<(u64, u64)> = HashSet::new();
+    let mut reported: Reported = HashMap::new();
     loop {
         std::thread::sleep(period);
         if let Some(older_than) = recheck {
@@ -78,8 +78,30 @@ fn recheck_waits(older_than: Duration) {
     }
 }
 
-/// Records every published wait older than `threshold` not reported yet; returns whether any was.
-fn scan(threshold: Duration, reported: &mut HashSet<(u64, u64)>) -> bool {
+/// The waits recorded so far, by thread and episode, and whether their lock is known abandoned.
+type Reported = HashMap<(u64, u64), bool>;
+
+/// The lock's exclusive holder as a finding names it: thread, acquisition site, stack if it is
+/// itself waiting; and whether it has exited, leaving the lock abandoned.
+type Holder = (Option<(u64, &'static std::panic::Location<'static>, Option<Arc<Backtrace>>)>, bool);
+
+fn holder_of(lock: &crate::lock_state::LockState, waiting_stacks: &[(u64, Arc<Backtrace>)]) -> Holder {
+    let holder = lock.holder().map(|(thread, _, at)| {
+        let stack = waiting_stacks.iter().find(|(t, _)| *t == thread).map(|(_, s)| Arc::clone(s));
+        (thread, at, stack)
+    });
+    // Abandoned: the holder is gone and the lock still names it. A thread releases before it
+    // exits, and only it writes its id into the holder word, so a holder word that still names
+    // it after its exit was seen will never change.
+    let exited = holder.as_ref().is_some_and(|&(thread, _, _)| {
+        crate::liveness::has_exited(thread) && lock.holder().is_some_and(|(t, _, _)| t == thread)
+    });
+    (holder, exited)
+}
+
+/// Records every published wait older than `threshold` not reported yet, and marks a reported
+/// one whose holder has exited since as abandoned; returns whether anything changed.
+fn scan(threshold: Duration, reported: &mut Reported) -> bool {
     let records = live_records();
     // Stacks of waiting threads, so a holder that is itself waiting gets its stack too.
     let waiting_stacks: Vec<(u64, Arc<Backtrace>)> = records
@@ -87,28 +109,20 @@ fn scan(threshold: Duration, reported: &mut HashSet<(u64, u64)>) -> bool {
         .filter_map(|r| r.with_slot(|s| s.waiting.as_ref().map(|w| (r.id, Arc::clone(&w.stack)))))
         .collect();
     let mut found = Vec::new();
+    let mut abandoned = Vec::new();
     for record in &records {
-        let long = record.with_slot(|slot| {
-            let waiting = slot.waiting.as_ref()?;
+        record.with_slot(|slot| {
+            let Some(waiting) = slot.waiting.as_ref() else { return };
             let waited = waiting.since.elapsed();
-            if waited < threshold || reported.contains(&(record.id, slot.seq)) {
-                return None;
+            let key = (record.id, slot.seq);
+            if waited < threshold || reported.get(&key) == Some(&true) {
+                return;
             }
-            reported.insert((record.id, slot.seq));
             // SAFETY: as in `wait_for_graph::observe`: the slot's mutex is held, so the waiting
             // thread is still inside the lock call that borrows the lock.
             let lock = unsafe { &*waiting.lock };
-            let holder = lock.holder().map(|(thread, _, at)| {
-                let stack = waiting_stacks.iter().find(|(t, _)| *t == thread).map(|(_, s)| Arc::clone(s));
-                (thread, at, stack)
-            });
-            // Abandoned: the holder is gone and the lock still names it. A thread releases before
-            // it exits, and only it writes its id into the holder word, so a holder word that
-            // still names it after its exit was seen will never change.
-            let holder_exited = holder.as_ref().is_some_and(|&(thread, _, _)| {
-                crate::liveness::has_exited(thread) && lock.holder().is_some_and(|(t, _, _)| t == thread)
-            });
-            Some(crate::records::LongWait {
+            let (holder, holder_exited) = holder_of(lock, &waiting_stacks);
+            let wait = crate::records::LongWait {
                 thread: record.id,
                 lock: waiting.lock_id,
                 access: waiting.access,
@@ -117,14 +131,30 @@ fn scan(threshold: Duration, reported: &mut HashSet<(u64, u64)>) -> bool {
                 stack: Arc::clone(&waiting.stack),
                 holder,
                 holder_exited,
-            })
+            };
+            match reported.insert(key, holder_exited) {
+                None => found.push(wait),
+                // Reported while its holder still ran; the holder has exited since.
+                Some(false) if holder_exited => abandoned.push(wait),
+                Some(_) => {}
+            }
         });
-        found.extend(long);
     }
-    if found.is_empty() {
+    if found.is_empty() && abandoned.is_empty() {
         return false;
     }
     let mut all = crate::records::long_waits().lock().unwrap_or_else(|e| e.into_inner());
+    for wait in abandoned {
+        let earlier = all.iter_mut().rev().find(|w| {
+            w.thread == wait.thread
+                && w.lock == wait.lock
+                && std::ptr::eq(w.wait_at, wait.wait_at)
+                && !w.holder_exited
+        });
+        if let Some(earlier) = earlier {
+            *earlier = wait;
+        }
+    }
     for wait in found {
         if all.len() < crate::records::MAX_LONG_WAITS {
             crate::locks::pin(wait.lock);

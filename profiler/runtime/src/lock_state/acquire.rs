@@ -45,7 +45,7 @@ impl LockState {
     pub fn lock_as<R: RawLock>(&self, at: &'static Location<'static>, raw: &R, access: Access, permits: u32) {
         let id = self.id.load(Ordering::Acquire);
         if id != 0 && !local::with(local::Local::holds_any) && raw.try_acquire() {
-            self.acquired_as(id, at, access, permits);
+            self.hold_acquired(id, at, access, permits);
         } else {
             self.lock_slow(at, raw, access, permits);
         }
@@ -61,7 +61,7 @@ impl LockState {
         if !raw.try_acquire() {
             self.wait_profiled(id, at, raw, access, permits);
         }
-        self.acquired_as(id, at, access, permits);
+        self.hold_acquired(id, at, access, permits);
     }
 
     /// [`LockState::wait`], timed and recorded in the contention profile when it is kept.
@@ -129,7 +129,7 @@ impl LockState {
             self.permits.fetch_sub(1, Ordering::SeqCst);
         }
         if acquired {
-            self.acquired_as(id, at, access, permits);
+            self.hold_acquired(id, at, access, permits);
         }
         acquired
     }
@@ -152,7 +152,7 @@ impl LockState {
     ) -> bool {
         let acquired = raw.try_acquire();
         if acquired {
-            self.acquired_as(self.registered_id(), at, access, permits);
+            self.hold_acquired(self.registered_id(), at, access, permits);
         }
         acquired
     }
@@ -182,6 +182,13 @@ impl LockState {
             }
             l.push_held(crate::tag::make(id, access, permits), at);
         });
+    }
+
+    /// [`LockState::acquired_as`] for an acquisition that starts a hold (every one but a
+    /// re-entry or an upgrade, which continue the hold they are part of).
+    #[inline]
+    fn hold_acquired(&self, id: u64, at: &'static Location<'static>, access: Access, permits: u32) {
+        self.acquired_as(id, at, access, permits);
         self.hold_starts(access);
     }
 
@@ -200,7 +207,7 @@ impl LockState {
         if matches!(access, Access::Exclusive | Access::Upgradable) {
             self.owner.store(0, Ordering::Release);
         }
-        self.hold_ends(id, access);
+        self.hold_ends(id);
     }
 
     /// The calling thread is about to return `permits` permits it took in one acquisition.
@@ -208,7 +215,7 @@ impl LockState {
         let id = self.id.load(Ordering::Relaxed);
         let tag = crate::tag::make(id, Access::Permits, permits);
         local::with(|l| l.pop_held_exact(tag));
-        self.hold_ends(id, Access::Permits);
+        self.hold_ends(id);
     }
 
     /// The registry id, registering the lock (and, the first time in the process, installing

@@ -10,9 +10,11 @@
 //!   `waited_since` to now. This is what charges the *next* holder while waiters stay queued
 //!   across a hand-over. If nobody waits but the flag is set, the flag is stale (its waiter has
 //!   acquired since, or gave up by unwinding) and is cleared.
-//! - A release charges the holder `now - waited_since` and clears it. A shared holder (a reader,
-//!   a permit holder) re-arms it if others still wait, so that the holders still in charge are
-//!   charged from there on, not from the first waiter's arrival twice.
+//! - A release charges the holder `now - waited_since` and clears it, and re-arms it to now if
+//!   others still wait: holders still in charge (other readers or permit holders, the outer
+//!   hold of a re-entrant lock) are charged from there on, not from the first waiter's arrival
+//!   twice. If nobody holds it any more, the next acquisition replaces the re-armed value.
+//! - A re-entry or an upgrade (`note_acquired`) continues its hold and does not restart it.
 //!
 //! The waiters of one hold form one interval, so per lock the charges add up to the union;
 //! holds of one exclusive lock never overlap. Waiters are counted only when contention is
@@ -71,18 +73,18 @@ impl LockState {
         }
     }
 
-    /// The calling thread is about to release a hold of `access` on lock `id`: if someone waited
-    /// during it, charge it (cold).
+    /// The calling thread is about to release a hold on lock `id`: if someone waited during it,
+    /// charge it (cold).
     #[inline]
-    pub(super) fn hold_ends(&self, id: u64, access: Access) {
+    pub(super) fn hold_ends(&self, id: u64) {
         if self.waited_since.load(SeqCst) != 0 {
-            self.charge_holder(id, access);
+            self.charge_holder(id);
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn charge_holder(&self, id: u64, access: Access) {
+    fn charge_holder(&self, id: u64) {
         let since = self.waited_since.swap(0, SeqCst);
         let Some(stats) = self.stats() else { return };
         if since == 0 {
@@ -90,8 +92,10 @@ impl LockState {
         }
         let now = crate::contention::now_ns();
         crate::contention::record_hold(id, stats, since, now);
-        if !exclusive(access) && self.waiters.load(SeqCst) != 0 {
-            // Other shared holders may still hold it: they are charged from here.
+        if self.waiters.load(SeqCst) != 0 {
+            // Someone may still hold it (another reader or permit holder, the outer hold of a
+            // re-entrant lock): charged from here. If nobody does, the next acquisition
+            // replaces this with its own start.
             let _ = self.waited_since.compare_exchange(0, now, SeqCst, SeqCst);
         }
     }

@@ -13,7 +13,7 @@
 //! end in the C `exit`. (An abort, or a kill by signal, runs no hook: the deadlock policy writes
 //! the trace itself before it aborts.)
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex, Once};
 
 use crate::config::config;
@@ -50,11 +50,16 @@ extern "C" fn on_exit() {
 
 /// Held while a trace is written; `true` once the final (exit) trace is written.
 static WRITING: Mutex<bool> = Mutex::new(false);
+/// The process whose thread holds [`WRITING`] (0: none). A child made by `fork` while a write
+/// was under way inherits the mutex locked, by a thread it does not have.
+static WRITING_PROCESS: AtomicU32 = AtomicU32::new(0);
 
 /// A write asked of the background writer, not started yet.
 static PENDING: Mutex<Option<WriteReason>> = Mutex::new(None);
 static ASKED: Condvar = Condvar::new();
-static WRITER_RUNNING: AtomicBool = AtomicBool::new(false);
+/// The process the background writer runs in (0: not started, or could not be). A child made by
+/// `fork` has no such thread, and writes by itself.
+static WRITER_PROCESS: AtomicU32 = AtomicU32::new(0);
 
 /// Asks for the trace to be written soon, by the background writer (started on first use); the
 /// caller does not wait. Requests made while one is pending are merged (a deadlock's reason wins).
@@ -66,9 +71,11 @@ pub(crate) fn write_soon(reason: WriteReason) {
     static START: Once = Once::new();
     START.call_once(|| {
         let spawned = std::thread::Builder::new().name("lockprof-writer".into()).spawn(run_writer);
-        WRITER_RUNNING.store(spawned.is_ok(), Ordering::Release);
+        if spawned.is_ok() {
+            WRITER_PROCESS.store(std::process::id(), Ordering::Release);
+        }
     });
-    if !WRITER_RUNNING.load(Ordering::Acquire) {
+    if WRITER_PROCESS.load(Ordering::Acquire) != std::process::id() {
         write_configured(&crate::trace::snapshot::take(reason));
         return;
     }
@@ -111,11 +118,29 @@ pub(crate) fn write_configured(trace: &Trace) {
 }
 
 fn write(trace: &Trace, last: bool) {
-    let mut done = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+    let me = std::process::id();
+    let mut done = match WRITING.try_lock() {
+        Ok(done) => done,
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+        // Held by a thread of the process this one was forked from: it will never be released.
+        // (0: its holder has not said yet, which happens only within this process.)
+        Err(std::sync::TryLockError::WouldBlock)
+            if ![0, me].contains(&WRITING_PROCESS.load(Ordering::Acquire)) =>
+        {
+            return;
+        }
+        Err(std::sync::TryLockError::WouldBlock) => WRITING.lock().unwrap_or_else(|e| e.into_inner()),
+    };
     if *done {
         return;
     }
     *done = last;
+    WRITING_PROCESS.store(me, Ordering::Release);
+    write_locked(trace);
+    WRITING_PROCESS.store(0, Ordering::Release);
+}
+
+fn write_locked(trace: &Trace) {
     // The path is expanded now, not at start-up: after a `fork` the child writes its own file.
     if let Some(path) = config().trace_file() {
         if let Err(error) = lockprof_trace::write::write_atomically(&path, trace) {
