@@ -47,6 +47,11 @@ fn invocations(path: &str) -> Vec<Vec<String>> {
         args(&["diff", path, &profiled]),
         args(&["diff", &profiled, path]),
         args(&["timeline", path]),
+        args(&["report", path, "--format", "html"]),
+        args(&["graph", path]),
+        args(&["pprof", path]),
+        args(&["merge", path]),
+        args(&["merge", &good, path]),
     ]
 }
 
@@ -83,7 +88,7 @@ fn rejected_properly(path: &str, shown: Option<&str>) -> Vec<String> {
 }
 
 #[test]
-fn every_bad_input_file_is_one_clear_error() {
+fn every_bad_input_file_is_one_clear_error_from_every_command() {
     let dir = workspace().join("fixtures/bad-input");
     let mut files: Vec<String> = fs::read_dir(&dir)
         .expect("read fixtures/bad-input")
@@ -93,7 +98,26 @@ fn every_bad_input_file_is_one_clear_error() {
         .collect();
     files.sort();
     assert!(files.len() >= 10, "expected the bad inputs in {}, found {files:?}", dir.display());
-    let failures: Vec<String> = files.iter().flat_map(|f| rejected_properly(f, Some(f))).collect();
+    let mut failures: Vec<String> = files.iter().flat_map(|f| rejected_properly(f, Some(f))).collect();
+    // The suppression files are also given as what they are meant to be.
+    let toml: Vec<&String> = files.iter().filter(|f| f.ends_with(".toml")).collect();
+    assert!(toml.len() >= 3, "expected bad suppression files, found {toml:?}");
+    for file in toml {
+        for command in [
+            &["check", "fixtures/traces/abba.json", "--suppress", file][..],
+            &["run", "--check", "--suppress", file, "--", "true"],
+        ] {
+            let ran = lockprof(command);
+            let what = format!("lockprof {command:?}: {}", ran.show());
+            if ran.code != Some(2) || !ran.stdout.is_empty() || ran.stderr.lines().count() != 1 {
+                failures.push(format!("{what}: expected exit 2, nothing on stdout, one line on stderr"));
+            } else if !ran.stderr.starts_with(&format!("lockprof: error: {file}:"))
+                || ran.stderr.contains("panicked")
+            {
+                failures.push(format!("{what}: expected `lockprof: error: {file}:<line>: <reason>`"));
+            }
+        }
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
