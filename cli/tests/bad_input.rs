@@ -279,3 +279,25 @@ fn a_trace_can_come_from_standard_input() {
     assert_eq!(ran.code, Some(1), "{}", ran.show());
     assert!(ran.stdout.starts_with("FAIL - "), "{}", ran.show());
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn outputs_that_cannot_be_written_are_one_clear_error() {
+    use std::os::unix::fs::FileTypeExt;
+    let scratch = Scratch::new("outputs");
+    let trace = "fixtures/traces/hot_counter_short.json";
+    for args in [
+        &["merge", trace, "-o", "/dev/full"][..],
+        &["flamegraph", trace, "-o", "/dev/full"],
+        &["timeline", trace, "-o", "/dev/full"],
+        &["merge", trace, "-o", scratch.str()],
+    ] {
+        let needle = if args.contains(&"/dev/full") { "No space left on device" } else { "directory" };
+        one_error_line(&lockprof(args), &format!("lockprof {args:?}"), needle);
+    }
+    // /dev/null is written to, and stays what it is (as root, it used to become a regular file).
+    let ran = lockprof(&["merge", trace, "-o", "/dev/null"]);
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    assert!(fs::metadata("/dev/null").expect("/dev/null").file_type().is_char_device());
+    assert_eq!(fs::read_dir(&scratch.0).expect("list").count(), 0, "the directory is left alone");
+}
