@@ -9,10 +9,11 @@
 //! - a **regular file** (or none yet) is written to a temporary file in the *target's*
 //!   directory, flushed, synced and renamed over the target, so a reader sees the old file or the
 //!   new one, never half of one; the new file gets the old one's permission bits;
-//! - a **character device** (`/dev/null`, a terminal) or a **FIFO** is opened for writing, neither
-//!   created nor truncated nor replaced, and written to directly (opening a FIFO waits for a
-//!   reader, as a shell's `>` does); so is a path through `/proc` (`/dev/stdout`,
-//!   `/dev/fd/1`), which names a file this process has open, not a place in a directory;
+//! - a **character device** (`/dev/null`, a terminal) or a **FIFO** is opened for writing
+//!   (appending), neither created nor truncated nor replaced, and written to directly (opening a
+//!   FIFO waits for a reader, as a shell's `>` does); so is a path through `/proc`
+//!   (`/dev/stdout`, `/dev/fd/1`), which names a file this process has open, not a place in a
+//!   directory: `-o /dev/stdout > out.json` fills `out.json`, `>> log` appends to `log`;
 //! - a **directory**, **block device** or **socket** is refused with an error that says what it is.
 //!
 //! Output goes through a 1 MiB buffer (a trace is millions of small pieces of JSON), and a failed
@@ -133,9 +134,11 @@ fn special_kind(kind: &std::fs::FileType) -> Option<&'static str> {
     Some("not a regular file")
 }
 
-/// Writes to `path` as it is: no creation, no truncation, no rename.
+/// Writes to `path` as it is: no creation, no truncation, no rename. Appending: what makes no
+/// difference to a device or FIFO keeps `lockprof merge -o /dev/stdout >> log` from writing over
+/// the start of `log` (a `/proc` link opens a new file position at 0).
 fn write_directly(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
-    let file = OpenOptions::new().write(true).open(path)?;
+    let file = OpenOptions::new().append(true).open(path)?;
     let mut out = BufWriter::with_capacity(BUFFER_BYTES, file);
     write(&mut out)?;
     out.into_inner().map_err(io::IntoInnerError::into_error)?;

@@ -165,3 +165,26 @@ fn a_fifo_with_a_reader_gets_the_trace() {
     assert_eq!(read.process.pid, 42);
     assert!(fs::symlink_metadata(&fifo).expect("the FIFO").file_type().is_fifo(), "still a FIFO");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_open_file_named_through_proc_is_appended_to_not_replaced() {
+    // `lockprof merge -o /dev/stdout >> log`: /dev/stdout is /proc/self/fd/1, a file this process
+    // has open; it must neither be replaced (the shell's descriptor would point at a deleted file)
+    // nor written over from its start.
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::io::AsRawFd;
+    let dir = Scratch::new("proc");
+    let log = dir.0.join("log.txt");
+    fs::write(&log, b"previous\n").expect("a log with a line in it");
+    let inode = fs::metadata(&log).expect("the log").ino();
+    let open = fs::OpenOptions::new().append(true).open(&log).expect("open the log");
+    let path = PathBuf::from(format!("/proc/self/fd/{}", open.as_raw_fd()));
+    write_atomically(&path, &trace(9)).expect("written through /proc");
+    drop(open);
+    let bytes = fs::read(&log).expect("the log");
+    let rest = bytes.strip_prefix(b"previous\n").expect("the log's line is kept, at its start");
+    assert_eq!(lockprof_trace::load::parse(rest).expect("then the trace").process.pid, 9);
+    assert_eq!(fs::metadata(&log).expect("the log").ino(), inode, "the same file, not a replacement");
+    assert_eq!(dir.entries(), ["log.txt"]);
+}
