@@ -412,16 +412,24 @@ pub fn render_contention(trace: &Trace, options: &ContentionOptions) -> String {
     }
     let width =
         rows.iter().take(options.top).map(|(_, label)| label.chars().count()).max().unwrap_or(4).max(4);
+    // Padded by hand: `{:<width$}` panics on widths over 65,535 (a lock named that long).
+    let pad = |text: &str| " ".repeat(width.saturating_sub(text.chars().count()));
     let _ = writeln!(
         out,
-        "  {:<width$}  {:>17}  {:>10}  {:>10}  {:>10}  {:>10}",
-        "lock", "contended/total", "total wait", "max wait", "mean wait", "hold"
+        "  lock{}  {:>17}  {:>10}  {:>10}  {:>10}  {:>10}",
+        pad("lock"),
+        "contended/total",
+        "total wait",
+        "max wait",
+        "mean wait",
+        "hold"
     );
     for (l, label) in rows.iter().take(options.top) {
         let mean = l.wait_ns.checked_div(l.contended).unwrap_or(0);
         let _ = writeln!(
             out,
-            "  {label:<width$}  {:>17}  {:>10}  {:>10}  {:>10}  {:>10}",
+            "  {label}{}  {:>17}  {:>10}  {:>10}  {:>10}  {:>10}",
+            pad(label),
             format!("{}/{}", l.contended, l.acquisitions),
             duration(l.wait_ns),
             duration(l.max_wait_ns),
@@ -539,4 +547,38 @@ pub fn summary(trace: &Trace) -> String {
 /// `1 lock`, `2 locks`.
 fn plural(n: usize, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockprof_trace::schema::{Contention, LockContention, Site, WriteReason};
+
+    #[test]
+    fn a_lock_named_longer_than_a_format_width_is_rendered_whole() {
+        let mut trace = Trace::empty(WriteReason::Exit);
+        let name = "n".repeat(70_000);
+        trace.locks.push(LockEntry {
+            id: 1,
+            kind: LockKind::Mutex,
+            site: Site { file: "src/lib.rs".into(), line: 1, column: 1 },
+            name: Some(name.clone()),
+        });
+        trace.contention = Some(Contention {
+            sample: 1,
+            locks: vec![LockContention {
+                lock: 1,
+                acquisitions: 2,
+                contended: 1,
+                wait_ns: 5,
+                max_wait_ns: 5,
+                hold_ns: 5,
+            }],
+            waiters: Vec::new(),
+            holders: Vec::new(),
+            dropped_stacks: 0,
+        });
+        let out = render_contention(&trace, &ContentionOptions::default());
+        assert!(out.contains(&name), "the table names the lock");
+    }
 }
