@@ -56,6 +56,8 @@ mod raw;
 mod rwlock;
 #[cfg(not(feature = "off"))]
 mod semaphore;
+pub mod sync;
+pub mod thread;
 
 #[cfg(all(feature = "parking_lot", not(feature = "off")))]
 pub mod parking_lot;
@@ -91,8 +93,12 @@ pub use semaphore::{Semaphore, SemaphorePermit};
 /// With lockprof off, its lock types are std's own.
 #[cfg(feature = "off")]
 pub use std::sync::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-/// Re-exported so code written against `std::sync` keeps compiling with `lockprof::` paths.
-pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult, WaitTimeoutResult};
+/// Re-exported so code written against `std::sync` keeps compiling with `lockprof::` paths:
+/// every item of [`sync`] is also at the crate root (`use lockprof::{Arc, Mutex, mpsc};`).
+pub use sync::{
+    Arc, Barrier, BarrierWaitResult, LazyLock, LockResult, Once, OnceLock, OnceState, PoisonError,
+    TryLockError, TryLockResult, WaitTimeoutResult, Weak, atomic, mpsc,
+};
 
 /// One glob import for code that must compile with lockprof on and off: the lock types and
 /// [`Named`] (for `with_name`).
