@@ -73,9 +73,10 @@ pub mod parking_lot;
 #[cfg(all(feature = "parking_lot", feature = "off"))]
 pub mod parking_lot {
     pub use ::parking_lot::{
-        Condvar, Mutex, MutexGuard, ReentrantMutex, ReentrantMutexGuard, RwLock, RwLockReadGuard,
-        RwLockUpgradableReadGuard, RwLockWriteGuard, WaitTimeoutResult, const_mutex, const_reentrant_mutex,
-        const_rwlock,
+        Condvar, FairMutex, FairMutexGuard, MappedFairMutexGuard, MappedMutexGuard, MappedRwLockReadGuard,
+        MappedRwLockWriteGuard, Mutex, MutexGuard, Once, OnceState, ReentrantMutex, ReentrantMutexGuard,
+        RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard, WaitTimeoutResult,
+        const_fair_mutex, const_mutex, const_reentrant_mutex, const_rwlock, lock_api,
     };
 }
 
