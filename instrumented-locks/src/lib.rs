@@ -57,7 +57,18 @@ mod rwlock;
 #[cfg(not(feature = "off"))]
 mod semaphore;
 pub mod sync;
+#[cfg(not(feature = "off"))]
 pub mod thread;
+
+/// `std::thread` itself: lockprof compiled out (feature `off`).
+///
+/// ```
+/// assert_eq!(lockprof::thread::spawn(|| 1).join().unwrap(), 1);
+/// ```
+#[cfg(feature = "off")]
+pub mod thread {
+    pub use std::thread::*;
+}
 
 #[cfg(all(feature = "parking_lot", not(feature = "off")))]
 pub mod parking_lot;

@@ -11,7 +11,7 @@ use lockprof_profiler::{Access, LockKind, LockState};
 
 use std::ptr::NonNull;
 
-use super::MappedMutexGuard;
+use super::mapped::MappedMutexGuard;
 use crate::raw::RawMutex;
 
 /// A mutual-exclusion lock with the API of [`parking_lot::Mutex`](::parking_lot::Mutex) (no

@@ -16,7 +16,7 @@ use lockprof_profiler::{Access, LockKind, LockState};
 use super::raw::{ReadRecursive, TimedUpgrade, TimedWrite, Upgradable, Upgrade};
 use std::ptr::NonNull;
 
-use super::{MappedRwLockReadGuard, MappedRwLockWriteGuard};
+use super::mapped::{MappedRwLockReadGuard, MappedRwLockWriteGuard};
 use crate::raw::RawRwLock;
 
 /// A reader-writer lock with the API of [`parking_lot::RwLock`](::parking_lot::RwLock), that

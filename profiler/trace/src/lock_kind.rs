@@ -16,6 +16,9 @@ pub enum LockKind {
     ReentrantMutex,
     /// A condition variable (waited on, never held).
     Condvar,
+    /// A thread's lifetime, as a join sees it (`lockprof::thread`): held by the thread from its
+    /// start until its closure returns, waited for by every join; its site is the spawn's.
+    Thread,
 }
 
 impl LockKind {
@@ -27,6 +30,7 @@ impl LockKind {
             LockKind::Semaphore => "semaphore",
             LockKind::ReentrantMutex => "reentrant mutex",
             LockKind::Condvar => "condvar",
+            LockKind::Thread => "thread",
         }
     }
 }
