@@ -49,6 +49,8 @@ mod named;
 #[cfg(feature = "off")]
 mod off;
 #[cfg(not(feature = "off"))]
+mod once;
+#[cfg(not(feature = "off"))]
 mod poison;
 #[cfg(not(feature = "off"))]
 mod raw;

@@ -39,6 +39,10 @@
 //!   thread has ever called `add_permits` on that semaphore (such a semaphore is a signal, whose
 //!   permits may come from anyone). A full pool with one slow holder is therefore never reported.
 //! - timed waits (`try_lock_for`, condition variables) are never in `PB`: they end by themselves.
+//! - one-time initialisation (`lockprof::sync::{Once, OnceLock, LazyLock}`) adds no new kind of
+//!   wait: the initialiser runs under the cell's *initialisation lock* (`LockKind::Once`), an
+//!   ordinary mutex taken and released through the lock path, and a thread that finds the value
+//!   being initialised waits for that lock. Everything below holds for it as for any mutex.
 //! - a join (`lockprof::thread`) is a wait for the joined thread's *lifetime*, a header of kind
 //!   `LockKind::Thread` whose owner word the thread sets itself when it starts and clears itself
 //!   when its closure has returned or unwound, before the lifetime's raw lock (an end flag)

@@ -19,6 +19,9 @@ pub enum LockKind {
     /// A thread's lifetime, as a join sees it (`lockprof::thread`): held by the thread from its
     /// start until its closure returns, waited for by every join; its site is the spawn's.
     Thread,
+    /// The initialisation lock of a one-time cell (`lockprof::sync::{Once, OnceLock, LazyLock}`),
+    /// held by the thread whose initialiser runs.
+    Once,
 }
 
 impl LockKind {
@@ -31,6 +34,7 @@ impl LockKind {
             LockKind::ReentrantMutex => "reentrant mutex",
             LockKind::Condvar => "condvar",
             LockKind::Thread => "thread",
+            LockKind::Once => "lazy initialisation",
         }
     }
 }
