@@ -43,6 +43,11 @@ impl Life {
         self.state.join_wait(at, &self.end, can_unwind);
     }
 
+    /// Ends a lifetime whose thread could not be started, so that no join waits for it.
+    pub(crate) fn never_started(&self) {
+        self.end.set();
+    }
+
     /// Whether the thread's closure has returned (or unwound).
     pub(crate) fn ended(&self) -> bool {
         self.end.try_acquire()

@@ -114,8 +114,14 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                 mine.push(Arc::clone(&life));
             }
         }
-        let inner = builder.spawn_scoped(&self.inner, move || theirs.run(f))?;
-        Ok(ScopedJoinHandle { inner, life })
+        match builder.spawn_scoped(&self.inner, move || theirs.run(f)) {
+            Ok(inner) => Ok(ScopedJoinHandle { inner, life }),
+            Err(error) => {
+                // Registered above: the implicit join must not wait for a thread that never ran.
+                life.never_started();
+                Err(error)
+            }
+        }
     }
 
     /// The implicit join (at `at`, the `scope` call): waits, in the graph, for every thread
