@@ -66,10 +66,10 @@ fn main() {
         rounds,
         iters,
         || {
-            black_box(*black_box(&std_lazy).deref_value());
+            black_box(**black_box(&std_lazy));
         },
         || {
-            black_box(*black_box(&our_lazy).deref_value());
+            black_box(**black_box(&our_lazy));
         },
     );
 
@@ -82,21 +82,4 @@ fn main() {
         || std_once.call_once(|| black_box(())),
         || our_once.call_once(|| black_box(())),
     );
-}
-
-/// `**lazy` for either lazy type, behind a `black_box`ed reference.
-trait DerefValue {
-    fn deref_value(&self) -> &u64;
-}
-
-impl DerefValue for std::sync::LazyLock<u64> {
-    fn deref_value(&self) -> &u64 {
-        self
-    }
-}
-
-impl DerefValue for lockprof::sync::LazyLock<u64> {
-    fn deref_value(&self) -> &u64 {
-        self
-    }
 }
