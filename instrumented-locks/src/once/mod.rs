@@ -11,8 +11,8 @@
 //! initialisation lock is never poisoned; std's own poisoning of `Once` and `LazyLock` (an
 //! initialiser that panicked) is kept, since the value lives in std's type.
 //!
-//! The fast path, a value already initialised, is std's own check plus, for [`LazyLock`], one
-//! more load.
+//! The fast path, a value already initialised, is std's own check (for [`LazyLock`], that of
+//! an inner `OnceLock`).
 //!
 //! Left out: what std stabilised after this crate's minimum Rust version (1.85): `Once::wait`,
 //! `Once::wait_force`, `OnceLock::wait` (1.86) and `LazyLock`'s `DerefMut` (1.89).
