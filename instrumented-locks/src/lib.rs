@@ -49,6 +49,8 @@ mod named;
 #[cfg(feature = "off")]
 mod off;
 #[cfg(not(feature = "off"))]
+mod once;
+#[cfg(not(feature = "off"))]
 mod poison;
 #[cfg(not(feature = "off"))]
 mod raw;
@@ -56,6 +58,19 @@ mod raw;
 mod rwlock;
 #[cfg(not(feature = "off"))]
 mod semaphore;
+pub mod sync;
+#[cfg(not(feature = "off"))]
+pub mod thread;
+
+/// `std::thread` itself: lockprof compiled out (feature `off`).
+///
+/// ```
+/// assert_eq!(lockprof::thread::spawn(|| 1).join().unwrap(), 1);
+/// ```
+#[cfg(feature = "off")]
+pub mod thread {
+    pub use std::thread::*;
+}
 
 #[cfg(all(feature = "parking_lot", not(feature = "off")))]
 pub mod parking_lot;
@@ -71,9 +86,10 @@ pub mod parking_lot;
 #[cfg(all(feature = "parking_lot", feature = "off"))]
 pub mod parking_lot {
     pub use ::parking_lot::{
-        Condvar, Mutex, MutexGuard, ReentrantMutex, ReentrantMutexGuard, RwLock, RwLockReadGuard,
-        RwLockUpgradableReadGuard, RwLockWriteGuard, WaitTimeoutResult, const_mutex, const_reentrant_mutex,
-        const_rwlock,
+        Condvar, FairMutex, FairMutexGuard, MappedFairMutexGuard, MappedMutexGuard, MappedRwLockReadGuard,
+        MappedRwLockWriteGuard, Mutex, MutexGuard, Once, OnceState, ReentrantMutex, ReentrantMutexGuard,
+        RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard, WaitTimeoutResult,
+        const_fair_mutex, const_mutex, const_reentrant_mutex, const_rwlock, lock_api,
     };
 }
 
@@ -91,8 +107,12 @@ pub use semaphore::{Semaphore, SemaphorePermit};
 /// With lockprof off, its lock types are std's own.
 #[cfg(feature = "off")]
 pub use std::sync::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-/// Re-exported so code written against `std::sync` keeps compiling with `lockprof::` paths.
-pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult, WaitTimeoutResult};
+/// Re-exported so code written against `std::sync` keeps compiling with `lockprof::` paths:
+/// every item of [`sync`] is also at the crate root (`use lockprof::{Arc, Mutex, mpsc};`).
+pub use sync::{
+    Arc, Barrier, BarrierWaitResult, LazyLock, LockResult, Once, OnceLock, OnceState, PoisonError,
+    TryLockError, TryLockResult, WaitTimeoutResult, Weak, atomic, mpsc,
+};
 
 /// One glob import for code that must compile with lockprof on and off: the lock types and
 /// [`Named`] (for `with_name`).

@@ -27,6 +27,18 @@ impl RawMutex {
         unsafe { self.0.unlock() }
     }
 
+    /// Unlocks fairly: hands the lock straight to a waiting thread, if there is one.
+    ///
+    /// # Safety
+    /// The calling thread must hold the lock (acquired through this `RawMutex`).
+    #[cfg_attr(not(feature = "parking_lot"), allow(dead_code))]
+    #[inline]
+    pub(crate) unsafe fn unlock_fair(&self) {
+        use parking_lot::lock_api::RawMutexFair as _;
+        // SAFETY: the caller holds the lock, as our own contract requires.
+        unsafe { self.0.unlock_fair() }
+    }
+
     /// Whether some thread holds the lock (a snapshot, for `is_locked`).
     #[cfg_attr(not(feature = "parking_lot"), allow(dead_code))]
     pub(crate) fn is_locked(&self) -> bool {

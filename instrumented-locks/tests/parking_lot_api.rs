@@ -327,3 +327,62 @@ fn auto_traits_match_parking_lots() {
     sync::<ours::RwLockUpgradableReadGuard<'static, u8>>();
     sync::<ours::ReentrantMutexGuard<'static, u8>>();
 }
+
+macro_rules! mapped_scenario {
+    ($m:ident) => {{
+        use $m::{
+            FairMutex, MappedMutexGuard, MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, MutexGuard,
+            Once, RwLock, RwLockReadGuard, RwLockWriteGuard,
+        };
+        let mut out = Vec::new();
+        let m = Arc::new(Mutex::new((1, vec![10])));
+        {
+            let mut v: MappedMutexGuard<'_, Vec<i32>> = MutexGuard::map(m.lock(), |p| &mut p.1);
+            v.push(11);
+            let mut first = MappedMutexGuard::map(v, |v| &mut v[0]);
+            *first += 1;
+            out.push(format!("mapped {first} locked {}", m.is_locked()));
+        }
+        out.push(format!("after {:?} locked {}", *m.lock(), m.is_locked()));
+        out.push(format!("try_map none {}", MutexGuard::try_map(m.lock(), |p| p.1.get_mut(9)).is_err()));
+        // Another thread gets the mutex while `unlocked` runs, and after a fair unlock.
+        let mut g = m.lock();
+        let seen = MutexGuard::unlocked(&mut g, || {
+            let other = Arc::clone(&m);
+            thread::spawn(move || other.lock().0 += 1).join().unwrap();
+            m.lock().0
+        });
+        out.push(format!("unlocked saw {seen} now {}", g.0));
+        MutexGuard::bump(&mut g);
+        MutexGuard::unlock_fair(g);
+        out.push(format!("fair unlocked {}", m.is_locked()));
+
+        let rw = RwLock::new((String::from("a"), 2));
+        {
+            let name: MappedRwLockReadGuard<'_, String> = RwLockReadGuard::map(rw.read(), |p| &p.0);
+            let again = rw.read();
+            out.push(format!("read mapped {} {}", *name, again.1));
+        }
+        {
+            let mut n: MappedRwLockWriteGuard<'_, i32> = RwLockWriteGuard::map(rw.write(), |p| &mut p.1);
+            *n += 1;
+            out.push(format!("write mapped locked {}", rw.is_locked_exclusive()));
+        }
+        out.push(format!("rw {:?} free {}", *rw.read(), !rw.is_locked()));
+        out.push(format!("try_map {}", RwLockReadGuard::try_map(rw.read(), |p| p.0.get(5..)).is_err()));
+
+        let fair = FairMutex::new(0);
+        *fair.lock() += 1;
+        let once = Once::new();
+        let mut runs = 0;
+        once.call_once(|| runs += 1);
+        once.call_once(|| runs += 1);
+        out.push(format!("fair {} once {runs} {:?}", *fair.lock(), once.state().done()));
+        out
+    }};
+}
+
+#[test]
+fn mapped_guards_unlocked_fair_mutex_and_once_give_parking_lots_results() {
+    assert_eq!(mapped_scenario!(real), mapped_scenario!(ours));
+}

@@ -220,3 +220,18 @@ fn wait_until(mut condition: impl FnMut() -> bool) {
         thread::yield_now();
     }
 }
+
+#[test]
+fn a_mapped_guard_still_holds_its_mutex_in_the_graph() {
+    let lock = Arc::new(Mutex::with_name((0u32, 0u32), "dl-mapped"));
+    let l = Arc::clone(&lock);
+    let t = spawn("mapped", move || {
+        let mut half = lockprof::parking_lot::MutexGuard::map(l.lock(), |p| &mut p.0);
+        *half += 1;
+        let again = l.lock(); // it would wait for itself
+        drop((again, half));
+    });
+    let report = exactly_one_reported("mapped", vec![t]);
+    assert!(report.contains("dl-mapped"), "{report}");
+    assert_eq!(lock.lock().0, 1, "the mapped guard released the mutex while unwinding");
+}

@@ -41,18 +41,56 @@
 //! - [`Condvar`] releases the mutex in the graph while waiting and re-acquires it through the
 //!   ordinary lock path.
 //!
-//! Not provided (yet): mapped guards (`map`, `try_map`), `unlocked`, fair unlocking and `bump`,
-//! `Arc` guards, `FairMutex`, `Once`. Unlike parking_lot's, the [`Condvar`] does not panic when
-//! used with two mutexes at once.
+//! Also here: mapped guards ([`MutexGuard::map`], [`RwLockReadGuard::map`],
+//! [`RwLockWriteGuard::map`], `try_map`), [`MutexGuard::unlocked`], fair unlocking and `bump`,
+//! [`FairMutex`] (lockprof's [`Mutex`]: parking_lot's `FairMutex` differs only in always
+//! unlocking fairly, a scheduling property; use [`MutexGuard::unlock_fair`] where it matters),
+//! [`Once`] (parking_lot's own, not in the wait-for graph), the const constructors, and
+//! parking_lot's [`lock_api`] re-exported for code that names its traits.
+//!
+//! Not provided, and why: `Arc` guards (`lock_arc`, parking_lot's `arc_lock` feature) and
+//! `Mutex::raw`/`force_unlock`/`make_guard_unchecked` (they hand out the raw lock, past the
+//! profiler's bookkeeping); `lock_api`'s traits are not implemented by lockprof's types (they are
+//! not `lock_api::Mutex<R, T>`, whose raw-lock parameter cannot carry a holder record); mapped
+//! guards of [`ReentrantMutex`] and of upgradable reads; `unlocked` and `bump` on `RwLock` guards.
+//! Unlike parking_lot's, the [`Condvar`] does not panic when used with two mutexes at once.
 
 mod condvar;
+mod mapped;
 mod mutex;
 mod raw;
 mod remutex;
 mod rwlock;
 
-pub use ::parking_lot::WaitTimeoutResult;
+pub use ::parking_lot::{Once, OnceState, WaitTimeoutResult, lock_api};
 pub use condvar::Condvar;
+pub use mapped::{MappedMutexGuard, MappedRwLockReadGuard, MappedRwLockWriteGuard};
 pub use mutex::{Mutex, MutexGuard, const_mutex};
+
+/// parking_lot's `FairMutex`, which is its `Mutex` with every unlock fair: here lockprof's
+/// [`Mutex`] (unlock fairly with [`MutexGuard::unlock_fair`]).
+///
+/// ```
+/// use lockprof::parking_lot::{FairMutex, FairMutexGuard, const_fair_mutex};
+/// static JOBS: FairMutex<u32> = const_fair_mutex(0);
+/// let mut g: FairMutexGuard<'_, u32> = JOBS.lock();
+/// *g += 1;
+/// ```
+pub type FairMutex<T> = Mutex<T>;
+/// The guard of a [`FairMutex`].
+pub type FairMutexGuard<'a, T> = MutexGuard<'a, T>;
+/// A mapped guard of a [`FairMutex`].
+pub type MappedFairMutexGuard<'a, T> = MappedMutexGuard<'a, T>;
+
+/// Creates a [`FairMutex`] in a `const` context, as parking_lot's `const_fair_mutex`.
+///
+/// ```
+/// static M: lockprof::parking_lot::FairMutex<u8> = lockprof::parking_lot::const_fair_mutex(1);
+/// assert_eq!(*M.lock(), 1);
+/// ```
+#[track_caller]
+pub const fn const_fair_mutex<T>(value: T) -> FairMutex<T> {
+    Mutex::new(value)
+}
 pub use remutex::{ReentrantMutex, ReentrantMutexGuard, const_reentrant_mutex};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard, const_rwlock};

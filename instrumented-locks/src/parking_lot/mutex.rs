@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use lockprof_profiler::{Access, LockKind, LockState};
 
+use std::ptr::NonNull;
+
+use super::mapped::MappedMutexGuard;
 use crate::raw::RawMutex;
 
 /// A mutual-exclusion lock with the API of [`parking_lot::Mutex`](::parking_lot::Mutex) (no
@@ -300,7 +303,9 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         #[inline(never)]
         #[track_caller]
         fn not_held() -> ! {
-            panic!("lockprof: this MutexGuard lost its lock when a Condvar wait panicked re-acquiring it");
+            panic!(
+                "lockprof: this MutexGuard lost its lock when a Condvar wait or an `unlocked` closure panicked before re-acquiring it"
+            );
         }
         if !self.holds {
             not_held();
@@ -317,6 +322,131 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// ```
     pub fn mutex(s: &Self) -> &'a Mutex<T> {
         s.lock
+    }
+
+    /// Narrows the guard to a part of the data (a field, an element), as parking_lot's; the
+    /// mutex stays locked until the mapped guard drops.
+    ///
+    /// ```
+    /// use lockprof::parking_lot::{Mutex, MutexGuard};
+    /// let m = Mutex::new((0, vec![1]));
+    /// MutexGuard::map(m.lock(), |pair| &mut pair.1).push(2);
+    /// assert_eq!(m.lock().1, [1, 2]);
+    /// ```
+    #[track_caller]
+    pub fn map<U: ?Sized, F>(s: Self, f: F) -> MappedMutexGuard<'a, U>
+    where
+        F: FnOnce(&mut T) -> &mut U,
+    {
+        s.check_holds();
+        let lock = s.lock;
+        // SAFETY: the guard holds the lock (checked above); if `f` panics, `s` drops and
+        // releases it.
+        let data = NonNull::from(f(unsafe { &mut *lock.data.get() }));
+        std::mem::forget(s);
+        // SAFETY: the hold passes from the forgotten guard to the mapped one.
+        unsafe { MappedMutexGuard::from_parts(&lock.state, &lock.raw, data) }
+    }
+
+    /// Like [`MutexGuard::map`], but `f` may decline, giving the guard back.
+    ///
+    /// ```
+    /// use lockprof::parking_lot::{Mutex, MutexGuard};
+    /// let m = Mutex::new(vec![1]);
+    /// assert!(MutexGuard::try_map(m.lock(), |v| v.get_mut(5)).is_err());
+    /// assert_eq!(*MutexGuard::try_map(m.lock(), |v| v.get_mut(0)).unwrap(), 1);
+    /// ```
+    #[track_caller]
+    pub fn try_map<U: ?Sized, F>(s: Self, f: F) -> Result<MappedMutexGuard<'a, U>, Self>
+    where
+        F: FnOnce(&mut T) -> Option<&mut U>,
+    {
+        s.check_holds();
+        let lock = s.lock;
+        // SAFETY: as in `map`.
+        let Some(data) = f(unsafe { &mut *lock.data.get() }).map(NonNull::from) else {
+            return Err(s);
+        };
+        std::mem::forget(s);
+        // SAFETY: as in `map`.
+        Ok(unsafe { MappedMutexGuard::from_parts(&lock.state, &lock.raw, data) })
+    }
+
+    /// Unlocks the mutex while `f` runs, and locks it again afterwards (through the ordinary
+    /// lock path: order edges, deadlock detection), as parking_lot's. If `f` panics, the mutex
+    /// stays unlocked and the guard, which no longer holds it, refuses access.
+    ///
+    /// ```
+    /// use lockprof::parking_lot::{Mutex, MutexGuard};
+    /// let m = Mutex::new(1);
+    /// let mut g = m.lock();
+    /// let seen = MutexGuard::unlocked(&mut g, || *m.lock());
+    /// assert_eq!((seen, *g), (1, 1));
+    /// ```
+    #[track_caller]
+    pub fn unlocked<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
+        s.relocking(f, false)
+    }
+
+    /// [`MutexGuard::unlocked`] with a fair unlock: a waiting thread gets the mutex first.
+    ///
+    /// ```
+    /// use lockprof::parking_lot::{Mutex, MutexGuard};
+    /// let m = Mutex::new(1);
+    /// let mut g = m.lock();
+    /// MutexGuard::unlocked_fair(&mut g, || *m.lock() += 1);
+    /// assert_eq!(*g, 2);
+    /// ```
+    #[track_caller]
+    pub fn unlocked_fair<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
+        s.relocking(f, true)
+    }
+
+    /// Unlocks fairly: a thread waiting for the mutex gets it before any other, as parking_lot's.
+    ///
+    /// ```
+    /// use lockprof::parking_lot::{Mutex, MutexGuard};
+    /// let m = Mutex::new(1);
+    /// MutexGuard::unlock_fair(m.lock());
+    /// assert!(!m.is_locked());
+    /// ```
+    pub fn unlock_fair(s: Self) {
+        if s.holds {
+            let lock = s.lock;
+            std::mem::forget(s);
+            lock.state.releasing();
+            // SAFETY: the guard held the lock and is forgotten, so this is its one release.
+            unsafe { lock.raw.unlock_fair() }
+        }
+    }
+
+    /// Gives the mutex to a waiting thread, if there is one, and takes it back, as parking_lot's
+    /// (a fair unlock, then the ordinary lock path).
+    ///
+    /// ```
+    /// use lockprof::parking_lot::{Mutex, MutexGuard};
+    /// let m = Mutex::new(1);
+    /// let mut g = m.lock();
+    /// MutexGuard::bump(&mut g);
+    /// assert_eq!(*g, 1);
+    /// ```
+    #[track_caller]
+    pub fn bump(s: &mut Self) {
+        s.relocking(|| (), true);
+    }
+
+    #[track_caller]
+    fn relocking<F: FnOnce() -> U, U>(&mut self, f: F, fair: bool) -> U {
+        self.check_holds();
+        self.holds = false;
+        self.lock.state.releasing();
+        // SAFETY: the guard held the lock (checked above) and is marked as not holding it, so
+        // this is the hold's one release.
+        unsafe { if fair { self.lock.raw.unlock_fair() } else { self.lock.raw.unlock() } }
+        let result = f();
+        self.lock.state.lock(Location::caller(), &self.lock.raw);
+        self.holds = true;
+        result
     }
 }
 

@@ -14,6 +14,9 @@ use ::parking_lot::lock_api::{
 use lockprof_profiler::{Access, LockKind, LockState};
 
 use super::raw::{ReadRecursive, TimedUpgrade, TimedWrite, Upgradable, Upgrade};
+use std::ptr::NonNull;
+
+use super::mapped::{MappedRwLockReadGuard, MappedRwLockWriteGuard};
 use crate::raw::RawRwLock;
 
 /// A reader-writer lock with the API of [`parking_lot::RwLock`](::parking_lot::RwLock), that
@@ -33,8 +36,8 @@ use crate::raw::RawRwLock;
 /// assert_eq!(*config.read(), "v1.1");
 /// ```
 pub struct RwLock<T: ?Sized> {
-    state: LockState,
-    raw: RawRwLock,
+    pub(super) state: LockState,
+    pub(super) raw: RawRwLock,
     data: UnsafeCell<T>,
 }
 
@@ -505,6 +508,47 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     pub fn rwlock(s: &Self) -> &'a RwLock<T> {
         s.lock
     }
+
+    /// Narrows the guard to a part of the data, as parking_lot's; the read is held until the
+    /// mapped guard drops.
+    ///
+    /// ```
+    /// use lockprof::parking_lot::{RwLock, RwLockReadGuard};
+    /// let lock = RwLock::new((1, "one"));
+    /// assert_eq!(*RwLockReadGuard::map(lock.read(), |pair| &pair.1), "one");
+    /// ```
+    pub fn map<U: ?Sized, F>(s: Self, f: F) -> MappedRwLockReadGuard<'a, U>
+    where
+        F: FnOnce(&T) -> &U,
+    {
+        let lock = s.lock;
+        // SAFETY: the guard holds a read; if `f` panics, `s` drops and releases it.
+        let data = NonNull::from(f(unsafe { &*lock.data.get() }));
+        std::mem::forget(s);
+        // SAFETY: the read passes from the forgotten guard to the mapped one.
+        unsafe { MappedRwLockReadGuard::from_parts(&lock.state, &lock.raw, data) }
+    }
+
+    /// Like [`RwLockReadGuard::map`], but `f` may decline, giving the guard back.
+    ///
+    /// ```
+    /// use lockprof::parking_lot::{RwLock, RwLockReadGuard};
+    /// let lock = RwLock::new(vec![1]);
+    /// assert!(RwLockReadGuard::try_map(lock.read(), |v| v.get(3)).is_err());
+    /// ```
+    pub fn try_map<U: ?Sized, F>(s: Self, f: F) -> Result<MappedRwLockReadGuard<'a, U>, Self>
+    where
+        F: FnOnce(&T) -> Option<&U>,
+    {
+        let lock = s.lock;
+        // SAFETY: as in `map`.
+        let Some(data) = f(unsafe { &*lock.data.get() }).map(NonNull::from) else {
+            return Err(s);
+        };
+        std::mem::forget(s);
+        // SAFETY: as in `map`.
+        Ok(unsafe { MappedRwLockReadGuard::from_parts(&lock.state, &lock.raw, data) })
+    }
 }
 
 impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
@@ -570,6 +614,48 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// ```
     pub fn rwlock(s: &Self) -> &'a RwLock<T> {
         s.lock
+    }
+
+    /// Narrows the guard to a part of the data, as parking_lot's; the write lock is held until
+    /// the mapped guard drops.
+    ///
+    /// ```
+    /// use lockprof::parking_lot::{RwLock, RwLockWriteGuard};
+    /// let lock = RwLock::new((1, vec![1]));
+    /// RwLockWriteGuard::map(lock.write(), |pair| &mut pair.1).push(2);
+    /// assert_eq!(lock.read().1, [1, 2]);
+    /// ```
+    pub fn map<U: ?Sized, F>(s: Self, f: F) -> MappedRwLockWriteGuard<'a, U>
+    where
+        F: FnOnce(&mut T) -> &mut U,
+    {
+        let lock = s.lock;
+        // SAFETY: the guard holds the write lock; if `f` panics, `s` drops and releases it.
+        let data = NonNull::from(f(unsafe { &mut *lock.data.get() }));
+        std::mem::forget(s);
+        // SAFETY: the hold passes from the forgotten guard to the mapped one.
+        unsafe { MappedRwLockWriteGuard::from_parts(&lock.state, &lock.raw, data) }
+    }
+
+    /// Like [`RwLockWriteGuard::map`], but `f` may decline, giving the guard back.
+    ///
+    /// ```
+    /// use lockprof::parking_lot::{RwLock, RwLockWriteGuard};
+    /// let lock = RwLock::new(vec![1]);
+    /// assert!(RwLockWriteGuard::try_map(lock.write(), |v| v.get_mut(3)).is_err());
+    /// ```
+    pub fn try_map<U: ?Sized, F>(s: Self, f: F) -> Result<MappedRwLockWriteGuard<'a, U>, Self>
+    where
+        F: FnOnce(&mut T) -> Option<&mut U>,
+    {
+        let lock = s.lock;
+        // SAFETY: as in `map`.
+        let Some(data) = f(unsafe { &mut *lock.data.get() }).map(NonNull::from) else {
+            return Err(s);
+        };
+        std::mem::forget(s);
+        // SAFETY: as in `map`.
+        Ok(unsafe { MappedRwLockWriteGuard::from_parts(&lock.state, &lock.raw, data) })
     }
 
     /// Turns the write lock into a read lock without letting a writer in between (waiting

@@ -31,6 +31,10 @@ pub fn thread_label(trace: &Trace, id: u64) -> String {
 
 /// `lock #3 "accounts"`, or `lock #3` if unnamed (escaped as [`thread_label`] does).
 pub fn lock_label(trace: &Trace, id: u64) -> String {
+    if let Some(thread) = trace.lock(id).filter(|l| l.kind == LockKind::Thread) {
+        // A thread's lifetime, which joins wait for (`lockprof::thread`).
+        return format!("the thread spawned at {}", thread.site);
+    }
     match trace.lock(id).and_then(|l| l.name.as_deref()) {
         Some(name) => format!("lock #{id} {name:?}"),
         None => format!("lock #{id}"),
@@ -127,7 +131,11 @@ fn access_note(trace: &Trace, lock: u64, access: Access, permits: u32) -> String
 fn render_hop(trace: &Trace, hop: &CycleHop, out: &mut String) {
     let _ = writeln!(out);
     let _ = writeln!(out, "  {}", thread_label(trace, hop.thread));
-    if hop.queued {
+    let is_thread = |lock: u64| trace.lock(lock).is_some_and(|l| l.kind == LockKind::Thread);
+    if is_thread(hop.holds) {
+        let _ =
+            writeln!(out, "    is       {}, which the previous thread joins", lock_label(trace, hop.holds));
+    } else if hop.queued {
         let _ = writeln!(
             out,
             "    queued for {} (write) {}, which the lock serves before new readers",
@@ -144,13 +152,17 @@ fn render_hop(trace: &Trace, hop: &CycleHop, out: &mut String) {
         );
         let _ = writeln!(out, "             acquired at {}", hop.hold_site);
     }
-    let _ = writeln!(
-        out,
-        "    waits on {}{} {}",
-        lock_label(trace, hop.waits_for),
-        access_note(trace, hop.waits_for, hop.wait_access, hop.wait_permits),
-        lock_origin(trace, hop.waits_for)
-    );
+    if is_thread(hop.waits_for) {
+        let _ = writeln!(out, "    joins    {}", lock_label(trace, hop.waits_for));
+    } else {
+        let _ = writeln!(
+            out,
+            "    waits on {}{} {}",
+            lock_label(trace, hop.waits_for),
+            access_note(trace, hop.waits_for, hop.wait_access, hop.wait_permits),
+            lock_origin(trace, hop.waits_for)
+        );
+    }
     let _ = writeln!(out, "             waiting at {}", hop.wait_site);
     if let Some(stack) = hop.stack.and_then(|s| trace.stack(s)) {
         let _ = writeln!(out, "    stack while waiting:");

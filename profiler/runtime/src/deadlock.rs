@@ -32,8 +32,20 @@ pub(crate) fn found_in_background(start: &ThreadRecord, deadlock: FoundDeadlock)
     record_and_apply(start, deadlock, true);
 }
 
+/// Like [`found`], for a deadlock found by a wait that a panic cannot end (the implicit join at
+/// the end of `thread::scope`, which waits for the scoped threads even while unwinding): under
+/// the `panic` policy the process aborts instead, after the trace and the report.
+pub(crate) fn found_where_panic_cannot_end_it(detector: &ThreadRecord, deadlock: FoundDeadlock) {
+    apply(detector, deadlock, false, false);
+}
+
 #[track_caller]
 fn record_and_apply(detector: &ThreadRecord, deadlock: FoundDeadlock, background: bool) {
+    apply(detector, deadlock, background, !background);
+}
+
+#[track_caller]
+fn apply(detector: &ThreadRecord, deadlock: FoundDeadlock, background: bool, can_panic: bool) {
     let FoundDeadlock { key, cycle, knot } = deadlock;
     for m in cycle.iter().chain(&knot) {
         crate::locks::pin(m.waits_for);
@@ -74,6 +86,14 @@ fn record_and_apply(detector: &ThreadRecord, deadlock: FoundDeadlock, background
             write_on_this_thread();
             crate::diag::say(
                 "lockprof: aborting: every thread of this deadlock is parked, none can be made to panic (LOCKPROF_ON_DEADLOCK=panic)",
+            );
+            std::process::abort();
+        }
+        DeadlockPolicy::Panic if !can_panic => {
+            crate::diag::say(&format!("lockprof: {report}"));
+            write_on_this_thread();
+            crate::diag::say(
+                "lockprof: aborting: the thread that found it waits in the implicit join at the end of thread::scope, which a panic cannot end (LOCKPROF_ON_DEADLOCK=panic)",
             );
             std::process::abort();
         }

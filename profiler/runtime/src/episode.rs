@@ -37,6 +37,23 @@ impl LockState {
         access: Access,
         permits: u32,
     ) -> Option<Arc<Backtrace>> {
+        self.wait_unwinding(at, raw, access, permits, true)
+    }
+
+    /// [`LockState::wait`], saying whether a panic of the waiting thread can end a deadlock it
+    /// finds: not in the implicit join at the end of `thread::scope`, which still waits for the
+    /// scoped threads while it unwinds (the process then aborts, after the trace).
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    pub(crate) fn wait_unwinding(
+        &self,
+        at: &'static Location<'static>,
+        raw: &dyn RawLock,
+        access: Access,
+        permits: u32,
+        can_unwind: bool,
+    ) -> Option<Arc<Backtrace>> {
         let grace = crate::config::config().grace;
         // A zero grace skips the raw lock's own spinning too: every blocked wait is checked.
         if !grace.is_zero() && self.timed_attempt(access, || raw.acquire_within(grace)) {
@@ -51,7 +68,11 @@ impl LockState {
         crate::records::count_episode();
         let episode = Episode::begin(record, self, at, access, permits, false, raw.writer_mark());
         if let Some(found) = crate::wait_for_graph::find_deadlock(&episode.record) {
-            crate::deadlock::found(&episode.record, found);
+            if can_unwind {
+                crate::deadlock::found(&episode.record, found);
+            } else {
+                crate::deadlock::found_where_panic_cannot_end_it(&episode.record, found);
+            }
         }
         let stack = episode.stack();
         if access == Access::Shared {

@@ -48,6 +48,7 @@ mod threads;
 mod timeline;
 pub mod trace;
 pub mod wait_for_graph;
+mod waits;
 mod warnings;
 mod watchdog;
 

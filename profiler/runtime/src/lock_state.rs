@@ -173,6 +173,21 @@ impl LockState {
         Some((thread, crate::tag::from_code(word >> OWNER_ACCESS_SHIFT), at))
     }
 
+    /// A thread's lifetime ([`LockKind::Thread`]): records the calling thread as the exclusive
+    /// holder in the owner word only, without a held-stack entry (so the locks the thread takes
+    /// meanwhile keep their fast path and get no order edge from it). See `crate::waits::join`.
+    pub(crate) fn own_without_holding(&self, at: &'static Location<'static>) {
+        let thread = crate::local::current_thread_id();
+        self.acquired_at.store(ptr::from_ref(at).cast_mut(), Ordering::Relaxed);
+        self.owner
+            .store(thread | (crate::tag::code(Access::Exclusive) << OWNER_ACCESS_SHIFT), Ordering::Release);
+    }
+
+    /// Clears the owner word set by [`LockState::own_without_holding`] (by the same thread).
+    pub(crate) fn disown(&self) {
+        self.owner.store(0, Ordering::Release);
+    }
+
     /// The registry id of this lock, registering it on first call.
     #[inline]
     pub fn id(&self) -> u64 {

@@ -35,8 +35,9 @@ const INTERNAL_PREFIXES: &[&str] = &[
     "core::ptr::drop_in_place<lockprof_profiler::",
 ];
 
-/// Standard-library frames that may sit between lockprof's own frames.
-const STD_PREFIXES: &[&str] = &["std::", "<std::", "core::", "<core::", "alloc::", "<alloc::"];
+/// Standard-library frames that may sit between lockprof's own frames (`__rust_try` is
+/// `catch_unwind`'s, between `lockprof::thread::scope` and its implicit join).
+const STD_PREFIXES: &[&str] = &["std::", "<std::", "core::", "<core::", "alloc::", "<alloc::", "__rust_try"];
 
 /// Frames from which on everything is the runtime starting a thread or `main`.
 const RUNTIME_MARKERS: &[&str] =
@@ -140,9 +141,11 @@ impl Symbolizer {
     }
 }
 
-/// Drops the closure-call shims left at the bottom once the runtime's start-up frames are cut.
+/// Drops the closure-call shims left at the bottom once the runtime's start-up frames are cut,
+/// and `lockprof::thread`'s own start of a spawned thread (which runs the user's closure).
 fn trim_runtime(frames: &mut Vec<Frame>) {
-    while frames.last().is_some_and(|f| f.function.starts_with("core::ops::function::")) {
+    const BOTTOM: &[&str] = &["core::ops::function::", "lockprof::thread::"];
+    while frames.last().is_some_and(|f| BOTTOM.iter().any(|p| f.function.starts_with(p))) {
         frames.pop();
     }
 }

@@ -39,6 +39,16 @@
 //!   thread has ever called `add_permits` on that semaphore (such a semaphore is a signal, whose
 //!   permits may come from anyone). A full pool with one slow holder is therefore never reported.
 //! - timed waits (`try_lock_for`, condition variables) are never in `PB`: they end by themselves.
+//! - one-time initialisation (`lockprof::sync::{Once, OnceLock, LazyLock}`) adds no new kind of
+//!   wait: the initialiser runs under the cell's *initialisation lock* (`LockKind::Once`), an
+//!   ordinary mutex taken and released through the lock path, and a thread that finds the value
+//!   being initialised waits for that lock. Everything below holds for it as for any mutex.
+//! - a join (`lockprof::thread`) is a wait for the joined thread's *lifetime*, a header of kind
+//!   `LockKind::Thread` whose owner word the thread sets itself when it starts and clears itself
+//!   when its closure has returned or unwound, before the lifetime's raw lock (an end flag)
+//!   becomes acquirable (`crate::waits::join`). It is justified as an exclusive wait: if the
+//!   joined thread, its owner, is in `PB`. A thread started with `std::thread` directly has no
+//!   lifetime header, so a join of it is never published and never justified.
 //!
 //! A deadlock is reported when the detecting thread is in `PB` **and on a cycle** of it (its
 //! strongly connected component has more than one node, or it blocks itself). Threads merely
@@ -79,6 +89,11 @@
 //! - an AND-wait `E(T)` can end only once blocker `B` is gone: once `B` released the lock, or for
 //!   a queued writer, once `B` has acquired and released it; both need `E(B)` to have ended. So
 //!   `end(E(T)) > end(E(B))`;
+//! - a join `E(T)` of thread `B` can end only once `B`'s closure is over, which `B` cannot reach
+//!   while inside `E(B)`; its lifetime is held through all of `E(B)` (facts 1 and 2 hold for it:
+//!   the owner word is written by `B` only, set before any episode of `B`, cleared after its
+//!   last), so `end(E(T)) > end(E(B))`. The implicit join at the end of `thread::scope` is such
+//!   a join; it differs only in what the policy does (a panic cannot end it, so it aborts);
 //! - a semaphore wait `E(T)` can end only once enough permits are free; with every outstanding
 //!   permit held by members, none comes back before some member's episode has ended (and no
 //!   `add_permits`, the one stated assumption), so `end(E(T)) > end(E(M))` for some member `M`.

@@ -16,6 +16,12 @@ pub enum LockKind {
     ReentrantMutex,
     /// A condition variable (waited on, never held).
     Condvar,
+    /// A thread's lifetime, as a join sees it (`lockprof::thread`): held by the thread from its
+    /// start until its closure returns, waited for by every join; its site is the spawn's.
+    Thread,
+    /// The initialisation lock of a one-time cell (`lockprof::sync::{Once, OnceLock, LazyLock}`),
+    /// held by the thread whose initialiser runs.
+    Once,
 }
 
 impl LockKind {
@@ -27,6 +33,8 @@ impl LockKind {
             LockKind::Semaphore => "semaphore",
             LockKind::ReentrantMutex => "reentrant mutex",
             LockKind::Condvar => "condvar",
+            LockKind::Thread => "thread",
+            LockKind::Once => "lazy initialisation",
         }
     }
 }
