@@ -75,6 +75,9 @@ pub mod thread {
 #[cfg(all(feature = "parking_lot", not(feature = "off")))]
 pub mod parking_lot;
 
+#[cfg(all(feature = "tokio", not(feature = "off")))]
+pub mod tokio;
+
 /// parking_lot's own lock types: lockprof's `parking_lot` flavour compiled out (features
 /// `parking_lot` and `off`).
 ///

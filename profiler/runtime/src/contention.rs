@@ -102,6 +102,17 @@ pub(crate) fn sample_this_one() -> bool {
 /// Records a finished contended wait of `waited` on lock `id` (slow path): its stack (the
 /// episode's, or a sampled capture), and its timeline span.
 pub(crate) fn record_wait(id: u64, waited: Duration, episode_stack: Option<Arc<Backtrace>>, start_ns: u64) {
+    record_wait_of(crate::local::current_thread_id(), id, waited, episode_stack, start_ns);
+}
+
+/// [`record_wait`] for a wait of `node` (a task, or the calling thread).
+pub(crate) fn record_wait_of(
+    node: u64,
+    id: u64,
+    waited: Duration,
+    episode_stack: Option<Arc<Backtrace>>,
+    start_ns: u64,
+) {
     let Some(_reentry) = crate::threads::enter_profiler() else { return };
     crate::locks::pin(id);
     let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
@@ -109,8 +120,8 @@ pub(crate) fn record_wait(id: u64, waited: Duration, episode_stack: Option<Arc<B
     if let Some(stack) = stack {
         waiters().add(id, &stack, ns);
     }
-    let thread = crate::local::current_thread_id();
-    crate::threads::note_current(thread);
+    let thread = node;
+    crate::threads::note_node(thread);
     crate::timeline::record(crate::timeline::Span {
         thread,
         lock: id,
@@ -123,12 +134,17 @@ pub(crate) fn record_wait(id: u64, waited: Duration, episode_stack: Option<Arc<B
 /// Charges the releasing holder of lock `id` for `since..now` (profiler clock), the part of its
 /// hold during which someone waited (slow path).
 pub(crate) fn record_hold(id: u64, stats: &LockStats, since: u64, now: u64) {
+    record_hold_of(crate::local::current_thread_id(), id, stats, since, now);
+}
+
+/// [`record_hold`] for a hold by `node` (a task, or the calling thread).
+pub(crate) fn record_hold_of(node: u64, id: u64, stats: &LockStats, since: u64, now: u64) {
     let Some(_reentry) = crate::threads::enter_profiler() else { return };
     let held = now.saturating_sub(since);
     stats.hold_ns.fetch_add(held, Ordering::Relaxed);
     holders().add(id, &Arc::new(crate::stacks::capture()), held);
-    let thread = crate::local::current_thread_id();
-    crate::threads::note_current(thread);
+    let thread = node;
+    crate::threads::note_node(thread);
     crate::timeline::record(crate::timeline::Span {
         thread,
         lock: id,

@@ -170,6 +170,8 @@ impl Episode {
                 since: Instant::now(),
                 held,
                 writer_mark,
+                fifo: None,
+                async_holders: None,
             });
         });
         // Orders this publication (and every owner word this thread set before it) before the

@@ -29,6 +29,7 @@
 
 #![warn(missing_docs)]
 
+pub mod async_holders;
 mod config;
 pub mod contention;
 mod deadlock;
@@ -44,6 +45,7 @@ mod raw_lock;
 mod records;
 mod stacks;
 mod tag;
+pub mod tasks;
 mod threads;
 mod timeline;
 pub mod trace;
@@ -55,7 +57,7 @@ mod watchdog;
 pub use config::{Config, GRACE, InversionPolicy, config};
 pub use local::current_thread_id;
 pub use lock_order::MAX_EDGES;
-pub use lock_state::LockState;
+pub use lock_state::{AsyncHold, LockState};
 pub use lockprof_trace::{Access, DeadlockPolicy, LockKind};
 pub use raw_lock::{RawLock, WriterMark};
 pub use records::{deadlocks_found, wait_episodes};

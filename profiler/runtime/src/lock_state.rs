@@ -14,7 +14,10 @@ use crate::lock_stats::LockStats;
 use lockprof_trace::{Access, LockKind};
 
 mod acquire;
+mod async_hold;
 mod hold;
+
+pub use async_hold::AsyncHold;
 
 /// The holder word: thread id in the low 60 bits, access code in the high 4.
 const OWNER_ACCESS_SHIFT: u32 = 60;

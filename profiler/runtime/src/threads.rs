@@ -48,6 +48,12 @@ pub(crate) struct Waiting {
     /// Reader-writer locks: the probe of the raw lock's writer mark. Called, like `lock` is
     /// dereferenced, only with the slot's mutex held.
     pub writer_mark: Option<crate::raw_lock::WriterMark>,
+    /// Async locks: the wait's place in the lock's FIFO queue, as tickets drawn before it was
+    /// queued and after (see [`crate::tasks`]).
+    pub fifo: Option<(u64, u64)>,
+    /// Async locks: the lock's shared holders and moved flag. Read, like `lock`, only with the
+    /// slot's mutex held.
+    pub async_holders: Option<*const crate::async_holders::AsyncHolders>,
 }
 
 /// A lock a waiting thread holds, as published with its wait.
@@ -107,6 +113,40 @@ pub(crate) fn note_current(id: u64) {
     if !seen().contains_key(&id) {
         seen().insert(id, std::thread::current().name().map(str::to_owned));
     }
+}
+
+/// Makes sure node `id` (a thread, a task, or a thread polling outside any task) is named in
+/// the trace (slow paths only).
+pub(crate) fn note_node(id: u64) {
+    use crate::async_holders::{POLLING_THREAD_NODE, TASK_NODE};
+    if seen().contains_key(&id) {
+        return;
+    }
+    let name = if id & TASK_NODE != 0 {
+        Some(format!("task {}", id & !TASK_NODE))
+    } else if id & POLLING_THREAD_NODE != 0 {
+        let thread = std::thread::current();
+        Some(format!("{} (polling)", thread.name().unwrap_or("thread")))
+    } else {
+        std::thread::current().name().map(str::to_owned)
+    };
+    seen().insert(id, name);
+}
+
+/// A record for a node that is not a thread (a task), to publish with [`publish_node`] while it
+/// waits.
+pub(crate) fn node_record(id: u64) -> Arc<ThreadRecord> {
+    Arc::new(ThreadRecord { id, slot: Mutex::default() })
+}
+
+/// Makes `record` visible to the detector.
+pub(crate) fn publish_node(record: &Arc<ThreadRecord>) {
+    live().insert(record.id, Arc::clone(record));
+}
+
+/// Hides node `id` from the detector again (its last wait ended).
+pub(crate) fn retire_node(id: u64) {
+    live().remove(&id);
 }
 
 /// The records of all live threads that have ever waited.

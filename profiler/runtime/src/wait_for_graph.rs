@@ -152,9 +152,15 @@ struct Obs {
     /// Reader-writer locks: whether the raw lock's writer mark was set.
     writer_marked: bool,
     held: Arc<[HeldCopy]>,
+    /// Async locks: the wait's FIFO tickets (before, after its queueing).
+    fifo: Option<(u64, u64)>,
+    /// Async locks: the shared holders recorded in the lock.
+    async_shared: Vec<(u64, &'static Location<'static>)>,
+    /// Async locks: guards of this lock have moved between nodes, so its holds justify nothing.
+    async_moved: bool,
 }
 
-type ObsKey = (u64, u64, Option<(u64, Access)>, PermitCounts, u64, bool);
+type ObsKey = (u64, u64, Option<(u64, Access)>, PermitCounts, u64, bool, Vec<u64>, bool);
 
 impl Obs {
     /// What must not change between passes for the observation to be the same. The held copy
@@ -167,6 +173,8 @@ impl Obs {
             self.counts,
             self.timed_writers,
             self.writer_marked,
+            self.async_shared.iter().map(|(n, _)| *n).collect(),
+            self.async_moved,
         )
     }
 }
@@ -200,6 +208,12 @@ fn observe(record: &Arc<ThreadRecord>) -> Option<Obs> {
             // reads (part of the borrowed lock) is alive.
             writer_marked: waiting.writer_mark.is_some_and(|mark| unsafe { mark.is_set() }),
             held: Arc::clone(&waiting.held),
+            fifo: waiting.fifo,
+            // SAFETY: as for `lock` above: the table is part of the borrowed lock, alive while
+            // the slot's mutex is held.
+            async_shared: waiting.async_holders.map(|h| unsafe { &*h }.shared()).unwrap_or_default(),
+            // SAFETY: as above.
+            async_moved: waiting.async_holders.is_some_and(|h| unsafe { &*h }.moved()),
         })
     })
 }
@@ -237,6 +251,14 @@ impl Snapshot {
                 holders.entry(held.lock).or_default().push((thread, *held));
             }
         }
+        // Async locks' shared holders, from the tables read with each wait for the lock (the
+        // same table may be read by several waiters; `blockers` takes each holder once).
+        for o in obs.values() {
+            for &(node, at) in &o.async_shared {
+                let copy = HeldCopy { lock: o.lock_id, access: Access::Shared, permits: 0, at };
+                holders.entry(o.lock_id).or_default().push((node, copy));
+            }
+        }
         Some(Snapshot { obs, holders })
     }
 
@@ -266,6 +288,10 @@ impl Snapshot {
                 .collect();
         }
         let mut found = Vec::new();
+        if t.async_moved {
+            // Guards of this lock travel between nodes: who holds it is not known.
+            return self.queued_writers_ahead(t, pb, found);
+        }
         if let Some((owner, access, at)) = t.owner {
             if pb.contains(&owner) && access.blocks(t.access) {
                 found.push((owner, Blocks::Holds { access, permits: 0, at }));
@@ -291,6 +317,26 @@ impl Snapshot {
                 if queued && w != t.record.id && pb.contains(&w) && !found.iter().any(|(f, _)| *f == w) {
                     found.push((w, Blocks::QueuedWriter { at: o.wait_at }));
                 }
+            }
+        }
+        self.queued_writers_ahead(t, pb, found)
+    }
+
+    /// Async (FIFO) reader-writer locks: a read waits behind every writer queued before it, and
+    /// a queued writer holds back the permits released meanwhile, so a read is blocked by any
+    /// untimed writer whose queueing is proved earlier by the tickets (`after` of the writer at
+    /// most `before` of the reader: the reader's load saw the writer's increment, which followed
+    /// the writer's queueing, and preceded its own).
+    fn queued_writers_ahead(&self, t: &Obs, pb: &BTreeSet<u64>, mut found: Vec<(u64, Blocks)>) -> Vec<(u64, Blocks)> {
+        let Some((before, _)) = t.fifo else { return found };
+        if !t.access.queues_behind_writers() || t.kind != LockKind::RwLock {
+            return found;
+        }
+        for (&w, o) in &self.obs {
+            let ahead = o.fifo.is_some_and(|(_, after)| after <= before);
+            let queued = o.lock_id == t.lock_id && o.access == Access::Exclusive && !o.timed && ahead;
+            if queued && w != t.record.id && pb.contains(&w) && !found.iter().any(|(f, _)| *f == w) {
+                found.push((w, Blocks::QueuedWriter { at: o.wait_at }));
             }
         }
         found

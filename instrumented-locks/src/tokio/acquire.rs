@@ -1,0 +1,115 @@
+//! The acquire future: tokio's own, polled through this wrapper, which publishes the wait when
+//! the first poll returns `Pending` and withdraws it on completion or drop.
+
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use lockprof_profiler::async_holders::AsyncHolders;
+use lockprof_profiler::tasks::{AsyncWait, AsyncWaitSpec};
+use lockprof_profiler::{Access, LockState};
+
+pin_project_lite::pin_project! {
+    /// tokio's acquire future `F` for a lock with header `state`, instrumented.
+    pub(crate) struct Acquire<'a, F> {
+        #[pin]
+        inner: F,
+        state: &'a LockState,
+        holders: &'a AsyncHolders,
+        at: &'static Location<'static>,
+        access: Access,
+        permits: u32,
+        may_be_permanent: bool,
+        // The lock's ticket before the first poll, once polled.
+        before: Option<u64>,
+        wait: Option<AsyncWait>,
+    }
+}
+
+impl<'a, F> Acquire<'a, F> {
+    pub(crate) fn new(
+        inner: F,
+        state: &'a LockState,
+        holders: &'a AsyncHolders,
+        at: &'static Location<'static>,
+        access: Access,
+        permits: u32,
+    ) -> Self {
+        // Semaphore waits are only watched, never relied on (see the README's limits).
+        let may_be_permanent = access != Access::Permits;
+        Acquire { inner, state, holders, at, access, permits, may_be_permanent, before: None, wait: None }
+    }
+}
+
+impl<F: Future> Future for Acquire<'_, F> {
+    /// tokio's output, and the node that acquired.
+    type Output = (F::Output, u64);
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let first = this.before.is_none();
+        let before = *this.before.get_or_insert_with(|| this.holders.ticket_before());
+        match this.inner.poll(cx) {
+            Poll::Ready(out) => {
+                if let Some(wait) = this.wait.take() {
+                    wait.acquired(this.state);
+                }
+                Poll::Ready((out, super::node::polling()))
+            }
+            Poll::Pending => {
+                if first {
+                    let spec = AsyncWaitSpec {
+                        node: super::node::polling(),
+                        blocking: false,
+                        at: this.at,
+                        access: *this.access,
+                        permits: *this.permits,
+                        holders: this.holders,
+                        fifo: (before, this.holders.ticket_after()),
+                        may_be_permanent: *this.may_be_permanent,
+                    };
+                    *this.wait = Some(this.state.async_wait_begin(spec));
+                } else if let Some(wait) = this.wait.as_ref() {
+                    wait.repolled();
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// A `blocking_*` call: `try_now` first (no wait), else the thread's wait published in its own
+/// record (with the lockprof locks it holds) around `block`.
+#[inline]
+pub(crate) fn blocking<G>(
+    state: &LockState,
+    holders: &AsyncHolders,
+    at: &'static Location<'static>,
+    access: Access,
+    permits: u32,
+    try_now: impl FnOnce() -> Option<G>,
+    block: impl FnOnce() -> G,
+) -> G {
+    if let Some(got) = try_now() {
+        return got;
+    }
+    let before = holders.ticket_before();
+    let spec = AsyncWaitSpec {
+        node: lockprof_profiler::current_thread_id(),
+        blocking: true,
+        at,
+        access,
+        permits,
+        holders,
+        // Queued by `block`, after this: the ticket drawn now is no proof of order for this
+        // wait's own queueing, so it claims to be behind nobody and ahead of nobody.
+        fifo: (before, u64::MAX),
+        may_be_permanent: access != Access::Permits,
+    };
+    let wait = state.async_wait_begin(spec);
+    let got = block();
+    wait.acquired(state);
+    got
+}

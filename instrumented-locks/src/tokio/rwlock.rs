@@ -1,0 +1,1 @@
+pub struct RwLock; pub struct OwnedRwLockMappedWriteGuard; pub struct OwnedRwLockReadGuard; pub struct OwnedRwLockWriteGuard; pub struct RwLockMappedWriteGuard;pub struct RwLockReadGuard; pub struct RwLockWriteGuard;

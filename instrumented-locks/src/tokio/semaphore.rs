@@ -1,0 +1,1 @@
+pub struct Semaphore;pub struct SemaphorePermit; pub struct OwnedSemaphorePermit;

@@ -1,0 +1,151 @@
+//! A hold of an async lock (tokio's, through `lockprof::tokio`) in the header: the holder is a
+//! *node*, a task (or, outside any task, the thread), not the thread that happens to run it, and
+//! nothing goes into a thread's held stack, since the guard may be held across `.await` and the
+//! task resumed on another worker thread.
+//!
+//! Like the thread path, an acquisition is a few plain stores: the owner word and site for an
+//! exclusive hold, a slot of the lock's [`AsyncHolders`] for a shared one.
+
+use std::panic::Location;
+use std::ptr;
+use std::sync::atomic::Ordering;
+
+use lockprof_trace::Access;
+
+use super::{LockState, OWNER_ACCESS_SHIFT};
+use crate::async_holders::AsyncHolders;
+
+/// What a guard of an async lock remembers of its hold, to release it.
+///
+/// ```
+/// use lockprof_profiler::{Access, AsyncHold, LockKind, LockState};
+/// use lockprof_profiler::async_holders::AsyncHolders;
+/// let (state, holders) = (LockState::new(LockKind::Mutex, None), AsyncHolders::new());
+/// let here = std::panic::Location::caller();
+/// let hold: AsyncHold = state.async_acquired(7, here, Access::Exclusive, &holders);
+/// state.async_releasing(hold, 7, &holders);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsyncHold {
+    /// The node that took it.
+    pub node: u64,
+    access: Access,
+    /// Shared holds: the slot in the lock's table (+1; 0: not recorded).
+    slot: u8,
+}
+
+impl AsyncHold {
+    /// A hold that records nothing (lockprof bypassed, as inside its own machinery).
+    pub const NONE: AsyncHold = AsyncHold { node: 0, access: Access::Permits, slot: 0 };
+
+    /// The same hold, now shared (a downgraded write guard), without a table slot.
+    pub fn downgraded(self) -> AsyncHold {
+        AsyncHold { access: Access::Shared, slot: 0, ..self }
+    }
+}
+
+impl LockState {
+    /// Records `node` as a holder of this async lock (in `access`; permits are counted by the
+    /// semaphore itself), acquired at `at`. Registers the lock on its first acquisition.
+    #[inline]
+    pub fn async_acquired(
+        &self,
+        node: u64,
+        at: &'static Location<'static>,
+        access: Access,
+        holders: &AsyncHolders,
+    ) -> AsyncHold {
+        self.async_acquired_as(node, at, access, holders, true)
+    }
+
+    /// An acquisition through an *owned* guard (`lock_owned`, `acquire_owned`, …): counted, but
+    /// its holder is not recorded, since owned guards are made to be moved into other tasks, and
+    /// a wait is never justified by a hold whose holder is not known.
+    #[inline]
+    pub fn async_acquired_owned(
+        &self,
+        node: u64,
+        at: &'static Location<'static>,
+        access: Access,
+        holders: &AsyncHolders,
+    ) -> AsyncHold {
+        self.async_acquired_as(node, at, access, holders, false)
+    }
+
+    #[inline]
+    fn async_acquired_as(
+        &self,
+        node: u64,
+        at: &'static Location<'static>,
+        access: Access,
+        holders: &AsyncHolders,
+        attributed: bool,
+    ) -> AsyncHold {
+        let access = if attributed { access } else { Access::Permits };
+        self.registered_async_id();
+        if let Some(stats) = self.stats() {
+            stats.count_acquisition(access == Access::Exclusive);
+        }
+        let slot = match access {
+            Access::Exclusive | Access::Upgradable => {
+                self.acquired_at.store(ptr::from_ref(at).cast_mut(), Ordering::Relaxed);
+                self.owner.store(node | (crate::tag::code(access) << OWNER_ACCESS_SHIFT), Ordering::Release);
+                0
+            }
+            Access::Shared | Access::SharedRecursive => holders.insert(node, at),
+            Access::Permits => 0,
+        };
+        AsyncHold { node, access, slot }
+    }
+
+    /// `releaser` is about to release `hold`. A release by another node than the taker means
+    /// this lock's guards move, and its holds are not relied on from then on.
+    #[inline]
+    pub fn async_releasing(&self, hold: AsyncHold, releaser: u64, holders: &AsyncHolders) {
+        if hold == AsyncHold::NONE {
+            return;
+        }
+        if releaser != hold.node {
+            holders.mark_moved();
+        }
+        match hold.access {
+            Access::Exclusive | Access::Upgradable => self.owner.store(0, Ordering::Release),
+            Access::Shared | Access::SharedRecursive => holders.remove(hold.slot),
+            Access::Permits => {}
+        }
+        let id = self.id.load(Ordering::Relaxed);
+        if self.waited_since.load(Ordering::Relaxed) != 0 {
+            self.charge_async_holder(id, releaser);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn charge_async_holder(&self, id: u64, releaser: u64) {
+        let since = self.waited_since.swap(0, Ordering::Relaxed);
+        if let (Some(stats), true) = (self.stats(), since != 0) {
+            crate::contention::record_hold_of(releaser, id, stats, since, crate::contention::now_ns());
+        }
+    }
+
+    /// Flags the current hold as contended from `start_ns` (profiler clock), so that its release
+    /// charges the holder.
+    pub(crate) fn flag_waited(&self, start_ns: u64) {
+        let _ = self.waited_since.compare_exchange(0, start_ns, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// The registry id, registering the lock on its first acquisition (and installing the exit
+    /// hook that writes the trace).
+    #[inline]
+    pub(crate) fn registered_async_id(&self) -> u64 {
+        let id = self.id.load(Ordering::Acquire);
+        if id != 0 { id } else { self.first_async_acquisition() }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn first_async_acquisition(&self) -> u64 {
+        crate::trace::writer::install_exit_hook();
+        self.id()
+    }
+}

@@ -1,0 +1,248 @@
+//! Async waits: a task (or a thread polling a future outside any task, or a thread in a
+//! `blocking_*` call) waiting for an async lock, published as a node of the wait-for graph.
+//!
+//! `lockprof::tokio`'s acquire futures call [`LockState::async_wait_begin`] when their first poll
+//! returns `Pending` (so a lock that is free, or handed over at once, costs nothing here), and
+//! drop the returned [`AsyncWait`] when the acquisition completes or the future is dropped
+//! (cancellation, a `select!` loser, a timeout): a cancelled wait is never part of a deadlock.
+//!
+//! A task has no thread of its own, so its wait lives in a record of its own, published in the
+//! same registry as threads' ([`crate::threads`]) for as long as it waits. Where the detector needs
+//! the assumptions that make a task's wait as frozen as a thread's, see
+//! [`crate::wait_for_graph`] ("Tasks").
+
+use std::panic::Location;
+use std::sync::Arc;
+use std::sync::atomic::{Ordering, fence};
+use std::time::Instant;
+
+use backtrace::Backtrace;
+use dashmap::DashMap;
+
+use crate::async_holders::AsyncHolders;
+use crate::lock_state::LockState;
+use crate::threads::{HeldCopy, ThreadRecord, Waiting, current_record, enter_profiler};
+use lockprof_trace::Access;
+
+/// The node id of tokio task `id`.
+///
+/// ```
+/// let node = lockprof_profiler::tasks::task_node(3);
+/// assert_ne!(node, 3);
+/// ```
+pub fn task_node(id: u64) -> u64 {
+    crate::async_holders::TASK_NODE | id
+}
+
+/// The node of the calling thread when it polls a future outside any task (`block_on`).
+///
+/// ```
+/// assert_ne!(lockprof_profiler::tasks::polling_thread_node(), lockprof_profiler::current_thread_id());
+/// ```
+pub fn polling_thread_node() -> u64 {
+    crate::async_holders::POLLING_THREAD_NODE | crate::local::current_thread_id()
+}
+
+/// A node's record while it has waits under way, and how many.
+struct Entry {
+    record: Arc<ThreadRecord>,
+    waits: usize,
+}
+
+fn nodes() -> &'static DashMap<u64, Entry> {
+    static NODES: std::sync::OnceLock<DashMap<u64, Entry>> = std::sync::OnceLock::new();
+    NODES.get_or_init(DashMap::new)
+}
+
+/// What an async wait is, as its acquire future describes it.
+#[derive(Debug, Clone, Copy)]
+pub struct AsyncWaitSpec<'a> {
+    /// The waiting node: [`task_node`], [`polling_thread_node`], or the thread's own id for a
+    /// `blocking_*` call (which then waits in the thread's own record, with its held locks).
+    pub node: u64,
+    /// A `blocking_*` call: the thread itself is blocked.
+    pub blocking: bool,
+    /// The user's acquisition site.
+    pub at: &'static Location<'static>,
+    /// The access wanted, and for semaphores how many permits.
+    pub access: Access,
+    /// Semaphores: permits wanted.
+    pub permits: u32,
+    /// The lock's shared holders and moved flag.
+    pub holders: &'a AsyncHolders,
+    /// The lock's tickets ([`AsyncHolders::ticket_before`], [`AsyncHolders::ticket_after`]) read
+    /// before the first poll and drawn after it returned `Pending`.
+    pub fifo: (u64, u64),
+    /// Whether the wait can be permanent (false for semaphores: their waits are only watched).
+    pub may_be_permanent: bool,
+}
+
+/// A published async wait; dropping it ends it.
+pub struct AsyncWait {
+    node: u64,
+    /// The record it is published in; `None` when it is not (inside lockprof's own machinery,
+    /// or a second wait of the same node at once).
+    record: Option<Arc<ThreadRecord>>,
+    /// Whether `node` is counted in [`nodes`] (every non-blocking wait that was set up).
+    counted: bool,
+    lock_id: u64,
+    start: Option<(Instant, u64)>,
+    stack: Option<Arc<Backtrace>>,
+}
+
+impl LockState {
+    /// Publishes the wait described by `spec` and looks for a deadlock through it; see the
+    /// module docs. Call it when the acquire future's first poll returned `Pending`, or before a
+    /// `blocking_*` call blocks.
+    ///
+    /// # Panics
+    /// Under `LOCKPROF_ON_DEADLOCK=panic` (the default), when this wait closes a deadlock: the
+    /// acquire future panics in its poll, so its task ends with the report.
+    #[cold]
+    #[inline(never)]
+    pub fn async_wait_begin(&self, spec: AsyncWaitSpec<'_>) -> AsyncWait {
+        let lock_id = self.registered_async_id();
+        let start = self.stats().map(|_| {
+            let start_ns = crate::contention::now_ns();
+            self.flag_waited(start_ns);
+            (Instant::now(), start_ns)
+        });
+        let mut wait = AsyncWait { node: spec.node, record: None, counted: false, lock_id, start, stack: None };
+        let Some(_reentry) = enter_profiler() else { return wait };
+        crate::records::count_episode();
+        let record = if spec.blocking {
+            current_record()
+        } else {
+            wait.counted = true;
+            join(spec.node)
+        };
+        let Some(record) = record else { return wait };
+        let stack = Arc::new(Backtrace::new_unresolved());
+        let held: Arc<[HeldCopy]> = if spec.blocking {
+            crate::local::with(|l| {
+                l.held()
+                    .map(|h| HeldCopy { lock: h.lock(), access: h.access(), permits: h.permits(), at: h.at })
+                    .collect()
+            })
+        } else {
+            Arc::new([])
+        };
+        crate::threads::note_node(spec.node);
+        crate::watchdog::ensure_started();
+        record.with_slot(|slot| {
+            slot.seq += 1;
+            slot.waiting = Some(Waiting {
+                lock: self as *const LockState,
+                lock_id,
+                access: spec.access,
+                permits: spec.permits,
+                timed: !spec.may_be_permanent,
+                at: spec.at,
+                stack: Arc::clone(&stack),
+                since: Instant::now(),
+                held,
+                writer_mark: None,
+                fifo: Some(spec.fifo),
+                async_holders: Some(spec.holders as *const AsyncHolders),
+            });
+        });
+        wait.stack = Some(stack);
+        wait.record = Some(record);
+        // As in a thread's episode: orders this publication (and every owner word this node set
+        // before) before the exploration's reads, against the same fence in every other wait.
+        fence(Ordering::SeqCst);
+        if let Some(record) = &wait.record {
+            if let Some(found) = crate::wait_for_graph::find_deadlock(record) {
+                crate::deadlock::found(record, found);
+            }
+        }
+        wait
+    }
+}
+
+/// Counts a wait of `node` and returns the record to publish it in, or `None` if the node
+/// already has a wait under way: a node with two waits at once polls more than one future, so
+/// neither wait is relied on (the first is marked as timed, the second is not published).
+fn join(node: u64) -> Option<Arc<ThreadRecord>> {
+    let mut entry = nodes()
+        .entry(node)
+        .or_insert_with(|| Entry { record: crate::threads::node_record(node), waits: 0 });
+    entry.waits += 1;
+    if entry.waits == 1 {
+        crate::threads::publish_node(&entry.record);
+        return Some(Arc::clone(&entry.record));
+    }
+    mark_timed(&entry.record);
+    None
+}
+
+/// Makes the wait published in `record` one that is never relied on (a new episode number, so a
+/// detection under way sees the change).
+fn mark_timed(record: &ThreadRecord) {
+    record.with_slot(|slot| {
+        if let Some(waiting) = slot.waiting.as_mut() {
+            if !waiting.timed {
+                waiting.timed = true;
+                slot.seq += 1;
+            }
+        }
+    });
+}
+
+impl AsyncWait {
+    /// The acquire future was polled again and is still pending: the node was woken by
+    /// something other than the lock (a `select!` or `join!` sibling, a timer), so it polls more
+    /// than this future, and its wait is not relied on from now on.
+    pub fn repolled(&self) {
+        if let Some(record) = &self.record {
+            mark_timed(record);
+        }
+    }
+
+    /// The wait for `lock` ended with the acquisition: records it in the contention profile.
+    pub fn acquired(self, lock: &LockState) {
+        if let Some((start, start_ns)) = self.start {
+            let waited = start.elapsed();
+            if let Some(stats) = lock.stats() {
+                stats.count_wait(waited);
+            }
+            crate::contention::record_wait_of(self.node, self.lock_id, waited, self.stack.clone(), start_ns);
+        }
+    }
+}
+
+impl Drop for AsyncWait {
+    fn drop(&mut self) {
+        if let Some(record) = &self.record {
+            record.with_slot(|slot| {
+                if slot.waiting.is_some() {
+                    slot.seq += 1;
+                    slot.waiting = None;
+                }
+            });
+        }
+        if self.counted {
+            let node = self.node;
+            let last = nodes().get_mut(&node).map(|mut e| {
+                e.waits -= 1;
+                e.waits == 0
+            });
+            if last == Some(true) {
+                // Under the map's shard lock, so no wait of the node starts in between.
+                nodes().remove_if(&node, |_, e| {
+                    let idle = e.waits == 0;
+                    if idle {
+                        crate::threads::retire_node(node);
+                    }
+                    idle
+                });
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for AsyncWait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncWait").field("node", &self.node).field("lock", &self.lock_id).finish()
+    }
+}
