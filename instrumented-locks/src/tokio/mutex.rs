@@ -503,20 +503,6 @@ impl<T: ?Sized + 'static, U: ?Sized + 'static> OwnedMappedMutexGuard<T, U> {
             Err(inner) => Err(OwnedMappedMutexGuard { hold, inner, lock }),
         }
     }
-
-    /// The `Arc` of the mutex this guard locks.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// use lockprof::tokio::{OwnedMappedMutexGuard, OwnedMutexGuard};
-    /// let m = std::sync::Arc::new(lockprof::tokio::Mutex::new((1, 2)));
-    /// let g = OwnedMutexGuard::map(m.clone().lock_owned().await, |p| &mut p.0);
-    /// assert!(std::sync::Arc::ptr_eq(OwnedMappedMutexGuard::mutex(&g), &m));
-    /// # });
-    /// ```
-    pub fn mutex(this: &Self) -> &Arc<Mutex<T>> {
-        &this.lock
-    }
 }
 
 macro_rules! guard_traits {
