@@ -8,6 +8,8 @@
 //! cargo bench -p lockprof --bench mutex                        # full run, a few minutes
 //! cargo bench -p lockprof --bench mutex --features parking_lot # + lockprof's parking_lot flavour
 //! LOCKPROF_BENCH_QUICK=1 cargo bench -p lockprof --bench mutex # smoke test, seconds
+//! cargo bench -p lockprof --bench mutex --features tokio     # + lockprof::tokio::Mutex vs tokio's
+//! LOCKPROF_BENCH_TOKIO_ONLY=1 cargo bench -p lockprof --bench mutex --features tokio # only those
 //! cargo bench -p lockprof --bench mutex -- --quick             # same
 //! ```
 //!
@@ -64,6 +66,8 @@ fn main() {
 
 #[cfg(not(feature = "off"))]
 mod harness;
+#[cfg(all(feature = "tokio", not(feature = "off")))]
+mod tokio_cases;
 
 #[cfg(not(feature = "off"))]
 fn main() {
@@ -347,6 +351,14 @@ mod bench {
             }
         }
         let settings = Settings::new(quick);
+        #[cfg(feature = "tokio")]
+        if env_on("LOCKPROF_BENCH_TOKIO_ONLY") {
+            let within = crate::tokio_cases::run(quick);
+            if !within && env_on("LOCKPROF_BENCH_STRICT") {
+                std::process::exit(1);
+            }
+            return;
+        }
 
         let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
         println!(
@@ -390,6 +402,8 @@ mod bench {
         };
 
         let all_within = print_table(&main, &peers, &settings);
+        #[cfg(feature = "tokio")]
+        let all_within = crate::tokio_cases::run(settings.quick) && all_within;
         println!("total bench time: {:.1} s", started.elapsed().as_secs_f64());
         if !all_within {
             println!("lockprof is OVER budget in at least one case");

@@ -49,8 +49,11 @@ impl<F: Future> Future for Acquire<'_, F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let first = this.before.is_none();
-        let before = *this.before.get_or_insert_with(|| this.holders.ticket_before());
+        // With the task's cooperative budget spent, tokio's acquire returns `Pending` without
+        // queueing (a forced yield, every 128 operations or so): that is no wait.
+        let yielding = !::tokio::task::coop::has_budget_remaining();
+        let first = this.before.is_none() && !yielding;
+        let before = if yielding { 0 } else { *this.before.get_or_insert_with(|| this.holders.ticket_before()) };
         match this.inner.poll(cx) {
             Poll::Ready(out) => {
                 if let Some(wait) = this.wait.take() {
@@ -71,7 +74,7 @@ impl<F: Future> Future for Acquire<'_, F> {
                         may_be_permanent: *this.may_be_permanent,
                     };
                     *this.wait = Some(this.state.async_wait_begin(spec));
-                } else if let Some(wait) = this.wait.as_ref() {
+                } else if let (Some(wait), false) = (this.wait.as_ref(), yielding) {
                     wait.repolled();
                 }
                 Poll::Pending
@@ -112,4 +115,37 @@ pub(crate) fn blocking<G>(
     let got = block();
     wait.acquired(state);
     got
+}
+
+pin_project_lite::pin_project! {
+    /// An [`Acquire`] whose output `then` turns into the guard, in the same poll (one state
+    /// machine instead of an `async` block around it).
+    pub(crate) struct Then<'a, F, K> {
+        #[pin]
+        acquire: Acquire<'a, F>,
+        then: Option<K>,
+    }
+}
+
+impl<'a, F> Acquire<'a, F> {
+    /// This acquisition, its output made into `then(output, node)`.
+    pub(crate) fn then<K>(self, then: K) -> Then<'a, F, K> {
+        Then { acquire: self, then: Some(then) }
+    }
+}
+
+impl<F: Future, G, K: FnOnce(F::Output, u64) -> G> Future for Then<'_, F, K> {
+    type Output = G;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<G> {
+        let this = self.project();
+        match this.acquire.poll(cx) {
+            Poll::Ready((out, node)) => {
+                let then = this.then.take().expect("an acquire future polled after it completed");
+                Poll::Ready(then(out, node))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }

@@ -102,11 +102,8 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     pub fn lock(&self) -> impl Future<Output = MutexGuard<'_, T>> {
         let at = Location::caller();
-        let acquire = Acquire::new(self.inner.lock(), &self.state, &self.holders, at, Access::Exclusive, 0);
-        async move {
-            let (inner, node) = acquire.await;
-            self.guard(node, at, inner)
-        }
+        Acquire::new(self.inner.lock(), &self.state, &self.holders, at, Access::Exclusive, 0)
+            .then(move |inner, node| self.guard(node, at, inner))
     }
 
     /// Locks, blocking the thread (outside any runtime, as tokio's).

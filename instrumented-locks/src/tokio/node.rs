@@ -18,10 +18,10 @@ pub(crate) fn polling() -> u64 {
 #[inline]
 pub(crate) fn releasing(taker: u64) -> u64 {
     use lockprof_profiler::async_holders::{POLLING_THREAD_NODE, TASK_NODE};
-    if taker & (TASK_NODE | POLLING_THREAD_NODE) == 0 && ::tokio::task::try_id().is_none() {
-        lockprof_profiler::current_thread_id()
-    } else {
-        polling()
+    match ::tokio::task::try_id() {
+        Some(id) => task_node(id_word(id)),
+        None if taker & (TASK_NODE | POLLING_THREAD_NODE) == 0 => lockprof_profiler::current_thread_id(),
+        None => polling_thread_node(),
     }
 }
 

@@ -142,11 +142,8 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn read(&self) -> impl Future<Output = RwLockReadGuard<'_, T>> {
         let at = Location::caller();
-        let acquire = self.acquire(self.inner.read(), at, Access::Shared);
-        async move {
-            let (inner, node) = acquire.await;
-            RwLockReadGuard { hold: self.hold(node, at, Access::Shared), inner }
-        }
+        self.acquire(self.inner.read(), at, Access::Shared)
+            .then(move |inner, node| RwLockReadGuard { hold: self.hold(node, at, Access::Shared), inner })
     }
 
     /// Locks for reading, blocking the thread (outside any runtime).
@@ -198,11 +195,11 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn write(&self) -> impl Future<Output = RwLockWriteGuard<'_, T>> {
         let at = Location::caller();
-        let acquire = self.acquire(self.inner.write(), at, Access::Exclusive);
-        async move {
-            let (inner, node) = acquire.await;
-            RwLockWriteGuard { hold: self.hold(node, at, Access::Exclusive), lock: self, inner }
-        }
+        self.acquire(self.inner.write(), at, Access::Exclusive).then(move |inner, node| RwLockWriteGuard {
+            hold: self.hold(node, at, Access::Exclusive),
+            lock: self,
+            inner,
+        })
     }
 
     /// Locks for writing, blocking the thread (outside any runtime).

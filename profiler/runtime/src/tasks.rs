@@ -117,7 +117,16 @@ impl LockState {
             join(spec.node)
         };
         let Some(record) = record else { return wait };
-        let stack = Arc::new(Backtrace::new_unresolved());
+        // Only a wait whose lock is held by a node that waits itself (or by this node) can close
+        // a cycle now; semaphore waits never do (they are not relied on). Every other wait is
+        // published for the waits that may close a cycle through it later, without the cost of
+        // an exploration and a fresh stack (see `site_stack`).
+        let suspicious = spec.may_be_permanent
+            && (self.kind() != lockprof_trace::LockKind::Mutex
+                || self.holder().is_some_and(|(holder, _, _)| {
+                    holder == spec.node || crate::threads::is_waiting(holder)
+                }));
+        let stack = if suspicious || spec.blocking { Arc::new(Backtrace::new_unresolved()) } else { site_stack(spec.at) };
         let held: Arc<[HeldCopy]> = if spec.blocking {
             crate::local::with(|l| {
                 l.held()
@@ -151,13 +160,30 @@ impl LockState {
         // As in a thread's episode: orders this publication (and every owner word this node set
         // before) before the exploration's reads, against the same fence in every other wait.
         fence(Ordering::SeqCst);
-        if let Some(record) = &wait.record {
+        let suspicious = suspicious
+            || self.holder().is_some_and(|(holder, _, _)| holder == spec.node || crate::threads::is_waiting(holder));
+        if let (Some(record), true) = (&wait.record, suspicious || spec.blocking) {
             if let Some(found) = crate::wait_for_graph::find_deadlock(record) {
                 crate::deadlock::found(record, found);
             }
         }
         wait
     }
+}
+
+/// The waiting stack of an unsuspicious wait: the one captured at the first wait at the same
+/// acquisition site (capturing a stack costs microseconds, and contended async locks wait often).
+/// Bounded by the program's acquisition sites.
+fn site_stack(at: &'static Location<'static>) -> Arc<Backtrace> {
+    static STACKS: std::sync::OnceLock<DashMap<usize, Arc<Backtrace>>> = std::sync::OnceLock::new();
+    let stacks = STACKS.get_or_init(DashMap::new);
+    let key = std::ptr::from_ref(at) as usize;
+    if let Some(stack) = stacks.get(&key) {
+        return Arc::clone(&stack);
+    }
+    let stack = Arc::new(Backtrace::new_unresolved());
+    stacks.insert(key, Arc::clone(&stack));
+    stack
 }
 
 /// Counts a wait of `node` and returns the record to publish it in, or `None` if the node

@@ -149,6 +149,11 @@ pub(crate) fn retire_node(id: u64) {
     live().remove(&id);
 }
 
+/// Whether node `id` has a published wait right now (slow path).
+pub(crate) fn is_waiting(id: u64) -> bool {
+    live().get(&id).is_some_and(|record| record.with_slot(|slot| slot.waiting.is_some()))
+}
+
 /// The records of all live threads that have ever waited.
 pub(crate) fn live_records() -> Vec<Arc<ThreadRecord>> {
     live().iter().map(|r| Arc::clone(&r)).collect()
