@@ -22,6 +22,8 @@
 //! - `parking_lot`: the `lockprof::parking_lot` module, parking_lot's API
 //!   (`Mutex`, `RwLock` with recursive and upgradable reads, `ReentrantMutex`, `Condvar`) with
 //!   the same deadlock detection.
+//! - `tokio`: the `lockprof::tokio` module, `tokio::sync`'s `Mutex`, `RwLock` and `Semaphore`
+//!   (wrapping tokio's own) with tasks as owners and waiters in the wait-for graph.
 //! - `off`: lockprof compiled out, for release builds. Every lock type becomes the plain one:
 //!   `lockprof::Mutex` *is* `std::sync::Mutex` (a re-export: same type, same size, same code),
 //!   likewise `MutexGuard`, `RwLock` and its guards, `Condvar`, and with `parking_lot` the
@@ -77,6 +79,22 @@ pub mod parking_lot;
 
 #[cfg(all(feature = "tokio", not(feature = "off")))]
 pub mod tokio;
+
+/// tokio's own lock types: lockprof's `tokio` module compiled out (features `tokio` and `off`).
+///
+/// ```
+/// let m = lockprof::tokio::Mutex::new(1);
+/// assert_eq!(*m.try_lock().unwrap(), 1);
+/// ```
+#[cfg(all(feature = "tokio", feature = "off"))]
+pub mod tokio {
+    pub use ::tokio::sync::{
+        AcquireError, MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard,
+        OwnedRwLockMappedWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, OwnedSemaphorePermit,
+        RwLock, RwLockMappedWriteGuard, RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit,
+        TryAcquireError, TryLockError,
+    };
+}
 
 /// parking_lot's own lock types: lockprof's `parking_lot` flavour compiled out (features
 /// `parking_lot` and `off`).

@@ -8,13 +8,13 @@ macro_rules! whole_api {
         mod $name {
             use std::sync::Arc;
 
-            use $sync as s;
             use s::{
                 AcquireError, MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard,
-                OwnedRwLockMappedWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, OwnedSemaphorePermit,
-                RwLock, RwLockMappedWriteGuard, RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit,
-                TryAcquireError, TryLockError,
+                OwnedRwLockMappedWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard,
+                OwnedSemaphorePermit, RwLock, RwLockMappedWriteGuard, RwLockReadGuard, RwLockWriteGuard,
+                Semaphore, SemaphorePermit, TryAcquireError, TryLockError,
             };
+            use $sync as s;
 
             static STATIC_MUTEX: Mutex<u32> = Mutex::const_new(1);
             static STATIC_RW: RwLock<u32> = RwLock::const_new(1);
@@ -48,10 +48,13 @@ macro_rules! whole_api {
                 drop(owned);
                 let mut plain: Mutex<u32> = Mutex::from(3);
                 *plain.get_mut() += 1;
-                assert_eq!(format!("{plain:?}"), format!("{:?}", {
-                    let reference: tokio::sync::Mutex<u32> = tokio::sync::Mutex::new(4);
-                    reference
-                }));
+                assert_eq!(
+                    format!("{plain:?}"),
+                    format!("{:?}", {
+                        let reference: tokio::sync::Mutex<u32> = tokio::sync::Mutex::new(4);
+                        reference
+                    })
+                );
                 assert_eq!(plain.into_inner(), 4);
                 let _: Mutex<u32> = Mutex::default();
                 assert_eq!(*STATIC_MUTEX.lock().await, 1);
@@ -106,7 +109,8 @@ macro_rules! whole_api {
                 let _ = Arc::clone(&rw).try_read_owned().unwrap();
                 let ow: OwnedRwLockWriteGuard<(u32, u32)> = Arc::clone(&rw).write_owned().await;
                 assert!(Arc::ptr_eq(OwnedRwLockWriteGuard::rwlock(&ow), &rw));
-                let om: OwnedRwLockMappedWriteGuard<(u32, u32), u32> = OwnedRwLockWriteGuard::map(ow, |p| &mut p.0);
+                let om: OwnedRwLockMappedWriteGuard<(u32, u32), u32> =
+                    OwnedRwLockWriteGuard::map(ow, |p| &mut p.0);
                 let om = OwnedRwLockMappedWriteGuard::map(om, |x| x);
                 let om = OwnedRwLockMappedWriteGuard::try_map(om, |x| Some(x)).ok().unwrap();
                 assert!(Arc::ptr_eq(OwnedRwLockMappedWriteGuard::rwlock(&om), &rw));

@@ -22,6 +22,8 @@ impl AsyncMutex for tokio::sync::Mutex<u64> {
     fn make() -> Self {
         tokio::sync::Mutex::new(0)
     }
+    // Not `async fn`: spawning needs the `Send` bound spelled out.
+    #[allow(clippy::manual_async_fn)]
     fn bump(&self) -> impl Future<Output = ()> + Send + '_ {
         async move { *black_box(&mut *self.lock().await) += 1 }
     }
@@ -32,6 +34,8 @@ impl AsyncMutex for lockprof::tokio::Mutex<u64> {
     fn make() -> Self {
         lockprof::tokio::Mutex::new(0)
     }
+    // Not `async fn`: spawning needs the `Send` bound spelled out.
+    #[allow(clippy::manual_async_fn)]
     fn bump(&self) -> impl Future<Output = ()> + Send + '_ {
         async move { *black_box(&mut *self.lock().await) += 1 }
     }
@@ -83,7 +87,9 @@ fn median(mut xs: Vec<f64>) -> f64 {
 pub(crate) fn run(quick: bool) -> bool {
     let (rounds, iters) = if quick { (3, 20_000) } else { (15, 200_000) };
     println!();
-    println!("async mutex ({rounds} rounds of {iters} lock+unlock, interleaved; ratio: lockprof / tokio, paired by round)");
+    println!(
+        "async mutex ({rounds} rounds of {iters} lock+unlock, interleaved; ratio: lockprof / tokio, paired by round)"
+    );
     println!(
         "{:<28} {:>12} {:>14} {:>14} {:>8} {:<7}",
         "case", "tokio ns/op", "lockprof ns/op", "paired ratio", "budget", "verdict"
@@ -119,8 +125,14 @@ pub(crate) fn run(quick: bool) -> bool {
             budget,
             if within { "within" } else { "OVER" }
         );
-        let _ = (<tokio::sync::Mutex<u64> as AsyncMutex>::NAME, <lockprof::tokio::Mutex<u64> as AsyncMutex>::NAME);
+        let _ = (
+            <tokio::sync::Mutex<u64> as AsyncMutex>::NAME,
+            <lockprof::tokio::Mutex<u64> as AsyncMutex>::NAME,
+        );
     }
-    println!("lockprof wait episodes so far (async waits checked included): {}", lockprof_profiler::wait_episodes());
+    println!(
+        "lockprof wait episodes so far (async waits checked included): {}",
+        lockprof_profiler::wait_episodes()
+    );
     all_within
 }

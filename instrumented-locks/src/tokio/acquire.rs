@@ -53,7 +53,8 @@ impl<F: Future> Future for Acquire<'_, F> {
         // queueing (a forced yield, every 128 operations or so): that is no wait.
         let yielding = !::tokio::task::coop::has_budget_remaining();
         let first = this.before.is_none() && !yielding;
-        let before = if yielding { 0 } else { *this.before.get_or_insert_with(|| this.holders.ticket_before()) };
+        let before =
+            if yielding { 0 } else { *this.before.get_or_insert_with(|| this.holders.ticket_before()) };
         match this.inner.poll(cx) {
             Poll::Ready(out) => {
                 if let Some(wait) = this.wait.take() {

@@ -28,11 +28,11 @@ mod node;
 mod rwlock;
 mod semaphore;
 
+/// tokio's error types, which the wrapped operations return unchanged.
+pub use ::tokio::sync::{AcquireError, TryAcquireError, TryLockError};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard};
 pub use rwlock::{
     OwnedRwLockMappedWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockMappedWriteGuard,
     RwLockReadGuard, RwLockWriteGuard,
 };
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
-/// tokio's error types, which the wrapped operations return unchanged.
-pub use ::tokio::sync::{AcquireError, TryAcquireError, TryLockError};

@@ -42,7 +42,11 @@ impl<T> Mutex<T> {
     /// ```
     #[track_caller]
     pub fn new(t: T) -> Self {
-        Mutex { state: LockState::new(LockKind::Mutex, None), holders: AsyncHolders::new(), inner: tk::Mutex::new(t) }
+        Mutex {
+            state: LockState::new(LockKind::Mutex, None),
+            holders: AsyncHolders::new(),
+            inner: tk::Mutex::new(t),
+        }
     }
 
     /// A new mutex, `const` (for statics).
@@ -86,8 +90,17 @@ impl<T> Mutex<T> {
 }
 
 impl<T: ?Sized> Mutex<T> {
-    fn guard<'a>(&'a self, node: u64, at: &'static Location<'static>, inner: tk::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-        MutexGuard { hold: Hold::taken(&self.state, &self.holders, node, at, Access::Exclusive), mutex: self, inner }
+    fn guard<'a>(
+        &'a self,
+        node: u64,
+        at: &'static Location<'static>,
+        inner: tk::MutexGuard<'a, T>,
+    ) -> MutexGuard<'a, T> {
+        MutexGuard {
+            hold: Hold::taken(&self.state, &self.holders, node, at, Access::Exclusive),
+            mutex: self,
+            inner,
+        }
     }
 
     /// Locks, waiting (asynchronously) in FIFO order.
@@ -165,7 +178,8 @@ impl<T: ?Sized + 'static> Mutex<T> {
         // SAFETY: the hold (like `inner`, made `'static` by the caller) borrows `*self`, which
         // the `Arc` moved into the owned guard keeps alive and in place; they are declared before
         // it, so dropped before it.
-        let hold = unsafe { Hold::taken_owned(&self.state, &self.holders, node, at, Access::Exclusive).extend() };
+        let hold =
+            unsafe { Hold::taken_owned(&self.state, &self.holders, node, at, Access::Exclusive).extend() };
         OwnedMutexGuard { hold, inner, lock: self }
     }
 
@@ -186,7 +200,8 @@ impl<T: ?Sized + 'static> Mutex<T> {
             let (inner, node) =
                 Acquire::new(self.inner.lock(), &self.state, &self.holders, at, Access::Exclusive, 0).await;
             // SAFETY: `self` is moved into the owned guard, which drops the borrowing guard first.
-            let inner = unsafe { std::mem::transmute::<tk::MutexGuard<'_, T>, tk::MutexGuard<'static, T>>(inner) };
+            let inner =
+                unsafe { std::mem::transmute::<tk::MutexGuard<'_, T>, tk::MutexGuard<'static, T>>(inner) };
             self.owned_guard(node, at, inner)
         }
     }
@@ -210,7 +225,8 @@ impl<T: ?Sized + 'static> Mutex<T> {
             || self.inner.blocking_lock(),
         );
         // SAFETY: as in `lock_owned`.
-        let inner = unsafe { std::mem::transmute::<tk::MutexGuard<'_, T>, tk::MutexGuard<'static, T>>(inner) };
+        let inner =
+            unsafe { std::mem::transmute::<tk::MutexGuard<'_, T>, tk::MutexGuard<'static, T>>(inner) };
         self.owned_guard(lockprof_profiler::current_thread_id(), at, inner)
     }
 
@@ -227,7 +243,8 @@ impl<T: ?Sized + 'static> Mutex<T> {
         let at = Location::caller();
         let inner = self.inner.try_lock()?;
         // SAFETY: as in `lock_owned`.
-        let inner = unsafe { std::mem::transmute::<tk::MutexGuard<'_, T>, tk::MutexGuard<'static, T>>(inner) };
+        let inner =
+            unsafe { std::mem::transmute::<tk::MutexGuard<'_, T>, tk::MutexGuard<'static, T>>(inner) };
         Ok(self.owned_guard(node::polling_or_thread(), at, inner))
     }
 }
@@ -406,7 +423,10 @@ impl<T: ?Sized + 'static> OwnedMutexGuard<T> {
     /// # });
     /// ```
     #[inline]
-    pub fn map<U: ?Sized + 'static, F: FnOnce(&mut T) -> &mut U>(this: Self, f: F) -> OwnedMappedMutexGuard<T, U> {
+    pub fn map<U: ?Sized + 'static, F: FnOnce(&mut T) -> &mut U>(
+        this: Self,
+        f: F,
+    ) -> OwnedMappedMutexGuard<T, U> {
         let OwnedMutexGuard { hold, inner, lock } = this;
         OwnedMappedMutexGuard { hold, inner: tk::MutexGuard::map(inner, f), lock }
     }

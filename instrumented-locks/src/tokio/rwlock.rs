@@ -78,7 +78,11 @@ impl<T> RwLock<T> {
     /// ```
     #[track_caller]
     pub const fn const_new(value: T) -> Self {
-        RwLock { state: LockState::new(LockKind::RwLock, None), holders: AsyncHolders::new(), inner: tk::RwLock::const_new(value) }
+        RwLock {
+            state: LockState::new(LockKind::RwLock, None),
+            holders: AsyncHolders::new(),
+            inner: tk::RwLock::const_new(value),
+        }
     }
 
     /// [`RwLock::with_max_readers`], `const`.
@@ -238,7 +242,11 @@ impl<T: ?Sized> RwLock<T> {
     pub fn try_write(&self) -> Result<RwLockWriteGuard<'_, T>, TryLockError> {
         let at = Location::caller();
         let inner = self.inner.try_write()?;
-        Ok(RwLockWriteGuard { hold: self.hold(node::polling_or_thread(), at, Access::Exclusive), lock: self, inner })
+        Ok(RwLockWriteGuard {
+            hold: self.hold(node::polling_or_thread(), at, Access::Exclusive),
+            lock: self,
+            inner,
+        })
     }
 
     /// The data, through exclusive access to the lock.
@@ -389,7 +397,10 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     /// # });
     /// ```
     #[inline]
-    pub fn try_map<F: FnOnce(&T) -> Option<&U>, U: ?Sized>(this: Self, f: F) -> Result<RwLockReadGuard<'a, U>, Self> {
+    pub fn try_map<F: FnOnce(&T) -> Option<&U>, U: ?Sized>(
+        this: Self,
+        f: F,
+    ) -> Result<RwLockReadGuard<'a, U>, Self> {
         let RwLockReadGuard { hold, inner } = this;
         match tk::RwLockReadGuard::try_map(inner, f) {
             Ok(inner) => Ok(RwLockReadGuard { hold, inner }),
@@ -674,7 +685,10 @@ impl<T: ?Sized + 'static> OwnedRwLockWriteGuard<T> {
     /// # });
     /// ```
     #[inline]
-    pub fn map<F: FnOnce(&mut T) -> &mut U, U: ?Sized + 'static>(this: Self, f: F) -> OwnedRwLockMappedWriteGuard<T, U> {
+    pub fn map<F: FnOnce(&mut T) -> &mut U, U: ?Sized + 'static>(
+        this: Self,
+        f: F,
+    ) -> OwnedRwLockMappedWriteGuard<T, U> {
         let OwnedRwLockWriteGuard { hold, inner, lock } = this;
         OwnedRwLockMappedWriteGuard { hold, inner: tk::RwLockWriteGuard::map(inner, f), lock }
     }
@@ -689,9 +703,16 @@ impl<T: ?Sized + 'static> OwnedRwLockWriteGuard<T> {
     /// # });
     /// ```
     #[inline]
-    pub fn downgrade_map<F: FnOnce(&T) -> &U, U: ?Sized + 'static>(this: Self, f: F) -> OwnedRwLockReadGuard<T, U> {
+    pub fn downgrade_map<F: FnOnce(&T) -> &U, U: ?Sized + 'static>(
+        this: Self,
+        f: F,
+    ) -> OwnedRwLockReadGuard<T, U> {
         let OwnedRwLockWriteGuard { hold, inner, lock } = this;
-        OwnedRwLockReadGuard { hold: hold.downgrade(), inner: tk::RwLockWriteGuard::downgrade_map(inner, f), lock }
+        OwnedRwLockReadGuard {
+            hold: hold.downgrade(),
+            inner: tk::RwLockWriteGuard::downgrade_map(inner, f),
+            lock,
+        }
     }
 
     /// A write guard of part of the data, if `f` finds it.
@@ -807,7 +828,10 @@ impl<T: ?Sized + 'static, U: ?Sized + 'static> OwnedRwLockMappedWriteGuard<T, U>
     /// # });
     /// ```
     #[inline]
-    pub fn map<F: FnOnce(&mut U) -> &mut V, V: ?Sized + 'static>(this: Self, f: F) -> OwnedRwLockMappedWriteGuard<T, V> {
+    pub fn map<F: FnOnce(&mut U) -> &mut V, V: ?Sized + 'static>(
+        this: Self,
+        f: F,
+    ) -> OwnedRwLockMappedWriteGuard<T, V> {
         let OwnedRwLockMappedWriteGuard { hold, inner, lock } = this;
         OwnedRwLockMappedWriteGuard { hold, inner: tk::RwLockMappedWriteGuard::map(inner, f), lock }
     }

@@ -121,8 +121,17 @@ impl Semaphore {
         self.inner.forget_permits(n)
     }
 
-    fn permit<'a>(&'a self, node: u64, at: &'static Location<'static>, inner: tk::SemaphorePermit<'a>) -> SemaphorePermit<'a> {
-        SemaphorePermit { hold: Hold::taken(&self.state, &self.holders, node, at, Access::Permits), sem: self, inner }
+    fn permit<'a>(
+        &'a self,
+        node: u64,
+        at: &'static Location<'static>,
+        inner: tk::SemaphorePermit<'a>,
+    ) -> SemaphorePermit<'a> {
+        SemaphorePermit {
+            hold: Hold::taken(&self.state, &self.holders, node, at, Access::Permits),
+            sem: self,
+            inner,
+        }
     }
 
     fn acquire_n<F>(&self, inner: F, at: &'static Location<'static>, n: u32) -> Acquire<'_, F> {
@@ -256,9 +265,15 @@ impl Semaphore {
         self.inner.is_closed()
     }
 
-    fn owned(self: Arc<Self>, node: u64, at: &'static Location<'static>, inner: tk::SemaphorePermit<'static>) -> OwnedSemaphorePermit {
+    fn owned(
+        self: Arc<Self>,
+        node: u64,
+        at: &'static Location<'static>,
+        inner: tk::SemaphorePermit<'static>,
+    ) -> OwnedSemaphorePermit {
         // SAFETY: the `Arc` that owns `self` moves into the owned permit, declared after the hold.
-        let hold = unsafe { Hold::taken_owned(&self.state, &self.holders, node, at, Access::Permits).extend() };
+        let hold =
+            unsafe { Hold::taken_owned(&self.state, &self.holders, node, at, Access::Permits).extend() };
         OwnedSemaphorePermit { hold, inner, sem: self }
     }
 
@@ -273,7 +288,9 @@ impl Semaphore {
     /// # });
     /// ```
     #[track_caller]
-    pub fn acquire_owned(self: Arc<Self>) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
+    pub fn acquire_owned(
+        self: Arc<Self>,
+    ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
         self.acquire_many_owned_at(1, Location::caller())
     }
 
@@ -293,16 +310,14 @@ impl Semaphore {
         self.acquire_many_owned_at(n, Location::caller())
     }
 
-    fn acquire_many_owned_at(
+    async fn acquire_many_owned_at(
         self: Arc<Self>,
         n: u32,
         at: &'static Location<'static>,
-    ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
-        async move {
-            let (inner, node) = self.acquire_n(self.inner.acquire_many(n), at, n).await;
-            let inner = extend!(inner?);
-            Ok(self.owned(node, at, inner))
-        }
+    ) -> Result<OwnedSemaphorePermit, AcquireError> {
+        let (inner, node) = self.acquire_n(self.inner.acquire_many(n), at, n).await;
+        let inner = extend!(inner?);
+        Ok(self.owned(node, at, inner))
     }
 
     /// [`Semaphore::try_acquire`] through an `Arc`.
@@ -356,7 +371,10 @@ impl Semaphore {
     /// assert_eq!(pool.blocking_acquire_many_owned(2).unwrap().num_permits(), 2);
     /// ```
     #[track_caller]
-    pub fn blocking_acquire_many_owned(self: Arc<Self>, n: u32) -> Result<OwnedSemaphorePermit, AcquireError> {
+    pub fn blocking_acquire_many_owned(
+        self: Arc<Self>,
+        n: u32,
+    ) -> Result<OwnedSemaphorePermit, AcquireError> {
         self.blocking_acquire_many_owned_at(n, Location::caller())
     }
 

@@ -107,7 +107,8 @@ impl LockState {
             self.flag_waited(start_ns);
             (Instant::now(), start_ns)
         });
-        let mut wait = AsyncWait { node: spec.node, record: None, counted: false, lock_id, start, stack: None };
+        let mut wait =
+            AsyncWait { node: spec.node, record: None, counted: false, lock_id, start, stack: None };
         let Some(_reentry) = enter_profiler() else { return wait };
         crate::records::count_episode();
         let record = if spec.blocking {
@@ -123,10 +124,14 @@ impl LockState {
         // an exploration and a fresh stack (see `site_stack`).
         let suspicious = spec.may_be_permanent
             && (self.kind() != lockprof_trace::LockKind::Mutex
-                || self.holder().is_some_and(|(holder, _, _)| {
-                    holder == spec.node || crate::threads::is_waiting(holder)
-                }));
-        let stack = if suspicious || spec.blocking { Arc::new(Backtrace::new_unresolved()) } else { site_stack(spec.at) };
+                || self
+                    .holder()
+                    .is_some_and(|(holder, _, _)| holder == spec.node || crate::threads::is_waiting(holder)));
+        let stack = if suspicious || spec.blocking {
+            Arc::new(Backtrace::new_unresolved())
+        } else {
+            site_stack(spec.at)
+        };
         let held: Arc<[HeldCopy]> = if spec.blocking {
             crate::local::with(|l| {
                 l.held()
@@ -161,7 +166,9 @@ impl LockState {
         // before) before the exploration's reads, against the same fence in every other wait.
         fence(Ordering::SeqCst);
         let suspicious = suspicious
-            || self.holder().is_some_and(|(holder, _, _)| holder == spec.node || crate::threads::is_waiting(holder));
+            || self
+                .holder()
+                .is_some_and(|(holder, _, _)| holder == spec.node || crate::threads::is_waiting(holder));
         if let (Some(record), true) = (&wait.record, suspicious || spec.blocking) {
             if let Some(found) = crate::wait_for_graph::find_deadlock(record) {
                 crate::deadlock::found(record, found);
@@ -190,9 +197,8 @@ fn site_stack(at: &'static Location<'static>) -> Arc<Backtrace> {
 /// already has a wait under way: a node with two waits at once polls more than one future, so
 /// neither wait is relied on (the first is marked as timed, the second is not published).
 fn join(node: u64) -> Option<Arc<ThreadRecord>> {
-    let mut entry = nodes()
-        .entry(node)
-        .or_insert_with(|| Entry { record: crate::threads::node_record(node), waits: 0 });
+    let mut entry =
+        nodes().entry(node).or_insert_with(|| Entry { record: crate::threads::node_record(node), waits: 0 });
     entry.waits += 1;
     if entry.waits == 1 {
         crate::threads::publish_node(&entry.record);

@@ -115,6 +115,65 @@
 //! cannot both miss each other (the same fence argument); if both see it, the report is
 //! deduplicated by its set of episodes.
 //!
+//! # Tasks (async locks)
+//!
+//! `lockprof::tokio`'s locks add *nodes* that are not threads: a tokio task, a thread polling a
+//! future outside any task (`block_on`), and a thread in a `blocking_*` call (which is the
+//! thread itself, with its own record and held stack). Their edges live as the threads' do
+//! ([`crate::tasks`]):
+//! - lock → exclusive holder: the owner word, naming the node (set by the taker after tokio's
+//!   acquisition, cleared by the guard before tokio's release);
+//! - lock → shared holders: the lock's [`AsyncHolders`](crate::async_holders::AsyncHolders)
+//!   table, with the same discipline (a full table records fewer readers: an AND-wait needs
+//!   only one blocker, so fewer is never a false justification);
+//! - node → lock: the node's record, published when the acquire future's first poll returned
+//!   `Pending` (so the wait is queued in tokio's FIFO), withdrawn (sequence number bumped)
+//!   under the slot's mutex when the future completes or is dropped (cancellation, a
+//!   `select!` loser, a timeout that fired). A `Pending` forced by tokio's cooperative budget
+//!   queues nothing and publishes nothing.
+//! - read → writer queued ahead: tokio's reader-writer lock is a FIFO semaphore in which a
+//!   queued writer takes every permit released after its queueing until it has all of them, so
+//!   a read queued after it cannot be served before it (or before it is dropped). A reader
+//!   reads the lock's ticket counter before its first poll (`before`), a waiter increments it
+//!   after that poll returned `Pending` (`after`): a writer with `after <= before` of a reader
+//!   incremented the counter before the reader read it, and had queued before that, so it is
+//!   ahead of the reader.
+//!
+//! The proof above carries over, node for thread, given three facts for tasks, of which the
+//! first two are *assumptions* (stated like the semaphore's `add_permits` one):
+//!
+//! - **T1** (fact 1 for tasks): a node with a published wait releases nothing, acquires
+//!   nothing, and its wait ends only by acquiring or by its future being dropped *by the
+//!   node itself*: the task polls nothing else meanwhile and is not aborted from outside.
+//!   Straight-line `.await` satisfies it, and so do `select!` and `join!` whose other branches
+//!   hold no guard of the deadlock. Two checks withdraw reliance where the program shows it
+//!   polls more than the lock: a node with two waits at once (both are marked timed), and a
+//!   re-poll that stays `Pending` (the task was woken by something other than the lock: its
+//!   wait is marked timed from then on, with a new sequence number).
+//! - **T2** (fact 2 for tasks): a hold is released by the node that took it. Owned guards
+//!   (`lock_owned`, `read_owned`, `acquire_owned`, …), which exist to be moved into other
+//!   tasks, are not attributed at all; a borrowed guard released by another node marks its
+//!   lock *moved*, and a moved lock's holds justify nothing from then on.
+//! - **T3** (fact 3 for tasks): a record's slot is read with its mutex held, a wait cannot be
+//!   withdrawn meanwhile (withdrawing takes the mutex), and the acquire future that published
+//!   it borrows the lock (or owns its `Arc`) until after the withdrawal, so the lock and its
+//!   table are alive. This one is a fact of the implementation.
+//!
+//! Under T1 and T2 every justification above is as permanent as a thread's, and the same
+//! argument shows that no member's wait can ever end. What the assumptions leave open, and the
+//! README states as limits: a task awaiting a lock inside `join!`, `select!` or `timeout` while
+//! another branch of the *same* task holds a guard of the cycle and has not yet woken it; and a
+//! borrowed guard of a `'static` lock moved into another task, before its first release there.
+//! Semaphore waits of tasks are published with `timed` set: tokio hands released permits to the
+//! head of its queue a few at a time, so "every missing permit is held by a member" is not
+//! observable, and they never justify or get reported.
+//!
+//! No deadlock among tasks is missed either. To keep contended async locks cheap, a mutex wait
+//! explores the graph only if, after its fence, its lock's holder is the node itself or has a
+//! published wait; every reader-writer wait explores. In a deadlock, the member whose fence
+//! comes last sees every other member's published wait and every owner word (as above), so its
+//! holder is seen waiting, and it explores.
+//!
 //! Exploration is bounded ([`MAX_THREADS`] waiting threads).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -327,7 +386,12 @@ impl Snapshot {
     /// untimed writer whose queueing is proved earlier by the tickets (`after` of the writer at
     /// most `before` of the reader: the reader's load saw the writer's increment, which followed
     /// the writer's queueing, and preceded its own).
-    fn queued_writers_ahead(&self, t: &Obs, pb: &BTreeSet<u64>, mut found: Vec<(u64, Blocks)>) -> Vec<(u64, Blocks)> {
+    fn queued_writers_ahead(
+        &self,
+        t: &Obs,
+        pb: &BTreeSet<u64>,
+        mut found: Vec<(u64, Blocks)>,
+    ) -> Vec<(u64, Blocks)> {
         let Some((before, _)) = t.fifo else { return found };
         if !t.access.queues_behind_writers() || t.kind != LockKind::RwLock {
             return found;
