@@ -72,6 +72,12 @@ pub(crate) fn started(id: u64) {
 
 /// Whether the thread of `id` has exited (or was exiting when it got its id).
 pub(crate) fn has_exited(id: u64) -> bool {
+    // Tasks and polling threads (async locks' nodes) are not threads: whether they ended is not
+    // known here, so they are never called exited.
+    use crate::async_holders::{POLLING_THREAD_NODE, TASK_NODE};
+    if id & (TASK_NODE | POLLING_THREAD_NODE) != 0 {
+        return false;
+    }
     !running().lock().unwrap_or_else(|e| e.into_inner()).contains(&id)
 }
 

@@ -128,7 +128,7 @@ impl LockState {
                     .holder()
                     .is_some_and(|(holder, _, _)| holder == spec.node || crate::threads::is_waiting(holder)));
         let stack = if suspicious || spec.blocking {
-            Arc::new(Backtrace::new_unresolved())
+            Arc::new(crate::stacks::capture())
         } else {
             site_stack(spec.at)
         };
@@ -188,7 +188,7 @@ fn site_stack(at: &'static Location<'static>) -> Arc<Backtrace> {
     if let Some(stack) = stacks.get(&key) {
         return Arc::clone(&stack);
     }
-    let stack = Arc::new(Backtrace::new_unresolved());
+    let stack = Arc::new(crate::stacks::capture());
     stacks.insert(key, Arc::clone(&stack));
     stack
 }

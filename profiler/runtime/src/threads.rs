@@ -119,18 +119,24 @@ pub(crate) fn note_current(id: u64) {
 /// the trace (slow paths only).
 pub(crate) fn note_node(id: u64) {
     use crate::async_holders::{POLLING_THREAD_NODE, TASK_NODE};
-    if seen().contains_key(&id) {
+    // Tasks are not kept here (a service may run millions): the trace names them from their
+    // ids (`node_name`).
+    if id & TASK_NODE != 0 || seen().contains_key(&id) {
         return;
     }
-    let name = if id & TASK_NODE != 0 {
-        Some(format!("task {}", id & !TASK_NODE))
-    } else if id & POLLING_THREAD_NODE != 0 {
+    let name = if id & POLLING_THREAD_NODE != 0 {
         let thread = std::thread::current();
         Some(format!("{} (polling)", thread.name().unwrap_or("thread")))
     } else {
         std::thread::current().name().map(str::to_owned)
     };
     seen().insert(id, name);
+}
+
+/// The name of a node that the registry does not keep: a task's (`task 7`).
+pub(crate) fn node_name(id: u64) -> Option<String> {
+    let task = crate::async_holders::TASK_NODE;
+    (id & task != 0).then(|| format!("task {}", id & !task))
 }
 
 /// A record for a node that is not a thread (a task), to publish with [`publish_node`] while it

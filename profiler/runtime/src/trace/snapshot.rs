@@ -186,8 +186,10 @@ fn registry_sections(trace: &mut Trace) {
     // list it too, so that every reference in the trace resolves.
     for id in referenced_threads(trace) {
         if !trace.threads.iter().any(|t| t.id == id) {
-            // A holder that exited holding a lock has never waited, but its name was kept.
-            trace.threads.push(ThreadEntry { id, name: crate::liveness::exited_name(id) });
+            // A task is named from its id; a holder that exited holding a lock has never
+            // waited, but its name was kept.
+            let name = crate::threads::node_name(id).or_else(|| crate::liveness::exited_name(id));
+            trace.threads.push(ThreadEntry { id, name });
         }
     }
     trace.threads.sort_by_key(|t| t.id);
