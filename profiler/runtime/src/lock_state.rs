@@ -14,10 +14,10 @@ use crate::lock_stats::LockStats;
 use lockprof_trace::{Access, LockKind};
 
 mod acquire;
-mod async_hold;
+// Re-exported by the crate root, not from here: the async hold path imports upward (the trace
+// writer, contention), and this header must not import it back.
+pub(crate) mod async_hold;
 mod hold;
-
-pub use async_hold::AsyncHold;
 
 /// The holder word: thread id in the low 60 bits, access code in the high 4.
 const OWNER_ACCESS_SHIFT: u32 = 60;
