@@ -44,8 +44,8 @@ fn id_word(id: ::tokio::task::Id) -> u64 {
     }
     let mut word = Word(0);
     id.hash(&mut word);
-    // Task ids are below 2^56 in any process (a counter); the node bits stay free.
-    word.0 & ((1 << 56) - 1)
+    // Task ids are a counter, far below 2^47 in any process; the node bits stay free.
+    word.0 & ((1 << 47) - 1)
 }
 
 /// The node of a non-blocking call (`try_lock`): the task, or outside any task the thread

@@ -14,12 +14,13 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 /// How many shared holders a lock records.
 pub const SHARED_SLOTS: usize = 8;
 
-/// Node-id bit of a task (a tokio task id with this bit set); thread ids never reach it.
-pub const TASK_NODE: u64 = 1 << 57;
+/// Node-id bit of a task (a tokio task id with this bit set); thread ids never reach it. Below
+/// 2^53, so that node ids stay exact in JSON readers that parse numbers as doubles (Perfetto).
+pub const TASK_NODE: u64 = 1 << 48;
 
 /// Node-id bit of a thread polling a future outside any task (`block_on`): a node of its own,
 /// distinct from the thread's blocking waits.
-pub const POLLING_THREAD_NODE: u64 = 1 << 56;
+pub const POLLING_THREAD_NODE: u64 = 1 << 47;
 
 /// Shared holders and the moved flag of one async lock.
 ///
