@@ -13,6 +13,9 @@ use lockprof_profiler::{Access, LockState};
 pin_project_lite::pin_project! {
     /// tokio's acquire future `F` for a lock with header `state`, instrumented.
     pub(crate) struct Acquire<'a, F> {
+        // First, so that a dropped (cancelled) acquisition withdraws its published wait before
+        // tokio's future leaves the queue: the graph never shows a wait that tokio has dropped.
+        wait: Option<AsyncWait>,
         #[pin]
         inner: F,
         state: &'a LockState,
@@ -23,7 +26,6 @@ pin_project_lite::pin_project! {
         may_be_permanent: bool,
         // The lock's ticket before the first poll, once polled.
         before: Option<u64>,
-        wait: Option<AsyncWait>,
     }
 }
 
@@ -38,7 +40,7 @@ impl<'a, F> Acquire<'a, F> {
     ) -> Self {
         // Semaphore waits are only watched, never relied on (see the README's limits).
         let may_be_permanent = access != Access::Permits;
-        Acquire { inner, state, holders, at, access, permits, may_be_permanent, before: None, wait: None }
+        Acquire { wait: None, inner, state, holders, at, access, permits, may_be_permanent, before: None }
     }
 }
 
