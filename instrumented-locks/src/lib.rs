@@ -43,25 +43,25 @@
 
 #![warn(missing_docs)]
 
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 mod condvar;
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 mod mutex;
 mod named;
-#[cfg(feature = "off")]
+#[cfg(any(feature = "off", not(feature = "profiler")))]
 mod off;
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 mod once;
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 mod poison;
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 mod raw;
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 mod rwlock;
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 mod semaphore;
 pub mod sync;
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 pub mod thread;
 
 /// `std::thread` itself: lockprof compiled out (feature `off`).
@@ -69,15 +69,15 @@ pub mod thread;
 /// ```
 /// assert_eq!(lockprof::thread::spawn(|| 1).join().unwrap(), 1);
 /// ```
-#[cfg(feature = "off")]
+#[cfg(any(feature = "off", not(feature = "profiler")))]
 pub mod thread {
     pub use std::thread::*;
 }
 
-#[cfg(all(feature = "parking_lot", not(feature = "off")))]
+#[cfg(all(feature = "parking_lot", feature = "profiler", not(feature = "off")))]
 pub mod parking_lot;
 
-#[cfg(all(feature = "tokio", not(feature = "off")))]
+#[cfg(all(feature = "tokio", feature = "profiler", not(feature = "off")))]
 pub mod tokio;
 
 /// tokio's own lock types: lockprof's `tokio` module compiled out (features `tokio` and `off`).
@@ -86,7 +86,7 @@ pub mod tokio;
 /// let m = lockprof::tokio::Mutex::new(1);
 /// assert_eq!(*m.try_lock().unwrap(), 1);
 /// ```
-#[cfg(all(feature = "tokio", feature = "off"))]
+#[cfg(all(feature = "tokio", any(feature = "off", not(feature = "profiler"))))]
 pub mod tokio {
     pub use ::tokio::sync::{
         AcquireError, MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard,
@@ -104,7 +104,7 @@ pub mod tokio {
 /// *m.lock() += 1;
 /// assert_eq!(*m.lock(), 2);
 /// ```
-#[cfg(all(feature = "parking_lot", feature = "off"))]
+#[cfg(all(feature = "parking_lot", any(feature = "off", not(feature = "profiler"))))]
 pub mod parking_lot {
     pub use ::parking_lot::{
         Condvar, FairMutex, FairMutexGuard, MappedFairMutexGuard, MappedMutexGuard, MappedRwLockReadGuard,
@@ -114,19 +114,19 @@ pub mod parking_lot {
     };
 }
 
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 pub use condvar::Condvar;
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 pub use mutex::{Mutex, MutexGuard};
 pub use named::Named;
-#[cfg(feature = "off")]
+#[cfg(any(feature = "off", not(feature = "profiler")))]
 pub use off::{Semaphore, SemaphorePermit};
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 pub use semaphore::{Semaphore, SemaphorePermit};
 /// With lockprof off, its lock types are std's own.
-#[cfg(feature = "off")]
+#[cfg(any(feature = "off", not(feature = "profiler")))]
 pub use std::sync::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 /// Re-exported so code written against `std::sync` keeps compiling with `lockprof::` paths:
 /// every item of [`sync`] is also at the crate root (`use lockprof::{Arc, Mutex, mpsc};`).

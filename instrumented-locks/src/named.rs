@@ -63,7 +63,7 @@ pub trait Named: Sized {
 }
 
 /// Implements [`Named`] for lock types that have inherent `with_name` and `name` (lockprof's).
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 macro_rules! named_by_inherent {
     ($($ty:ty => $value:ty),* $(,)?) => {$(
         impl<T> Named for $ty {
@@ -80,7 +80,7 @@ macro_rules! named_by_inherent {
 }
 
 /// Implements [`Named`] for std's and parking_lot's types: the name is dropped.
-#[cfg(feature = "off")]
+#[cfg(any(feature = "off", not(feature = "profiler")))]
 macro_rules! named_by_new {
     ($($ty:ty),* $(,)?) => {$(
         impl<T> Named for $ty {
@@ -95,20 +95,20 @@ macro_rules! named_by_new {
     )*};
 }
 
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 named_by_inherent!(crate::Mutex<T> => T, crate::RwLock<T> => T);
 
-#[cfg(all(not(feature = "off"), feature = "parking_lot"))]
+#[cfg(all(feature = "profiler", not(feature = "off"), feature = "parking_lot"))]
 named_by_inherent!(
     crate::parking_lot::Mutex<T> => T,
     crate::parking_lot::RwLock<T> => T,
     crate::parking_lot::ReentrantMutex<T> => T,
 );
 
-#[cfg(feature = "off")]
+#[cfg(any(feature = "off", not(feature = "profiler")))]
 named_by_new!(std::sync::Mutex<T>, std::sync::RwLock<T>);
 
-#[cfg(all(feature = "off", feature = "parking_lot"))]
+#[cfg(all(any(feature = "off", not(feature = "profiler")), feature = "parking_lot"))]
 named_by_new!(::parking_lot::Mutex<T>, ::parking_lot::RwLock<T>, ::parking_lot::ReentrantMutex<T>);
 
 impl Named for crate::Semaphore {

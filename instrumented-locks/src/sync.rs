@@ -29,7 +29,7 @@
 //! [`Weak`], [`atomic`], [`mpsc`], [`Barrier`] and the result and error types. Unstable items of `std::sync` (`mpmc`, `Exclusive`,
 //! `ReentrantLock`, `MappedMutexGuard`, ...) are not re-exported: they need a nightly compiler.
 
-#[cfg(feature = "off")]
+#[cfg(any(feature = "off", not(feature = "profiler")))]
 #[allow(deprecated)]
 pub use std::sync::ONCE_INIT;
 
@@ -41,7 +41,7 @@ pub use std::sync::ONCE_INIT;
 /// static START: lockprof::sync::Once = lockprof::sync::ONCE_INIT;
 /// START.call_once(|| ());
 /// ```
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 #[deprecated(since = "1.38.0", note = "the `Once::new()` function is now preferred")]
 #[allow(clippy::declare_interior_mutable_const)] // as std's: each use is a fresh `Once`
 pub const ONCE_INIT: Once = Once::new();
@@ -49,9 +49,9 @@ pub use std::sync::{
     Arc, Barrier, BarrierWaitResult, LockResult, OnceState, PoisonError, TryLockError, TryLockResult,
     WaitTimeoutResult, Weak, atomic, mpsc,
 };
-#[cfg(feature = "off")]
+#[cfg(any(feature = "off", not(feature = "profiler")))]
 pub use std::sync::{LazyLock, Once, OnceLock};
 
-#[cfg(not(feature = "off"))]
+#[cfg(all(feature = "profiler", not(feature = "off")))]
 pub use crate::once::{LazyLock, Once, OnceLock};
 pub use crate::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};

@@ -1,15 +1,13 @@
 //! Findings: what a trace says is wrong, in one shape that every output (the text report,
 //! `check`, and machine formats such as JUnit or SARIF) can render without knowing each kind.
 
-use serde::Serialize;
-
 use crate::potential_deadlocks::analyse;
 use crate::report::{cycle_line, lock_label, order_cycle_line, thread_label};
 use lockprof_trace::schema::{Site, Trace};
 
 /// The kinds of findings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "kebab-case"))]
 pub enum FindingKind {
     /// An actual deadlock: threads that were stuck in a cycle.
     Deadlock,
@@ -77,7 +75,8 @@ impl FindingKind {
 }
 
 /// A source site that a finding involves, with what happens there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FindingSite {
     /// The source location.
     pub site: Site,
@@ -86,7 +85,8 @@ pub struct FindingSite {
 }
 
 /// One finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Finding {
     /// What kind of problem it is.
     pub kind: FindingKind,

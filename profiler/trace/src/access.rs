@@ -2,11 +2,10 @@
 //! who blocks whom (two readers do not), and the lock-order analysis to know which orders can
 //! deadlock.
 
-use serde::{Deserialize, Serialize};
-
 /// The access a thread holds or wants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "read", serde(rename_all = "snake_case"))]
 pub enum Access {
     /// A mutex, or an `RwLock` write lock: excludes everyone.
     #[default]

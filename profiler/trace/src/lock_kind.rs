@@ -1,10 +1,9 @@
 //! Which primitive a lock is ([`LockKind`]), as written in the trace.
 
-use serde::{Deserialize, Serialize};
-
 /// Which primitive a lock is, as written in the trace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "read", serde(rename_all = "snake_case"))]
 pub enum LockKind {
     /// A mutual-exclusion lock (`lockprof::Mutex`, `lockprof::parking_lot::Mutex`).
     Mutex,

@@ -1,7 +1,5 @@
 //! What happens once a deadlock has been found and the trace written (`LOCKPROF_ON_DEADLOCK`).
 
-use serde::{Deserialize, Serialize};
-
 /// The deadlock policy.
 ///
 /// ```
@@ -9,8 +7,9 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(DeadlockPolicy::from_env(Some("abort")), DeadlockPolicy::Abort);
 /// assert_eq!(DeadlockPolicy::from_env(None), DeadlockPolicy::Panic);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "read", serde(rename_all = "lowercase"))]
 pub enum DeadlockPolicy {
     /// The thread whose wait closed the cycle panics with the report (the default), so a test
     /// fails instead of hanging. Its guards unwind, which poisons the locks it held.

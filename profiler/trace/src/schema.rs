@@ -6,8 +6,6 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 use crate::access::Access;
 use crate::lock_kind::LockKind;
 use crate::policy::DeadlockPolicy;
@@ -18,7 +16,8 @@ pub const TRACE_FORMAT: &str = "lockprof-trace";
 pub const TRACE_VERSION: u32 = 1;
 
 /// A whole trace file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct Trace {
     /// Always [`TRACE_FORMAT`].
     pub format: String,
@@ -33,29 +32,30 @@ pub struct Trace {
     /// Actual deadlocks found, in the order they were found.
     pub deadlocks: Vec<Deadlock>,
     /// The lock-order graph: one edge per pair of locks taken one while holding the other.
-    #[serde(default)]
+    #[cfg_attr(feature = "read", serde(default))]
     pub lock_order: Vec<OrderEdge>,
     /// Edges not recorded because the graph reached its size limit.
-    #[serde(default)]
+    #[cfg_attr(feature = "read", serde(default))]
     pub lock_order_dropped: u64,
     /// Waits longer than `LOCKPROF_WATCHDOG_MS`, in the order the watchdog found them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Vec::is_empty"))]
     pub long_waits: Vec<LongWait>,
     /// Waits on a condition variable while holding another lock ("sleeping while holding").
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Vec::is_empty"))]
     pub condvar_waits_while_holding: Vec<CondvarWaitWhileHolding>,
     /// The contention profile, when it was kept (a trace was being written).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Option::is_none"))]
     pub contention: Option<Contention>,
     /// Wait and contended-hold spans for `lockprof timeline`, when contention was profiled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Option::is_none"))]
     pub timeline: Option<Timeline>,
     /// Symbolised stacks referenced by id from the rest of the trace.
     pub stacks: Vec<Stack>,
 }
 
 /// The writing process.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct Process {
     /// Operating-system process id.
     pub pid: u32,
@@ -65,13 +65,14 @@ pub struct Process {
     pub reason: WriteReason,
     /// Blocked acquisitions that were checked for deadlock (those that outlasted the grace
     /// period).
-    #[serde(default)]
+    #[cfg_attr(feature = "read", serde(default))]
     pub wait_episodes: u64,
 }
 
 /// When a trace is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "read", serde(rename_all = "snake_case"))]
 pub enum WriteReason {
     /// At process exit (return from `main` or `std::process::exit`).
     Exit,
@@ -82,7 +83,8 @@ pub enum WriteReason {
 }
 
 /// A source location, as `file:line:column`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct Site {
     /// Path as the compiler saw it (relative to the workspace for workspace crates).
     pub file: String,
@@ -113,7 +115,8 @@ impl fmt::Display for Site {
 }
 
 /// A lock, identified by its creation site and optional name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct LockEntry {
     /// Id, unique within the trace.
     pub id: u64,
@@ -126,7 +129,8 @@ pub struct LockEntry {
 }
 
 /// A thread.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct ThreadEntry {
     /// lockprof's id (not the OS thread id), unique within the trace.
     pub id: u64,
@@ -135,14 +139,15 @@ pub struct ThreadEntry {
 }
 
 /// An actual deadlock: a cycle of threads, each waiting for a lock the next one holds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct Deadlock {
     /// The thread whose wait closed the cycle (with `background`, the thread whose long wait
     /// the re-check started from).
     pub detected_by: u64,
     /// Found by the background re-check of long waits: the cycle's last edge formed inside a
     /// wait already under way (a queued writer taking the writer mark, say).
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "is_false"))]
     pub background: bool,
     /// The policy applied after it was found.
     pub policy: DeadlockPolicy,
@@ -151,12 +156,13 @@ pub struct Deadlock {
     pub cycle: Vec<CycleHop>,
     /// Further threads deadlocked with the cycle's (a semaphore knot: every permit holder
     /// blocked), each with the lock through which it blocks another member.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Vec::is_empty"))]
     pub knot: Vec<CycleHop>,
 }
 
 /// One thread of a deadlock cycle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct CycleHop {
     /// The thread.
     pub thread: u64,
@@ -166,22 +172,22 @@ pub struct CycleHop {
     /// Where it acquired `holds` (exact, even on the fast path), or with `queued` where it waits.
     pub hold_site: Site,
     /// How it holds `holds` (absent: exclusively).
-    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Access::is_exclusive"))]
     pub hold_access: Access,
     /// Semaphores: how many permits of `holds` it holds.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "is_zero"))]
     pub hold_permits: u32,
     /// It blocks the previous thread not as a holder but as a writer queued for `holds`, which
     /// the lock serves before that thread's read.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "is_false"))]
     pub queued: bool,
     /// The lock it waits for.
     pub waits_for: u64,
     /// How it wants `waits_for` (absent: exclusively).
-    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Access::is_exclusive"))]
     pub wait_access: Access,
     /// Semaphores: how many permits it waits for.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "is_zero"))]
     pub wait_permits: u32,
     /// Where it waits for `waits_for`.
     pub wait_site: Site,
@@ -190,16 +196,19 @@ pub struct CycleHop {
     pub stack: Option<u32>,
 }
 
+#[cfg(feature = "read")]
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+#[cfg(feature = "read")]
 fn is_false(b: &bool) -> bool {
     !*b
 }
 
 /// A lock-order edge: some thread acquired `to` (blocking) while holding `from`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct OrderEdge {
     /// The lock held.
     pub from: u64,
@@ -210,10 +219,10 @@ pub struct OrderEdge {
     /// Where `to` was acquired, in the first occurrence.
     pub to_site: Site,
     /// The strongest access in which `from` was held over all occurrences (absent: exclusive).
-    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Access::is_exclusive"))]
     pub from_access: Access,
     /// The strongest access in which `to` was acquired over all occurrences.
-    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Access::is_exclusive"))]
     pub to_access: Access,
     /// The thread of the first occurrence.
     pub thread: u64,
@@ -221,21 +230,22 @@ pub struct OrderEdge {
     pub stack: Option<u32>,
     /// Locks (besides `from`) held on every occurrence: if every edge of a cycle shares one,
     /// the cycle cannot deadlock.
-    #[serde(default)]
+    #[cfg_attr(feature = "read", serde(default))]
     pub gates: Vec<u64>,
     /// How many distinct threads took this edge.
     pub threads: u64,
 }
 
 /// A wait that outlasted the watchdog's threshold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct LongWait {
     /// The waiting thread.
     pub thread: u64,
     /// The lock (or condition variable) it waited for.
     pub lock: u64,
     /// How it wanted the lock.
-    #[serde(default, skip_serializing_if = "Access::is_exclusive")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Access::is_exclusive"))]
     pub access: Access,
     /// Where it waited.
     pub wait_site: Site,
@@ -252,12 +262,13 @@ pub struct LongWait {
     /// The holder's thread had exited, still holding the lock (its guard was leaked): the lock
     /// is abandoned, no thread will ever release it. Optional: `false` when absent (traces of
     /// earlier versions).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "std::ops::Not::not"))]
     pub holder_exited: bool,
 }
 
 /// A thread waited on a condition variable while holding another lock.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct CondvarWaitWhileHolding {
     /// The thread.
     pub thread: u64,
@@ -272,7 +283,8 @@ pub struct CondvarWaitWhileHolding {
 }
 
 /// The contention profile.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct Contention {
     /// `LOCKPROF_SAMPLE`: one in this many brief waits had its stack captured (waits long
     /// enough to be checked for deadlock always do). Per-lock figures are exact.
@@ -285,12 +297,13 @@ pub struct Contention {
     /// long they had kept them waiting (the holder's blame).
     pub holders: Vec<StackContention>,
     /// Stacks not kept because a table reached its size limit.
-    #[serde(default)]
+    #[cfg_attr(feature = "read", serde(default))]
     pub dropped_stacks: u64,
 }
 
 /// One lock's contention figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct LockContention {
     /// The lock.
     pub lock: u64,
@@ -307,7 +320,8 @@ pub struct LockContention {
 }
 
 /// One stack's figures on one lock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct StackContention {
     /// The lock.
     pub lock: u64,
@@ -320,7 +334,8 @@ pub struct StackContention {
 }
 
 /// Timeline spans, kept in a bounded ring per thread.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct Timeline {
     /// Spans, by start time.
     pub spans: Vec<TimelineSpan>,
@@ -329,7 +344,8 @@ pub struct Timeline {
 }
 
 /// A span of a thread on a lock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct TimelineSpan {
     /// The thread.
     pub thread: u64,
@@ -344,8 +360,9 @@ pub struct TimelineSpan {
 }
 
 /// What a timeline span is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "read", serde(rename_all = "snake_case"))]
 pub enum SpanKind {
     /// The thread waited for the lock.
     Wait,
@@ -355,7 +372,8 @@ pub enum SpanKind {
 
 /// A symbolised stack, innermost frame first, with lockprof's own frames and the runtime's
 /// start-up frames removed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct Stack {
     /// Id, unique within the trace.
     pub id: u32,
@@ -364,7 +382,8 @@ pub struct Stack {
 }
 
 /// One frame of a stack.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct Frame {
     /// Demangled function name without hash, or `??` when unknown.
     pub function: String,

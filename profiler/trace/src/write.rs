@@ -38,7 +38,7 @@ const MAX_LINKS: usize = 40;
 /// rules: atomically for a regular file, directly for a device or FIFO.
 pub fn write_atomically(path: &Path, trace: &Trace) -> io::Result<()> {
     write_file(path, |out| {
-        serde_json::to_writer_pretty(&mut *out, trace)?;
+        crate::json_writer::write(out, trace)?;
         out.write_all(b"\n")
     })
 }
