@@ -8,8 +8,9 @@
 //!
 //! - Frames are function names only (what inferno colours and merges by); a stack's frames that
 //!   differ only by line merge into one tower.
-//! - The leaf is `lock: ` and the lock's short label ([`report::short_label`]), so the widest
-//!   towers end in the lock they wait for (or hold).
+//! - The leaf is `lock: ` and the lock's label without its id ([`report::class_label`]: the
+//!   same in every trace, so `diff` matches it), so the widest towers end in the lock they wait
+//!   for (or hold).
 //! - A `;` inside a name (Rust types such as `[u8; 4]`) would split it into two frames: it becomes
 //!   `,`. Control characters are escaped (`\n`), so one stack stays one line. An empty name is `??`.
 //! - Weights are integers: nanoseconds, or counts. Stacks of weight 0 are left out; lines are
@@ -156,6 +157,15 @@ impl<'t> Index<'t> {
             None => format!("lock #{id}"),
         }
     }
+
+    /// The lock's label without its id ([`report::class_label`]), for what must match across
+    /// traces: a flamegraph's frames, which `diff` compares.
+    pub fn class_label(&self, id: u64) -> String {
+        match self.lock(id) {
+            Some(lock) => report::class_label(lock),
+            None => format!("lock #{id}"),
+        }
+    }
 }
 
 /// The profile of a trace, or the error that it has none.
@@ -295,7 +305,7 @@ pub fn fold(trace: &Trace, path: &Path, selection: Selection) -> Result<Folded, 
         }
         let leaf = leaves.entry(row.lock).or_insert_with(|| {
             let mut leaf = String::new();
-            push_frame(&mut leaf, &format!("lock: {}", index.label(row.lock)));
+            push_frame(&mut leaf, &format!("lock: {}", index.class_label(row.lock)));
             leaf
         });
         line.push_str(leaf);

@@ -118,7 +118,7 @@ pub mod parking_lot {
 pub use condvar::Condvar;
 #[cfg(all(feature = "profiler", not(feature = "off")))]
 pub use mutex::{Mutex, MutexGuard};
-pub use named::Named;
+pub use named::{Named, NamedCondvar};
 #[cfg(any(feature = "off", not(feature = "profiler")))]
 pub use off::{Semaphore, SemaphorePermit};
 #[cfg(all(feature = "profiler", not(feature = "off")))]
@@ -146,6 +146,6 @@ pub use sync::{
 /// ```
 pub mod prelude {
     pub use crate::{
-        Condvar, Mutex, MutexGuard, Named, RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore,
+        Condvar, Mutex, MutexGuard, Named, NamedCondvar, RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore,
     };
 }

@@ -41,7 +41,17 @@ impl Semaphore {
     /// let pool = lockprof::Semaphore::with_name(8, "db-pool");
     /// assert_eq!(pool.available_permits(), 8);
     /// ```
-    pub const fn with_name(permits: usize, _name: &'static str) -> Self {
+    pub fn with_name(permits: usize, _name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        Semaphore::new(permits)
+    }
+
+    /// A semaphore for a `static`; the name is for lockprof's reports.
+    ///
+    /// ```
+    /// static POOL: lockprof::Semaphore = lockprof::Semaphore::with_static_name(2, "pool");
+    /// assert_eq!(POOL.available_permits(), 2);
+    /// ```
+    pub const fn with_static_name(permits: usize, _name: &'static str) -> Self {
         Semaphore::new(permits)
     }
 
@@ -124,7 +134,7 @@ impl Semaphore {
     /// ```
     /// assert_eq!(lockprof::Semaphore::with_name(1, "pool").name(), None);
     /// ```
-    pub fn name(&self) -> Option<&'static str> {
+    pub fn name(&self) -> Option<&str> {
         None
     }
 

@@ -1,12 +1,13 @@
 //! [`Semaphore`]: a counting semaphore, the building block of connection pools, which std lacks.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
-use lockprof_profiler::{Access, LockKind, LockState, RawLock};
+use lockprof_profiler::{Access, LockKind, LockName, LockState, RawLock};
 
 /// A counting semaphore: `permits` threads may hold a permit at once; the others wait.
 ///
@@ -64,13 +65,28 @@ impl Semaphore {
     /// let pool = lockprof::Semaphore::with_name(8, "db-pool");
     /// assert_eq!(pool.name(), Some("db-pool"));
     /// ```
+    ///
+    /// The name is a `&'static str` or a `String` made at run time (`format!("account-{id}")`):
+    /// reports show it, with the lock's id, beside the creation site. For a `static`, use the
+    /// `const` [`with_static_name`](Self::with_static_name).
     #[track_caller]
-    pub const fn with_name(permits: usize, name: &'static str) -> Self {
-        Semaphore::named_opt(permits, Some(name))
+    pub fn with_name(permits: usize, name: impl Into<Cow<'static, str>>) -> Self {
+        Self::named_opt(permits, Some(LockName::new(name)))
+    }
+
+    /// [`with_name`](Self::with_name) for a `static`: `const`, with a `&'static str`.
+    ///
+    /// ```
+    /// static LEDGER: lockprof::Semaphore = lockprof::Semaphore::with_static_name(4, "ledger");
+    /// assert_eq!(LEDGER.name(), Some("ledger"));
+    /// ```
+    #[track_caller]
+    pub const fn with_static_name(permits: usize, name: &'static str) -> Self {
+        Self::named_opt(permits, Some(LockName::from_static(name)))
     }
 
     #[track_caller]
-    const fn named_opt(permits: usize, name: Option<&'static str>) -> Self {
+    const fn named_opt(permits: usize, name: Option<LockName>) -> Self {
         Semaphore {
             state: LockState::new(LockKind::Semaphore, name),
             counts: std::sync::Mutex::new(Counts { available: permits, outstanding: 0, signal: false }),
@@ -166,7 +182,7 @@ impl Semaphore {
     /// ```
     /// assert_eq!(lockprof::Semaphore::new(1).name(), None);
     /// ```
-    pub fn name(&self) -> Option<&'static str> {
+    pub fn name(&self) -> Option<&str> {
         self.state.name()
     }
 

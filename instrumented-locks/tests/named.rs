@@ -25,6 +25,23 @@ fn make<L: Named<Value = u32>>(name: &'static str) -> L {
 }
 
 #[test]
+fn names_made_at_run_time_and_condvar_names_work_in_either_mode() {
+    let accounts: Vec<Mutex<u64>> = (0..3).map(|n| Mutex::with_name(0, format!("account-{n}"))).collect();
+    *accounts[2].lock().unwrap() += 5;
+    let pool = Semaphore::with_name(1, String::from("pool-") + "b");
+    let ready = Condvar::with_name("ready");
+    let queue = Condvar::with_name(format!("queue-{}", 1));
+    ready.notify_all();
+    queue.notify_one();
+    let names = (Named::name(&accounts[2]), Named::name(&pool), NamedCondvar::name(&queue));
+    if cfg!(feature = "off") {
+        assert_eq!(names, (None, None, None));
+    } else {
+        assert_eq!(names, (Some("account-2"), Some("pool-b"), Some("queue-1")));
+    }
+}
+
+#[test]
 fn named_locks_work_in_either_mode() {
     let bank = bank();
     bank.ledger.lock().unwrap().push(10);

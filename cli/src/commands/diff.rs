@@ -24,7 +24,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::thread;
 
-use lockprof_analysis::report::{duration, short_label};
+use lockprof_analysis::report::{class_label, duration};
 use lockprof_trace::LockKind;
 use lockprof_trace::schema::{Site, Trace};
 
@@ -191,7 +191,7 @@ pub fn lock_changes(before: &Trace, after: &Trace, weight: Weight) -> Vec<LockCh
             let key = (lock.kind, &lock.site, lock.name.as_deref());
             let row = rows.entry(key).or_insert_with(|| {
                 order.push(key);
-                LockChange { label: short_label(lock), before: 0, after: 0, locks: (0, 0) }
+                LockChange { label: class_label(lock), before: 0, after: 0, locks: (0, 0) }
             });
             let figure = match weight {
                 Weight::Wait => l.wait_ns,

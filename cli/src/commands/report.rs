@@ -24,13 +24,13 @@
 //!     "sort": "wait", "top": 10, "sample": 1,
 //!     "locks_profiled": 2, "locks_contended": 1, "locks_omitted": 0, "dropped_stacks": 0,
 //!     "locks": [
-//!       { "id": 1, "label": "\"hot\" (src/main.rs:56)", "kind": "mutex",
+//!       { "id": 1, "label": "#1 \"hot\" (src/main.rs:56)", "kind": "mutex",
 //!         "site": { "file": "src/main.rs", "line": 56, "column": 45 }, "name": "hot",
 //!         "acquisitions": 15001, "contended": 163, "wait_ns": 146439484,
 //!         "max_wait_ns": 12687080, "mean_wait_ns": 898401, "hold_ns": 2832065 }
 //!     ],
 //!     "waiting_stacks": [
-//!       { "lock": 1, "label": "\"hot\" (src/main.rs:56)", "stack": 0, "count": 163, "ns": 146439484,
+//!       { "lock": 1, "label": "#1 \"hot\" (src/main.rs:56)", "stack": 0, "count": 163, "ns": 146439484,
 //!         "frames": [ { "function": "hot_counter::bump_hot_counter", "file": "src/main.rs", "line": 37 } ] }
 //!     ],
 //!     "waiting_stacks_omitted": 0,

@@ -224,7 +224,7 @@ mod tests {
         let events = doc["traceEvents"].as_array().expect("events");
         assert_eq!(events.len(), 4, "{doc}");
         assert_eq!(events[1]["args"]["name"], "a");
-        assert_eq!(events[2]["name"], "hold \"hot\" (src/x.rs:4)");
+        assert_eq!(events[2]["name"], "hold #3 \"hot\" (src/x.rs:4)");
         assert_eq!(events[2]["ts"], 1.0);
         assert_eq!(events[2]["dur"], 1.5);
         assert_eq!(events[3]["cat"], "wait");

@@ -1,11 +1,12 @@
 //! [`Condvar`]: `parking_lot::Condvar` for the `parking_lot` flavour's [`MutexGuard`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::DerefMut;
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
-use lockprof_profiler::{LockKind, LockState};
+use lockprof_profiler::{LockKind, LockName, LockState};
 
 use super::WaitTimeoutResult;
 use super::mutex::MutexGuard;
@@ -53,11 +54,49 @@ impl Condvar {
     /// ```
     #[track_caller]
     pub const fn new() -> Self {
+        Self::named_opt(None)
+    }
+
+    #[track_caller]
+    const fn named_opt(name: Option<LockName>) -> Self {
         Condvar {
-            state: LockState::new(LockKind::Condvar, None),
+            state: LockState::new(LockKind::Condvar, name),
             private: ::parking_lot::Mutex::new(()),
             cv: ::parking_lot::Condvar::new(),
         }
+    }
+
+    /// A condition variable with a name that reports show (a wait that outlasted the watchdog, a
+    /// wait while holding another lock) beside its id and creation site: a `&'static str` or a
+    /// `String` made at run time.
+    ///
+    /// ```
+    /// let not_empty = lockprof::parking_lot::Condvar::with_name("queue not empty");
+    /// assert_eq!(not_empty.name(), Some("queue not empty"));
+    /// ```
+    #[track_caller]
+    pub fn with_name(name: impl Into<Cow<'static, str>>) -> Self {
+        Self::named_opt(Some(LockName::new(name)))
+    }
+
+    /// [`with_name`](Self::with_name) for a `static`: `const`, with a `&'static str`.
+    ///
+    /// ```
+    /// static READY: lockprof::parking_lot::Condvar = lockprof::parking_lot::Condvar::with_static_name("ready");
+    /// assert_eq!(READY.name(), Some("ready"));
+    /// ```
+    #[track_caller]
+    pub const fn with_static_name(name: &'static str) -> Self {
+        Self::named_opt(Some(LockName::from_static(name)))
+    }
+
+    /// The name given with [`with_name`](Self::with_name), if any.
+    ///
+    /// ```
+    /// assert_eq!(lockprof::parking_lot::Condvar::new().name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.state.name()
     }
 
     /// Wakes one waiting thread; returns whether there was one.

@@ -1,5 +1,6 @@
 //! [`Mutex`]: `parking_lot::Mutex` with deadlock detection.
 
+use std::borrow::Cow;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
@@ -7,7 +8,7 @@ use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
-use lockprof_profiler::{Access, LockKind, LockState};
+use lockprof_profiler::{Access, LockKind, LockName, LockState};
 
 use std::ptr::NonNull;
 
@@ -81,10 +82,30 @@ impl<T> Mutex<T> {
     /// let m = lockprof::parking_lot::Mutex::with_name(0, "ledger");
     /// assert_eq!(m.name(), Some("ledger"));
     /// ```
+    ///
+    /// The name is a `&'static str` or a `String` made at run time (`format!("account-{id}")`):
+    /// reports show it, with the lock's id, beside the creation site. For a `static`, use the
+    /// `const` [`with_static_name`](Self::with_static_name).
     #[track_caller]
-    pub const fn with_name(value: T, name: &'static str) -> Self {
+    pub fn with_name(value: T, name: impl Into<Cow<'static, str>>) -> Self {
+        Self::named_opt(value, Some(LockName::new(name)))
+    }
+
+    /// [`with_name`](Self::with_name) for a `static`: `const`, with a `&'static str`.
+    ///
+    /// ```
+    /// static LEDGER: lockprof::parking_lot::Mutex<u64> = lockprof::parking_lot::Mutex::with_static_name(0, "ledger");
+    /// assert_eq!(LEDGER.name(), Some("ledger"));
+    /// ```
+    #[track_caller]
+    pub const fn with_static_name(value: T, name: &'static str) -> Self {
+        Self::named_opt(value, Some(LockName::from_static(name)))
+    }
+
+    #[track_caller]
+    const fn named_opt(value: T, name: Option<LockName>) -> Self {
         Mutex {
-            state: LockState::new(LockKind::Mutex, Some(name)),
+            state: LockState::new(LockKind::Mutex, name),
             raw: RawMutex::new(),
             data: UnsafeCell::new(value),
         }
@@ -210,7 +231,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     /// assert_eq!(lockprof::parking_lot::Mutex::new(0).name(), None);
     /// ```
-    pub fn name(&self) -> Option<&'static str> {
+    pub fn name(&self) -> Option<&str> {
         self.state.name()
     }
 

@@ -1,5 +1,6 @@
 //! [`ReentrantMutex`]: `parking_lot::ReentrantMutex` with deadlock detection.
 
+use std::borrow::Cow;
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::marker::PhantomData;
@@ -8,7 +9,7 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use lockprof_profiler::{Access, LockKind, LockState, current_thread_id};
+use lockprof_profiler::{Access, LockKind, LockName, LockState, current_thread_id};
 
 use crate::raw::RawMutex;
 
@@ -81,13 +82,28 @@ impl<T> ReentrantMutex<T> {
     /// let m = lockprof::parking_lot::ReentrantMutex::with_name(5, "stdout");
     /// assert_eq!(m.name(), Some("stdout"));
     /// ```
+    ///
+    /// The name is a `&'static str` or a `String` made at run time (`format!("account-{id}")`):
+    /// reports show it, with the lock's id, beside the creation site. For a `static`, use the
+    /// `const` [`with_static_name`](Self::with_static_name).
     #[track_caller]
-    pub const fn with_name(value: T, name: &'static str) -> Self {
-        ReentrantMutex::named_opt(value, Some(name))
+    pub fn with_name(value: T, name: impl Into<Cow<'static, str>>) -> Self {
+        Self::named_opt(value, Some(LockName::new(name)))
+    }
+
+    /// [`with_name`](Self::with_name) for a `static`: `const`, with a `&'static str`.
+    ///
+    /// ```
+    /// static LEDGER: lockprof::parking_lot::ReentrantMutex<u64> = lockprof::parking_lot::ReentrantMutex::with_static_name(0, "ledger");
+    /// assert_eq!(LEDGER.name(), Some("ledger"));
+    /// ```
+    #[track_caller]
+    pub const fn with_static_name(value: T, name: &'static str) -> Self {
+        Self::named_opt(value, Some(LockName::from_static(name)))
     }
 
     #[track_caller]
-    const fn named_opt(value: T, name: Option<&'static str>) -> Self {
+    const fn named_opt(value: T, name: Option<LockName>) -> Self {
         ReentrantMutex {
             state: LockState::new(LockKind::ReentrantMutex, name),
             raw: RawMutex::new(),
@@ -269,7 +285,7 @@ impl<T: ?Sized> ReentrantMutex<T> {
     /// ```
     /// assert_eq!(lockprof::parking_lot::ReentrantMutex::new(0).name(), None);
     /// ```
-    pub fn name(&self) -> Option<&'static str> {
+    pub fn name(&self) -> Option<&str> {
         self.state.name()
     }
 

@@ -1,6 +1,7 @@
 //! [`RwLock`]: `parking_lot::RwLock` with deadlock detection: plain, recursive and upgradable
 //! reads, upgrades and downgrades.
 
+use std::borrow::Cow;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use ::parking_lot::lock_api::{
     RawRwLock as _, RawRwLockDowngrade as _, RawRwLockUpgrade as _, RawRwLockUpgradeDowngrade as _,
 };
-use lockprof_profiler::{Access, LockKind, LockState};
+use lockprof_profiler::{Access, LockKind, LockName, LockState};
 
 use super::raw::{ReadRecursive, TimedUpgrade, TimedWrite, Upgradable, Upgrade};
 use std::ptr::NonNull;
@@ -83,10 +84,30 @@ impl<T> RwLock<T> {
     /// let routes = lockprof::parking_lot::RwLock::with_name(0, "routes");
     /// assert_eq!(routes.name(), Some("routes"));
     /// ```
+    ///
+    /// The name is a `&'static str` or a `String` made at run time (`format!("account-{id}")`):
+    /// reports show it, with the lock's id, beside the creation site. For a `static`, use the
+    /// `const` [`with_static_name`](Self::with_static_name).
     #[track_caller]
-    pub const fn with_name(value: T, name: &'static str) -> Self {
+    pub fn with_name(value: T, name: impl Into<Cow<'static, str>>) -> Self {
+        Self::named_opt(value, Some(LockName::new(name)))
+    }
+
+    /// [`with_name`](Self::with_name) for a `static`: `const`, with a `&'static str`.
+    ///
+    /// ```
+    /// static LEDGER: lockprof::parking_lot::RwLock<u64> = lockprof::parking_lot::RwLock::with_static_name(0, "ledger");
+    /// assert_eq!(LEDGER.name(), Some("ledger"));
+    /// ```
+    #[track_caller]
+    pub const fn with_static_name(value: T, name: &'static str) -> Self {
+        Self::named_opt(value, Some(LockName::from_static(name)))
+    }
+
+    #[track_caller]
+    const fn named_opt(value: T, name: Option<LockName>) -> Self {
         RwLock {
-            state: LockState::new(LockKind::RwLock, Some(name)),
+            state: LockState::new(LockKind::RwLock, name),
             raw: RawRwLock::new(),
             data: UnsafeCell::new(value),
         }
@@ -420,7 +441,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     /// assert_eq!(lockprof::parking_lot::RwLock::new(0).name(), None);
     /// ```
-    pub fn name(&self) -> Option<&'static str> {
+    pub fn name(&self) -> Option<&str> {
         self.state.name()
     }
 

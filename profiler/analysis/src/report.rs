@@ -378,8 +378,9 @@ pub fn contention_rows(trace: &Trace, sort: SortBy) -> Vec<(&LockContention, Str
     rows
 }
 
-/// `"hot" (src/x.rs:12)` for a named lock, `src/x.rs:12` otherwise: a lock as a table and a
-/// flamegraph name it.
+/// `#3 "hot" (src/x.rs:12)` for a named lock, `#3 src/x.rs:12` otherwise: a lock as a table
+/// names it. The id tells apart locks created at one site (one per account, say, or every lock a
+/// wrapper's `new` makes).
 pub fn lock_short_label(trace: &Trace, id: u64) -> String {
     match trace.lock(id) {
         Some(l) => short_label(l),
@@ -388,7 +389,30 @@ pub fn lock_short_label(trace: &Trace, id: u64) -> String {
 }
 
 /// [`lock_short_label`] of a lock already looked up (for callers that index the locks once).
+///
+/// ```
+/// use lockprof_analysis::report::short_label;
+/// use lockprof_trace::{LockKind, schema::{LockEntry, Site}};
+/// let site = Site { file: "src/x.rs".into(), line: 12, column: 5 };
+/// let lock = LockEntry { id: 3, kind: LockKind::Mutex, site, name: Some("hot".into()) };
+/// assert_eq!(short_label(&lock), r#"#3 "hot" (src/x.rs:12)"#);
+/// ```
 pub fn short_label(lock: &LockEntry) -> String {
+    format!("#{} {}", lock.id, class_label(lock))
+}
+
+/// [`short_label`] without the id: what a lock is across processes, whose ids differ (`diff`
+/// matches locks by it, and flamegraphs name them by it, so that the same lock in two traces is
+/// the same frame).
+///
+/// ```
+/// use lockprof_analysis::report::class_label;
+/// use lockprof_trace::{LockKind, schema::{LockEntry, Site}};
+/// let site = Site { file: "src/x.rs".into(), line: 12, column: 5 };
+/// let lock = LockEntry { id: 3, kind: LockKind::Mutex, site, name: None };
+/// assert_eq!(class_label(&lock), "src/x.rs:12");
+/// ```
+pub fn class_label(lock: &LockEntry) -> String {
     match &lock.name {
         Some(name) => format!("{name:?} ({}:{})", lock.site.file, lock.site.line),
         None => format!("{}:{}", lock.site.file, lock.site.line),

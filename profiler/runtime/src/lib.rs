@@ -37,6 +37,7 @@ mod diag;
 mod episode;
 mod liveness;
 mod local;
+mod lock_name;
 mod lock_order;
 mod lock_state;
 mod lock_stats;
@@ -56,6 +57,7 @@ mod watchdog;
 
 pub use config::{Config, GRACE, InversionPolicy, config};
 pub use local::current_thread_id;
+pub use lock_name::LockName;
 pub use lock_order::MAX_EDGES;
 pub use lock_state::LockState;
 pub use lock_state::async_hold::AsyncHold;

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use std::sync::Arc;
 
+use crate::lock_name::LockName;
 use crate::lock_stats::LockStats;
 use lockprof_trace::{Access, LockKind};
 
@@ -43,9 +44,11 @@ pub(crate) struct PermitCounts {
 /// `static M: lockprof::Mutex<u64> = lockprof::Mutex::new(0);` works.
 ///
 /// ```
-/// use lockprof_profiler::{LockKind, LockState};
+/// use lockprof_profiler::{LockKind, LockName, LockState};
 /// static STATE: LockState = LockState::new(LockKind::Mutex, None);
 /// assert_eq!(STATE.site().file(), file!());
+/// let named = LockState::new(LockKind::Condvar, Some(LockName::new(format!("queue-{}", 3))));
+/// assert_eq!(named.name(), Some("queue-3"));
 /// ```
 pub struct LockState {
     /// The exclusive (or upgradable) holder: thread id and access, 0 when none. Written only by
@@ -71,14 +74,14 @@ pub struct LockState {
     /// give up, so readers queued behind it are not provably stuck).
     permits: AtomicU64,
     site: &'static Location<'static>,
-    name: Option<&'static str>,
+    name: Option<LockName>,
     kind: LockKind,
 }
 
 impl LockState {
     /// A header for a lock created at the caller's location.
     #[track_caller]
-    pub const fn new(kind: LockKind, name: Option<&'static str>) -> Self {
+    pub const fn new(kind: LockKind, name: Option<LockName>) -> Self {
         LockState {
             owner: AtomicU64::new(0),
             acquired_at: AtomicPtr::new(ptr::null_mut()),
@@ -99,8 +102,8 @@ impl LockState {
     }
 
     /// The name given at creation, if any.
-    pub fn name(&self) -> Option<&'static str> {
-        self.name
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_ref().map(LockName::as_str)
     }
 
     /// The primitive this header belongs to.
@@ -202,7 +205,12 @@ impl LockState {
     #[inline(never)]
     fn register(&self) -> u64 {
         let stats = crate::lock_stats::kept().then(|| Arc::new(LockStats::default()));
-        let fresh = crate::locks::register(self.kind, self.site, self.name, stats.clone());
+        let fresh = crate::locks::register(
+            self.kind,
+            self.site,
+            self.name.as_ref().map(LockName::to_cow),
+            stats.clone(),
+        );
         match self.id.compare_exchange(0, fresh, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
                 if let Some(stats) = stats {

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::sync::Arc;
 
+use std::borrow::Cow;
+
 use dashmap::DashMap;
 
 use crate::lock_stats::LockStats;
@@ -22,7 +24,7 @@ use lockprof_trace::LockKind;
 pub(crate) struct LockInfo {
     pub kind: LockKind,
     pub site: &'static Location<'static>,
-    pub name: Option<&'static str>,
+    pub name: Option<Cow<'static, str>>,
     /// Kept after the lock is dropped, because a finding, an order edge or its contention
     /// refers to it.
     pub pinned: bool,
@@ -41,7 +43,7 @@ pub(crate) fn registry() -> &'static DashMap<u64, LockInfo> {
 pub(crate) fn register(
     kind: LockKind,
     site: &'static Location<'static>,
-    name: Option<&'static str>,
+    name: Option<Cow<'static, str>>,
     stats: Option<Arc<LockStats>>,
 ) -> u64 {
     let id = NEXT_LOCK_ID.fetch_add(1, Ordering::Relaxed);

@@ -173,7 +173,7 @@ fn registry_sections(trace: &mut Trace) {
             id: *entry.key(),
             kind: entry.kind,
             site: Site::from_location(entry.site),
-            name: entry.name.map(str::to_owned),
+            name: entry.name.as_deref().map(str::to_owned),
         })
         .collect();
     trace.locks.sort_by_key(|l| l.id);
