@@ -170,8 +170,22 @@ fn render_hop(trace: &Trace, hop: &CycleHop, out: &mut String) {
     }
 }
 
-/// Frames of `stack`, innermost first, at most [`MAX_FRAMES`].
+/// What a report says under a stack without file and line information: a release build, whose
+/// profile has no debug info (cargo's default for `release`), so frames have no lines or, inlined
+/// into lockprof's own, are not there at all.
+///
+/// ```
+/// use lockprof_analysis::report::NO_LINE_INFO;
+/// assert!(NO_LINE_INFO.contains(r#"debug = "line-tables-only""#));
+/// ```
+pub const NO_LINE_INFO: &str = "(no line information in this build: add `debug = \"line-tables-only\"` to its profile in Cargo.toml, e.g. under [profile.release])";
+
+/// Frames of `stack`, innermost first, at most [`MAX_FRAMES`]; [`NO_LINE_INFO`] when no frame
+/// has a line.
 fn render_stack(stack: &Stack, indent: &str, out: &mut String) {
+    if !stack.frames.iter().any(|f| f.file.is_some() && f.line.is_some()) {
+        let _ = writeln!(out, "{indent}{NO_LINE_INFO}");
+    }
     for frame in stack.frames.iter().take(MAX_FRAMES) {
         match (&frame.file, frame.line) {
             (Some(file), Some(line)) => {
@@ -588,7 +602,7 @@ fn plural(n: usize, noun: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lockprof_trace::schema::{Contention, LockContention, Site, WriteReason};
+    use lockprof_trace::schema::{Contention, Frame, LockContention, Site, WriteReason};
 
     #[test]
     fn a_lock_named_longer_than_a_format_width_is_rendered_whole() {
@@ -616,5 +630,22 @@ mod tests {
         });
         let out = render_contention(&trace, &ContentionOptions::default());
         assert!(out.contains(&name), "the table names the lock");
+    }
+
+    fn rendered(frames: Vec<Frame>) -> String {
+        let mut out = String::new();
+        render_stack(&Stack { id: 0, frames }, "  ", &mut out);
+        out
+    }
+
+    #[test]
+    fn a_stack_without_lines_says_how_to_get_them() {
+        // A release build: no frames left, or names without files and lines.
+        assert_eq!(rendered(vec![]), format!("  {NO_LINE_INFO}\n"));
+        let bare = rendered(vec![Frame { function: "app::main".into(), file: None, line: None }]);
+        assert!(bare.starts_with(&format!("  {NO_LINE_INFO}\n")) && bare.contains("app::main"), "{bare}");
+        // A debug build: no hint.
+        let lined = Frame { function: "app::main".into(), file: Some("src/main.rs".into()), line: Some(3) };
+        assert!(!rendered(vec![lined]).contains("line-tables-only"));
     }
 }

@@ -13,7 +13,6 @@
 //! cache is bounded by the size of the program's code), so the watchdog's rewrites and the
 //! trace at exit do not resolve again what an earlier write did.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use std::collections::{HashMap, HashSet};
@@ -74,16 +73,11 @@ fn resolved() -> &'static Mutex<HashMap<usize, Vec<Frame>>> {
 /// Symbolises stacks, resolving each distinct instruction pointer once per process (a profile
 /// has many stacks that share most of their frames, and a process may write its trace often).
 #[derive(Default)]
-pub(crate) struct Symbolizer {
-    cwd: Option<PathBuf>,
-}
+pub(crate) struct Symbolizer {}
 
 impl Symbolizer {
     /// Resolves, in one batch, every frame of `stacks` not resolved yet.
     pub(crate) fn prepare<'a>(&mut self, stacks: impl IntoIterator<Item = &'a Backtrace>) {
-        if self.cwd.is_none() {
-            self.cwd = std::env::current_dir().ok();
-        }
         let mut unique: Vec<BacktraceFrame> = Vec::new();
         {
             let known = resolved().lock().unwrap_or_else(|e| e.into_inner());
@@ -113,7 +107,9 @@ impl Symbolizer {
                     .iter()
                     .map(|symbol| Frame {
                         function: symbol.name().map_or_else(|| "??".to_owned(), |n| format!("{n:#}")),
-                        file: symbol.filename().map(|f| display_path(f, self.cwd.as_deref())),
+                        // As debug info has it (absolute, usually): `trace::paths` makes it
+                        // relative to the sites' base once the whole trace is known.
+                        file: symbol.filename().map(|f| f.to_string_lossy().into_owned()),
                         line: symbol.lineno(),
                     })
                     .collect()
@@ -165,16 +161,6 @@ fn trim_internal(frames: &mut Vec<Frame>) {
     if let Some(i) = last_internal {
         frames.drain(..=i);
     }
-}
-
-/// `path` relative to the working directory when it lies below it, so reports show the same
-/// `src/x.rs:LINE` form as `#[track_caller]` sites.
-fn display_path(path: &Path, cwd: Option<&Path>) -> String {
-    cwd.and_then(|cwd| path.strip_prefix(cwd).ok())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| path.to_path_buf())
-        .to_string_lossy()
-        .into_owned()
 }
 
 #[cfg(test)]
@@ -232,12 +218,5 @@ mod tests {
         });
         let frames = captured.expect("resolved").expect("the capture waited for the symbolisation");
         assert!(frames > 0);
-    }
-
-    #[test]
-    fn paths_below_the_working_directory_become_relative() {
-        let cwd = Path::new("/work/app");
-        assert_eq!(display_path(Path::new("/work/app/src/main.rs"), Some(cwd)), "src/main.rs");
-        assert_eq!(display_path(Path::new("/rustc/x/lib.rs"), Some(cwd)), "/rustc/x/lib.rs");
     }
 }

@@ -387,7 +387,8 @@ pub struct Stack {
 pub struct Frame {
     /// Demangled function name without hash, or `??` when unknown.
     pub function: String,
-    /// Source file, relative to the working directory where possible.
+    /// Source file, relative to the same base as the sites (the directory cargo compiled in)
+    /// where it lies below it.
     pub file: Option<String>,
     /// Source line.
     pub line: Option<u32>,

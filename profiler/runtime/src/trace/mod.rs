@@ -1,6 +1,7 @@
 //! This process's trace: how the live registry becomes a [`lockprof_trace::schema::Trace`]
 //! (`snapshot`) and when it is written (`writer`).
 
+mod paths;
 pub(crate) mod snapshot;
 pub(crate) mod writer;
 

@@ -113,6 +113,7 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
 
     registry_sections(&mut trace);
     trace.stacks = stacks.stacks;
+    super::paths::relative_to_sites(&mut trace, std::env::current_dir().ok().as_deref());
     trace
 }
 
