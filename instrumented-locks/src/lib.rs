@@ -15,23 +15,26 @@
 //! `LOCKPROF_ON_DEADLOCK` (`panic` by default, `abort`, or `report`). The uncontended path costs
 //! a few plain stores: no clock, no allocation, no global lock, no backtrace.
 //!
-//! The engine is in [`lockprof_profiler`]; the `lockprof` CLI reads the traces.
+//! The engine is in `lockprof_profiler`; the `lockprof` CLI reads the traces.
 //!
 //! # Cargo features
 //!
+//! - `profiler` (default): lockprof on, the runtime (`lockprof-profiler`) linked in.
 //! - `parking_lot`: the `lockprof::parking_lot` module, parking_lot's API
 //!   (`Mutex`, `RwLock` with recursive and upgradable reads, `ReentrantMutex`, `Condvar`) with
 //!   the same deadlock detection.
 //! - `tokio`: the `lockprof::tokio` module, `tokio::sync`'s `Mutex`, `RwLock` and `Semaphore`
 //!   (wrapping tokio's own) with tasks as owners and waiters in the wait-for graph.
-//! - `off`: lockprof compiled out, for release builds. Every lock type becomes the plain one:
-//!   `lockprof::Mutex` *is* `std::sync::Mutex` (a re-export: same type, same size, same code),
-//!   likewise `MutexGuard`, `RwLock` and its guards, `Condvar`, and with `parking_lot` the
-//!   types of `lockprof::parking_lot` are parking_lot's own. [`Semaphore`] (std has none)
-//!   becomes a plain mutex-and-condvar semaphore with the same API. `with_name` stays
-//!   available through the [`Named`] trait (import [`prelude`]`::*`), which drops the name;
-//!   what lockprof alone has (`site()`, the trace) is not there. Since cargo unifies features,
-//!   `off` is meant for the final binary's build, not for libraries to enable.
+//! - `off`, or the default features turned off: lockprof compiled out, for release builds. Every
+//!   lock type becomes the plain one: `lockprof::Mutex` *is* `std::sync::Mutex` (a re-export:
+//!   same type, same size, same code), likewise `MutexGuard`, `RwLock` and its guards, `Condvar`,
+//!   and with `parking_lot` the types of `lockprof::parking_lot` are parking_lot's own.
+//!   [`Semaphore`] (std has none) becomes a plain mutex-and-condvar semaphore with the same API.
+//!   `with_name` stays available through the [`Named`] and [`NamedCondvar`] traits (import
+//!   [`prelude`]`::*`), which drop the name; what lockprof alone has (`site()`, the trace) is not
+//!   there. `default-features = false, features = ["off"]` also keeps cargo from building the
+//!   runtime (a feature cannot remove a dependency, so `off` alone still builds it). Since cargo
+//!   unifies features, this is meant for the final binary's build, not for libraries to enable.
 //!
 //! ```
 //! use lockprof::prelude::*; // compiles with lockprof on and off
