@@ -85,10 +85,13 @@ fn report_sorts_and_cuts_the_contention_table() {
     };
     assert_eq!(
         table(&all.stdout),
-        ["\"hot\" (fixtures/src/bin/hot_counter.rs:56)", "\"cold\" (fixtures/src/bin/hot_counter.rs:56)"]
+        [
+            "#1 \"hot\" (fixtures/src/bin/hot_counter.rs:56)",
+            "#2 \"cold\" (fixtures/src/bin/hot_counter.rs:56)"
+        ]
     );
     let top = ok(&["report", LONG, "--top", "1", "--sort", "acquisitions"]);
-    assert_eq!(table(&top.stdout), ["\"hot\" (fixtures/src/bin/hot_counter.rs:56)"]);
+    assert_eq!(table(&top.stdout), ["#1 \"hot\" (fixtures/src/bin/hot_counter.rs:56)"]);
     assert!(top.stdout.contains("... 1 more lock (--top N)"), "{}", top.stdout);
     for sort in ["wait", "max-wait", "contended", "hold", "acquisitions"] {
         ok(&["report", LONG, "--sort", sort]);
@@ -312,7 +315,7 @@ fn the_timeline_is_trace_event_json() {
         .filter_map(|e| e["args"]["name"].as_str())
         .collect();
     assert_eq!(names, ["bumper-0", "bumper-1", "bumper-2"]);
-    assert!(events.iter().any(|e| e["name"] == "wait \"hot\" (fixtures/src/bin/hot_counter.rs:56)"));
+    assert!(events.iter().any(|e| e["name"] == "wait #1 \"hot\" (fixtures/src/bin/hot_counter.rs:56)"));
     assert!(events.iter().any(|e| e["name"].as_str().is_some_and(|n| n.starts_with("hold "))));
     assert_eq!(doc["otherData"]["dropped_spans"], 0);
     // To standard output: the same document, and nothing on stderr.

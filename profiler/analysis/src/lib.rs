@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod digraph;
 pub mod findings;
 pub mod potential_deadlocks;
 pub mod report;

@@ -27,14 +27,14 @@
 //!
 //! # Bounds
 //!
-//! Strongly connected components are found with petgraph's `tarjan_scc`; the elementary cycles
+//! Strongly connected components are found with [`crate::digraph`]'s `tarjan_scc`; the elementary cycles
 //! inside each are enumerated from their smallest lock, at most [`MAX_CYCLE_LEN`] edges long,
 //! at most [`MAX_CYCLES`] of them, within [`MAX_STEPS`] search steps in all. A pathological graph
 //! therefore cannot blow up a report; when a bound is hit, [`Analysis::truncated`] says so.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use petgraph::graphmap::DiGraphMap;
+use crate::digraph::DiGraph;
 
 use lockprof_trace::Access;
 use lockprof_trace::schema::{Site, Trace};
@@ -174,14 +174,14 @@ fn class_pair(trace: &Trace, edge: usize) -> (Site, Site) {
 /// The elementary cycles of the graph with these edges (self-loops ignored), each as indices into
 /// `edges` in cycle order starting from its smallest node; and whether a bound cut the search.
 fn elementary_cycles(edges: &[(u64, u64)]) -> (Vec<Vec<usize>>, bool) {
-    let mut graph: DiGraphMap<u64, usize> = DiGraphMap::new();
+    let mut graph: DiGraph<usize> = DiGraph::new();
     for (i, &(a, b)) in edges.iter().enumerate() {
         if a != b {
             graph.add_edge(a, b, i);
         }
     }
     let mut search = CycleSearch { graph: &graph, cycles: Vec::new(), steps: 0, truncated: false };
-    let mut components = petgraph::algo::tarjan_scc(&graph);
+    let mut components = graph.tarjan_scc();
     for component in &mut components {
         component.sort_unstable();
     }
@@ -198,7 +198,7 @@ fn elementary_cycles(edges: &[(u64, u64)]) -> (Vec<Vec<usize>>, bool) {
 }
 
 struct CycleSearch<'g> {
-    graph: &'g DiGraphMap<u64, usize>,
+    graph: &'g DiGraph<usize>,
     cycles: Vec<Vec<usize>>,
     steps: usize,
     truncated: bool,
@@ -208,7 +208,7 @@ impl CycleSearch<'_> {
     /// Depth-first search for paths from `node` back to `start` through `allowed` nodes (all
     /// greater than `start`, so each cycle is found once, from its smallest node).
     fn from(&mut self, start: u64, node: u64, allowed: &BTreeSet<u64>, path: &mut Vec<(u64, usize)>) {
-        let mut next: Vec<(u64, usize)> = self.graph.edges(node).map(|(_, to, &i)| (to, i)).collect();
+        let mut next: Vec<(u64, usize)> = self.graph.edges(node).map(|(to, &i)| (to, i)).collect();
         next.sort_unstable();
         for (to, edge) in next {
             self.steps += 1;

@@ -26,9 +26,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use backtrace::Backtrace;
-use dashmap::DashMap;
 
 use crate::lock_stats::LockStats;
+use crate::sharded_map::ShardedMap;
 
 /// Nanoseconds since the profiler's clock started (for hold-time flags and the timeline).
 pub(crate) fn now_ns() -> u64 {
@@ -49,7 +49,7 @@ type StackKey = (u64, Vec<usize>);
 
 /// Waiting and holding stacks, with one representative capture each (for symbolising).
 pub(crate) struct StackTable {
-    pub entries: DashMap<StackKey, (Arc<Backtrace>, StackStats)>,
+    pub entries: ShardedMap<StackKey, (Arc<Backtrace>, StackStats)>,
 }
 
 /// At most this many distinct stacks are kept per table; more are counted as dropped.
@@ -59,12 +59,12 @@ static DROPPED_STACKS: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn waiters() -> &'static StackTable {
     static WAITERS: OnceLock<StackTable> = OnceLock::new();
-    WAITERS.get_or_init(|| StackTable { entries: DashMap::new() })
+    WAITERS.get_or_init(|| StackTable { entries: ShardedMap::new() })
 }
 
 pub(crate) fn holders() -> &'static StackTable {
     static HOLDERS: OnceLock<StackTable> = OnceLock::new();
-    HOLDERS.get_or_init(|| StackTable { entries: DashMap::new() })
+    HOLDERS.get_or_init(|| StackTable { entries: ShardedMap::new() })
 }
 
 /// Stacks not recorded because a table was full.
@@ -77,18 +77,18 @@ impl StackTable {
     pub(crate) fn add(&self, lock: u64, stack: &Arc<Backtrace>, ns: u64) {
         let ips: Vec<usize> = stack.frames().iter().map(|f| f.ip() as usize).collect();
         let key = (lock, ips);
-        if let Some(entry) = self.entries.get(&key) {
+        let count = |entry: &(Arc<Backtrace>, StackStats)| {
             entry.1.count.fetch_add(1, Ordering::Relaxed);
             entry.1.ns.fetch_add(ns, Ordering::Relaxed);
+        };
+        if self.entries.with(&key, count).is_some() {
             return;
         }
         if self.entries.len() >= MAX_STACKS {
             DROPPED_STACKS.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let entry = self.entries.entry(key).or_insert_with(|| (Arc::clone(stack), StackStats::default()));
-        entry.1.count.fetch_add(1, Ordering::Relaxed);
-        entry.1.ns.fetch_add(ns, Ordering::Relaxed);
+        self.entries.with_or_insert(key, || (Arc::clone(stack), StackStats::default()), count);
     }
 }
 

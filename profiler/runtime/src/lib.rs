@@ -44,6 +44,7 @@ mod lock_stats;
 mod locks;
 mod raw_lock;
 mod records;
+mod sharded_map;
 mod stacks;
 mod tag;
 pub mod tasks;

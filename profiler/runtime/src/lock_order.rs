@@ -22,7 +22,7 @@ use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use backtrace::Backtrace;
-use petgraph::graphmap::DiGraphMap;
+use lockprof_analysis::digraph::DiGraph;
 
 use crate::config::InversionPolicy;
 use crate::local::{Held, Local};
@@ -58,7 +58,7 @@ pub(crate) struct EdgeRecord {
 
 #[derive(Default)]
 pub(crate) struct OrderGraph {
-    pub graph: DiGraphMap<u64, ()>,
+    pub graph: DiGraph<()>,
     pub edges: HashMap<(u64, u64), EdgeRecord>,
     pub dropped: u64,
 }
@@ -184,7 +184,7 @@ fn record_globally(
 
 /// If the new edge `from → to` closes an ungated cycle, a one-paragraph description of it.
 fn closed_cycle(g: &OrderGraph, from: u64, to: u64, others: &[u64]) -> Option<String> {
-    let (_, path) = petgraph::algo::astar(&g.graph, to, |n| n == from, |_| 1u32, |_| 0u32)?;
+    let path = g.graph.shortest_path(to, from)?;
     // path: to → … → from; with the new edge from → to it is a cycle.
     let mut gates: Vec<u64> = others.to_vec();
     let mut lines = Vec::new();

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use std::borrow::Cow;
 
-use dashmap::DashMap;
+use crate::sharded_map::ShardedMap;
 
 use crate::lock_stats::LockStats;
 use lockprof_trace::LockKind;
@@ -34,9 +34,9 @@ pub(crate) struct LockInfo {
 
 static NEXT_LOCK_ID: AtomicU64 = AtomicU64::new(1);
 
-pub(crate) fn registry() -> &'static DashMap<u64, LockInfo> {
-    static LOCKS: OnceLock<DashMap<u64, LockInfo>> = OnceLock::new();
-    LOCKS.get_or_init(DashMap::new)
+pub(crate) fn registry() -> &'static ShardedMap<u64, LockInfo> {
+    static LOCKS: OnceLock<ShardedMap<u64, LockInfo>> = OnceLock::new();
+    LOCKS.get_or_init(ShardedMap::new)
 }
 
 /// Gives a lock (of `kind`, created at `site`, named `name`) a fresh id and records it.
@@ -54,9 +54,7 @@ pub(crate) fn register(
 
 /// Keeps `id` in the registry after its lock is dropped.
 pub(crate) fn pin(id: u64) {
-    if let Some(mut info) = registry().get_mut(&id) {
-        info.pinned = true;
-    }
+    registry().with_mut(&id, |info| info.pinned = true);
 }
 
 /// Dropped locks kept for their contention figures alone, at most (beyond this, a program that
@@ -67,7 +65,7 @@ pub const MAX_KEPT_FOR_FIGURES: u64 = 10_000;
 /// it has contention figures (within [`MAX_KEPT_FOR_FIGURES`]).
 pub(crate) fn unregister(id: u64) {
     static KEPT: AtomicU64 = AtomicU64::new(0);
-    registry().remove_if(&id, |_, info| {
+    registry().remove_if(&id, |info| {
         if info.pinned {
             return false;
         }

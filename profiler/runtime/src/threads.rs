@@ -13,8 +13,8 @@ use std::cell::{Cell, RefCell};
 use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::sharded_map::ShardedMap;
 use backtrace::Backtrace;
-use dashmap::DashMap;
 
 use std::time::Instant;
 
@@ -97,15 +97,15 @@ impl ThreadRecord {
 }
 
 /// Live records by thread id (a thread's entry is removed when it exits).
-fn live() -> &'static DashMap<u64, Arc<ThreadRecord>> {
-    static LIVE: std::sync::OnceLock<DashMap<u64, Arc<ThreadRecord>>> = std::sync::OnceLock::new();
-    LIVE.get_or_init(DashMap::new)
+fn live() -> &'static ShardedMap<u64, Arc<ThreadRecord>> {
+    static LIVE: std::sync::OnceLock<ShardedMap<u64, Arc<ThreadRecord>>> = std::sync::OnceLock::new();
+    LIVE.get_or_init(ShardedMap::new)
 }
 
 /// Names of every thread that ever waited, kept after exit for the trace.
-pub(crate) fn seen() -> &'static DashMap<u64, Option<String>> {
-    static SEEN: std::sync::OnceLock<DashMap<u64, Option<String>>> = std::sync::OnceLock::new();
-    SEEN.get_or_init(DashMap::new)
+pub(crate) fn seen() -> &'static ShardedMap<u64, Option<String>> {
+    static SEEN: std::sync::OnceLock<ShardedMap<u64, Option<String>>> = std::sync::OnceLock::new();
+    SEEN.get_or_init(ShardedMap::new)
 }
 
 /// Makes sure the calling thread (id `id`) is named in the trace (slow paths only).
@@ -162,7 +162,7 @@ pub(crate) fn is_waiting(id: u64) -> bool {
 
 /// The records of all live threads that have ever waited.
 pub(crate) fn live_records() -> Vec<Arc<ThreadRecord>> {
-    live().iter().map(|r| Arc::clone(&r)).collect()
+    live().collect(|_, r| Some(Arc::clone(r)))
 }
 
 /// Owned by the thread's TLS; removes the thread from the live set when the thread exits.

@@ -181,7 +181,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use backtrace::Backtrace;
-use petgraph::graphmap::DiGraphMap;
+use lockprof_analysis::digraph::DiGraph;
 
 use crate::lock_state::{PermitCounts, SATURATED_OUTSTANDING};
 use crate::threads::{HeldCopy, ThreadRecord, live_records};
@@ -461,7 +461,7 @@ pub(crate) fn find_deadlock(start: &Arc<ThreadRecord>) -> Option<FoundDeadlock> 
     // The blocking graph among members (thread → the threads that block its wait; per thread,
     // not per lock, since who blocks a wait depends on the access it wants), and the component
     // of `start` in it.
-    let mut graph: DiGraphMap<u64, ()> = DiGraphMap::new();
+    let mut graph: DiGraph<()> = DiGraph::new();
     let mut how: HashMap<(u64, u64), Blocks> = HashMap::new();
     for &t in &pb {
         graph.add_node(t);
@@ -470,7 +470,7 @@ pub(crate) fn find_deadlock(start: &Arc<ThreadRecord>) -> Option<FoundDeadlock> 
             how.entry((t, b)).or_insert(blocks);
         }
     }
-    let component = petgraph::algo::tarjan_scc(&graph).into_iter().find(|c| c.contains(&start.id))?;
+    let component = graph.tarjan_scc().into_iter().find(|c| c.contains(&start.id))?;
     if component.len() == 1 && !graph.contains_edge(start.id, start.id) {
         return None; // waiting behind a deadlock it is not part of
     }
@@ -526,7 +526,7 @@ pub(crate) fn find_deadlock(start: &Arc<ThreadRecord>) -> Option<FoundDeadlock> 
 
 /// The shortest cycle through `start` in `graph`, as the threads in edge order starting with
 /// `start` (so thread `i` is blocked by thread `i + 1`).
-fn shortest_cycle(graph: &DiGraphMap<u64, ()>, start: u64) -> Option<Vec<u64>> {
+fn shortest_cycle(graph: &DiGraph<()>, start: u64) -> Option<Vec<u64>> {
     if graph.contains_edge(start, start) {
         return Some(vec![start]);
     }
@@ -557,8 +557,8 @@ fn shortest_cycle(graph: &DiGraphMap<u64, ()>, start: u64) -> Option<Vec<u64>> {
 mod tests {
     use super::*;
 
-    fn graph(edges: &[(u64, u64)]) -> DiGraphMap<u64, ()> {
-        let mut g = DiGraphMap::new();
+    fn graph(edges: &[(u64, u64)]) -> DiGraph<()> {
+        let mut g = DiGraph::new();
         for &(a, b) in edges {
             g.add_edge(a, b, ());
         }

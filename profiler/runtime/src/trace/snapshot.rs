@@ -168,21 +168,17 @@ pub(crate) fn sites_only(reason: WriteReason) -> Trace {
 
 /// The lock and thread tables, with every thread the trace refers to.
 fn registry_sections(trace: &mut Trace) {
-    trace.locks = crate::locks::registry()
-        .iter()
-        .map(|entry| LockEntry {
-            id: *entry.key(),
+    trace.locks = crate::locks::registry().collect(|&id, entry| {
+        Some(LockEntry {
+            id,
             kind: entry.kind,
             site: Site::from_location(entry.site),
             name: entry.name.as_deref().map(str::to_owned),
         })
-        .collect();
+    });
     trace.locks.sort_by_key(|l| l.id);
 
-    trace.threads = crate::threads::seen()
-        .iter()
-        .map(|entry| ThreadEntry { id: *entry.key(), name: entry.value().clone() })
-        .collect();
+    trace.threads = crate::threads::seen().collect(|&id, name| Some(ThreadEntry { id, name: name.clone() }));
     // A thread can be referred to without ever having waited (the holder of a long wait, say):
     // list it too, so that every reference in the trace resolves.
     for id in referenced_threads(trace) {
@@ -199,35 +195,28 @@ fn registry_sections(trace: &mut Trace) {
 /// The contention profile: per-lock figures from the registry, and the stack tables.
 fn contention(stacks: &mut Stacks) -> Contention {
     use std::sync::atomic::Ordering::Relaxed;
-    let mut locks: Vec<LockContention> = crate::locks::registry()
-        .iter()
-        .filter_map(|entry| {
-            let stats = entry.stats.as_ref()?;
-            let acquisitions = stats.acquisitions.load(Relaxed);
-            (acquisitions > 0).then(|| LockContention {
-                lock: *entry.key(),
-                acquisitions,
-                contended: stats.contended.load(Relaxed),
-                wait_ns: stats.wait_ns.load(Relaxed),
-                max_wait_ns: stats.max_wait_ns.load(Relaxed),
-                hold_ns: stats.hold_ns.load(Relaxed),
-            })
+    let mut locks: Vec<LockContention> = crate::locks::registry().collect(|&lock, entry| {
+        let stats = entry.stats.as_ref()?;
+        let acquisitions = stats.acquisitions.load(Relaxed);
+        (acquisitions > 0).then(|| LockContention {
+            lock,
+            acquisitions,
+            contended: stats.contended.load(Relaxed),
+            wait_ns: stats.wait_ns.load(Relaxed),
+            max_wait_ns: stats.max_wait_ns.load(Relaxed),
+            hold_ns: stats.hold_ns.load(Relaxed),
         })
-        .collect();
+    });
     locks.sort_by_key(|l| l.lock);
     let mut table = |table: &crate::contention::StackTable| -> Vec<StackContention> {
-        let entries: Vec<(u64, std::sync::Arc<Backtrace>, u64, u64)> = table
-            .entries
-            .iter()
-            .map(|e| {
-                (
-                    e.key().0,
-                    std::sync::Arc::clone(&e.value().0),
-                    e.value().1.count.load(Relaxed),
-                    e.value().1.ns.load(Relaxed),
-                )
-            })
-            .collect();
+        let entries: Vec<(u64, std::sync::Arc<Backtrace>, u64, u64)> = table.entries.collect(|key, value| {
+            Some((
+                key.0,
+                std::sync::Arc::clone(&value.0),
+                value.1.count.load(Relaxed),
+                value.1.ns.load(Relaxed),
+            ))
+        });
         stacks.symbolizer.prepare(entries.iter().map(|(_, bt, _, _)| &**bt));
         let mut rows: Vec<StackContention> = entries
             .iter()
