@@ -148,7 +148,9 @@ pub fn encode(trace: &Trace, contention: &Contention, source: &str) -> Pprof {
                     }));
                 }
             }
-            let label = index.label(row.lock);
+            // Without the id, which differs between processes: profilers aggregate samples
+            // across a fleet by their labels (`lock_id` says which lock of this process).
+            let label = index.class_label(row.lock);
             let (function, file, line) = match index.lock(row.lock) {
                 Some(lock) => (root_frame(root, lock), lock.site.file.clone(), lock.site.line),
                 None => (format!("{root} lock #{}", row.lock), String::new(), 0),

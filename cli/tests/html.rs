@@ -144,7 +144,7 @@ const SORT_PROBE: &str = r##"<script>
   function log(th) {
     var locks = Array.prototype.map.call(
       document.querySelectorAll("#contention-table tbody tr td:first-child b"),
-      function (b) { return JSON.parse(b.textContent.split(" ")[0]); });
+      function (b) { return JSON.parse(b.textContent.split(" ")[1]); }); // "#1 \"hot\" (src/...)"
     console.log("sorted: " + th.getAttribute("aria-sort") + " " + locks.join(","));
   }
   headers[2].click(); log(headers[2]);
