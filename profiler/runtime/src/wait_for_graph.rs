@@ -52,7 +52,10 @@
 //!
 //! A deadlock is reported when the detecting thread is in `PB` **and on a cycle** of it (its
 //! strongly connected component has more than one node, or it blocks itself). Threads merely
-//! waiting behind a deadlock they are not part of are left to the deadlock's own members.
+//! waiting behind a deadlock they are not part of are left to the deadlock's own members. The
+//! components come from `lockprof_analysis::digraph` (Tarjan's algorithm; its tests check every
+//! component against mutual reachability on random graphs), so "on a cycle" means exactly that:
+//! the argument below relies on nothing else of it.
 //!
 //! # Why a reported deadlock is real (zero false positives)
 //!
