@@ -16,6 +16,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 use backtrace::{Backtrace, BacktraceFrame};
 
@@ -125,7 +126,7 @@ impl Symbolizer {
         let mut frames = Vec::new();
         'frames: for frame in stack.frames() {
             for f in known.get(&(frame.ip() as usize)).map(Vec::as_slice).unwrap_or(&[]) {
-                if RUNTIME_MARKERS.iter().any(|m| f.function.starts_with(m)) {
+                if is_runtime_start(f) {
                     break 'frames;
                 }
                 frames.push(f.clone());
@@ -152,9 +153,9 @@ fn trim_runtime(frames: &mut Vec<Frame>) {
 fn trim_internal(frames: &mut Vec<Frame>) {
     let mut last_internal = None;
     for (i, frame) in frames.iter().enumerate() {
-        if INTERNAL_PREFIXES.iter().any(|p| frame.function.starts_with(p)) {
+        if is_internal(frame) {
             last_internal = Some(i);
-        } else if !STD_PREFIXES.iter().any(|p| frame.function.starts_with(p)) {
+        } else if !is_std(frame) {
             break;
         }
     }
@@ -163,9 +164,71 @@ fn trim_internal(frames: &mut Vec<Frame>) {
     }
 }
 
+/// Whether `frame` is lockprof's or the stack walker's. By name; and, since a build with
+/// `debug = "line-tables-only"` names inlined frames without their paths (`capture`, `lock_slow`),
+/// also by file: this crate's own sources, and the backtrace crate's.
+fn is_internal(frame: &Frame) -> bool {
+    INTERNAL_PREFIXES.iter().any(|p| frame.function.starts_with(p))
+        || frame.file.as_deref().is_some_and(|file| {
+            let file = Path::new(file);
+            in_own_sources(file)
+                || file
+                    .components()
+                    .any(|c| c.as_os_str().to_str().is_some_and(|c| c.starts_with("backtrace-0.")))
+        })
+}
+
+/// Whether `frame` is where the runtime starts a thread or `main`: by full name, or by the short
+/// name of a `line-tables-only` build in the standard library's sources.
+fn is_runtime_start(frame: &Frame) -> bool {
+    RUNTIME_MARKERS.iter().any(|m| frame.function.starts_with(m))
+        || (is_std(frame)
+            && RUNTIME_MARKERS
+                .iter()
+                .any(|m| m.rsplit("::").next().is_some_and(|short| frame.function.starts_with(short))))
+}
+
+/// Whether `frame` is the standard library's, by name or (short names) by its `/rustc/` path.
+fn is_std(frame: &Frame) -> bool {
+    STD_PREFIXES.iter().any(|p| frame.function.starts_with(p))
+        || frame.file.as_deref().is_some_and(|file| file.starts_with("/rustc/"))
+}
+
+/// Whether `file` is one of this crate's sources: below the directory of this file as rustc saw
+/// it (`profiler/runtime/src` in lockprof's workspace, where debug info has it absolute, so it
+/// ends a prefix of `file`; an absolute registry path otherwise).
+fn in_own_sources(file: &Path) -> bool {
+    let Some(dir) = Path::new(file!()).parent().filter(|d| !d.as_os_str().is_empty()) else { return false };
+    if dir.is_absolute() { file.starts_with(dir) } else { file.ancestors().any(|a| a.ends_with(dir)) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_names_of_line_tables_only_builds_are_trimmed_by_file() {
+        let own = Path::new(file!()).parent().unwrap().join("episode.rs");
+        let own = Path::new("/somewhere").join(own).to_string_lossy().into_owned();
+        let at = |function: &str, file: &str| Frame {
+            function: function.into(),
+            file: Some(file.into()),
+            line: Some(1),
+        };
+        let mut frames = vec![
+            at("trace", "/root/.cargo/registry/src/index/backtrace-0.3.76/src/backtrace/libunwind.rs"),
+            at("begin", &own),
+            at("with<T>", "/rustc/abc/library/std/src/thread/local.rs"),
+            at("wait", &own),
+            at("{closure#1}", "/home/me/app/src/main.rs"),
+            at("with<T>", "/rustc/abc/library/std/src/thread/local.rs"),
+        ];
+        trim_internal(&mut frames);
+        assert_eq!(frames[0].function, "{closure#1}", "{frames:#?}");
+        assert_eq!(frames.len(), 2);
+        let start = at("__rust_begin_short_backtrace<F, T>", "/rustc/abc/library/std/src/sys/backtrace.rs");
+        assert!(is_runtime_start(&start) && !is_runtime_start(&frames[0]));
+    }
 
     fn frame(function: &str) -> Frame {
         Frame { function: function.to_owned(), file: None, line: None }
