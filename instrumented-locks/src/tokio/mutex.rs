@@ -1,12 +1,13 @@
 //! [`Mutex`]: `tokio::sync::Mutex` with tasks in the wait-for graph, and its guards.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
 
 use lockprof_profiler::async_holders::AsyncHolders;
-use lockprof_profiler::{Access, LockKind, LockState};
+use lockprof_profiler::{Access, LockKind, LockName, LockState};
 
 use super::acquire::{Acquire, blocking};
 use super::hold::Hold;
@@ -71,9 +72,9 @@ impl<T> Mutex<T> {
     /// assert_eq!(*m.try_lock().unwrap(), 0);
     /// ```
     #[track_caller]
-    pub fn with_name(t: T, name: &'static str) -> Self {
+    pub fn with_name(t: T, name: impl Into<Cow<'static, str>>) -> Self {
         Mutex {
-            state: LockState::new(LockKind::Mutex, Some(name)),
+            state: LockState::new(LockKind::Mutex, Some(LockName::new(name))),
             holders: AsyncHolders::new(),
             inner: tk::Mutex::new(t),
         }

@@ -3,13 +3,14 @@
 //! tokio's lock is fair: a read queued behind a waiting writer waits for it, which lockprof
 //! models (see `wait_for_graph`'s "Tasks").
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
 
 use lockprof_profiler::async_holders::AsyncHolders;
-use lockprof_profiler::{Access, LockKind, LockState};
+use lockprof_profiler::{Access, LockKind, LockName, LockState};
 
 use super::acquire::{Acquire, blocking};
 use super::hold::Hold;
@@ -107,12 +108,12 @@ impl<T> RwLock<T> {
     /// assert_eq!(*lock.try_read().unwrap(), 0);
     /// ```
     #[track_caller]
-    pub fn with_name(value: T, name: &'static str) -> Self {
-        RwLock::from_inner(tk::RwLock::new(value), Some(name))
+    pub fn with_name(value: T, name: impl Into<Cow<'static, str>>) -> Self {
+        RwLock::from_inner(tk::RwLock::new(value), Some(LockName::new(name)))
     }
 
     #[track_caller]
-    fn from_inner(inner: tk::RwLock<T>, name: Option<&'static str>) -> Self {
+    fn from_inner(inner: tk::RwLock<T>, name: Option<LockName>) -> Self {
         RwLock { state: LockState::new(LockKind::RwLock, name), holders: AsyncHolders::new(), inner }
     }
 

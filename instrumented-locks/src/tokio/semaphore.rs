@@ -5,13 +5,14 @@
 //! few at a time, so "every missing permit is held by a blocked task" is not observable from
 //! outside it. A pool full of slow holders is therefore never reported.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
 
 use lockprof_profiler::async_holders::AsyncHolders;
-use lockprof_profiler::{Access, LockKind, LockState};
+use lockprof_profiler::{Access, LockKind, LockName, LockState};
 
 use super::acquire::{Acquire, blocking};
 use super::hold::Hold;
@@ -81,12 +82,12 @@ impl Semaphore {
     /// assert_eq!(lockprof::tokio::Semaphore::with_name(8, "db-pool").available_permits(), 8);
     /// ```
     #[track_caller]
-    pub fn with_name(permits: usize, name: &'static str) -> Self {
-        Semaphore::from_inner(tk::Semaphore::new(permits), Some(name))
+    pub fn with_name(permits: usize, name: impl Into<Cow<'static, str>>) -> Self {
+        Semaphore::from_inner(tk::Semaphore::new(permits), Some(LockName::new(name)))
     }
 
     #[track_caller]
-    fn from_inner(inner: tk::Semaphore, name: Option<&'static str>) -> Self {
+    fn from_inner(inner: tk::Semaphore, name: Option<LockName>) -> Self {
         Semaphore { state: LockState::new(LockKind::Semaphore, name), holders: AsyncHolders::new(), inner }
     }
 

@@ -3,7 +3,8 @@
 //!
 //! Why not a crate (dashmap, which this replaced): it is four more crates to compile into every
 //! profiled program, for registries touched only off the fast path (a lock's first acquisition
-//! and its drop, a thread's first wait and its exit, a contended wait). Closures instead of
+//! and its drop, a thread's first wait and its exit, a contended wait, an async task's wait).
+//! Closures instead of
 //! guards keep every shard lock inside this module, held for a map operation and never across a
 //! call out of it.
 
@@ -65,6 +66,16 @@ impl<K: Hash + Eq, V> ShardedMap<K, V> {
 
     /// `f` of the value at `key`, inserting `make()` first if there is none.
     pub(crate) fn with_or_insert<R>(&self, key: K, make: impl FnOnce() -> V, f: impl FnOnce(&V) -> R) -> R {
+        f(self.shard(&key).entry(key).or_insert_with(make))
+    }
+
+    /// `f` of the value at `key`, mutably, inserting `make()` first if there is none.
+    pub(crate) fn with_or_insert_mut<R>(
+        &self,
+        key: K,
+        make: impl FnOnce() -> V,
+        f: impl FnOnce(&mut V) -> R,
+    ) -> R {
         f(self.shard(&key).entry(key).or_insert_with(make))
     }
 

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 use std::time::Instant;
 
+use crate::sharded_map::ShardedMap;
 use backtrace::Backtrace;
-use dashmap::DashMap;
 
 use crate::async_holders::AsyncHolders;
 use crate::lock_state::LockState;
@@ -49,9 +49,9 @@ struct Entry {
     waits: usize,
 }
 
-fn nodes() -> &'static DashMap<u64, Entry> {
-    static NODES: std::sync::OnceLock<DashMap<u64, Entry>> = std::sync::OnceLock::new();
-    NODES.get_or_init(DashMap::new)
+fn nodes() -> &'static ShardedMap<u64, Entry> {
+    static NODES: std::sync::OnceLock<ShardedMap<u64, Entry>> = std::sync::OnceLock::new();
+    NODES.get_or_init(ShardedMap::new)
 }
 
 /// What an async wait is, as its acquire future describes it.
@@ -182,11 +182,11 @@ impl LockState {
 /// acquisition site (capturing a stack costs microseconds, and contended async locks wait often).
 /// Bounded by the program's acquisition sites.
 fn site_stack(at: &'static Location<'static>) -> Arc<Backtrace> {
-    static STACKS: std::sync::OnceLock<DashMap<usize, Arc<Backtrace>>> = std::sync::OnceLock::new();
-    let stacks = STACKS.get_or_init(DashMap::new);
+    static STACKS: std::sync::OnceLock<ShardedMap<usize, Arc<Backtrace>>> = std::sync::OnceLock::new();
+    let stacks = STACKS.get_or_init(ShardedMap::new);
     let key = std::ptr::from_ref(at) as usize;
-    if let Some(stack) = stacks.get(&key) {
-        return Arc::clone(&stack);
+    if let Some(stack) = stacks.with(&key, Arc::clone) {
+        return stack;
     }
     let stack = Arc::new(crate::stacks::capture());
     stacks.insert(key, Arc::clone(&stack));
@@ -197,15 +197,17 @@ fn site_stack(at: &'static Location<'static>) -> Arc<Backtrace> {
 /// already has a wait under way: a node with two waits at once polls more than one future, so
 /// neither wait is relied on (the first is marked as timed, the second is not published).
 fn join(node: u64) -> Option<Arc<ThreadRecord>> {
-    let mut entry =
-        nodes().entry(node).or_insert_with(|| Entry { record: crate::threads::node_record(node), waits: 0 });
-    entry.waits += 1;
-    if entry.waits == 1 {
-        crate::threads::publish_node(&entry.record);
-        return Some(Arc::clone(&entry.record));
-    }
-    mark_timed(&entry.record);
-    None
+    // Under the map's shard lock, as the release in `AsyncWait::drop` is.
+    let make = || Entry { record: crate::threads::node_record(node), waits: 0 };
+    nodes().with_or_insert_mut(node, make, |entry| {
+        entry.waits += 1;
+        if entry.waits == 1 {
+            crate::threads::publish_node(&entry.record);
+            return Some(Arc::clone(&entry.record));
+        }
+        mark_timed(&entry.record);
+        None
+    })
 }
 
 /// Makes the wait published in `record` one that is never relied on (a new episode number, so a
@@ -255,13 +257,13 @@ impl Drop for AsyncWait {
         }
         if self.counted {
             let node = self.node;
-            let last = nodes().get_mut(&node).map(|mut e| {
+            let last = nodes().with_mut(&node, |e| {
                 e.waits -= 1;
                 e.waits == 0
             });
             if last == Some(true) {
                 // Under the map's shard lock, so no wait of the node starts in between.
-                nodes().remove_if(&node, |_, e| {
+                nodes().remove_if(&node, |e| {
                     let idle = e.waits == 0;
                     if idle {
                         crate::threads::retire_node(node);

@@ -157,7 +157,7 @@ pub(crate) fn retire_node(id: u64) {
 
 /// Whether node `id` has a published wait right now (slow path).
 pub(crate) fn is_waiting(id: u64) -> bool {
-    live().get(&id).is_some_and(|record| record.with_slot(|slot| slot.waiting.is_some()))
+    live().with(&id, |record| record.with_slot(|slot| slot.waiting.is_some())).unwrap_or(false)
 }
 
 /// The records of all live threads that have ever waited.
