@@ -63,17 +63,28 @@ const MAX_RECHECKS: usize = 64;
 
 /// Re-checks every untimed wait older than `older_than` for a deadlock it is now part of.
 fn recheck_waits(older_than: Duration) {
-    let candidates: Vec<_> = live_records()
-        .into_iter()
+    let records = live_records();
+    // Threads waiting (untimed) for at least `older_than`: the re-check's candidates, and the
+    // only threads it lets a deadlock it reports consist of.
+    let old: Vec<u64> = records
+        .iter()
         .filter(|r| {
             r.with_slot(|s| s.waiting.as_ref().is_some_and(|w| !w.timed && w.since.elapsed() >= older_than))
         })
-        .take(MAX_RECHECKS)
+        .map(|r| r.id)
         .collect();
+    let candidates = records.iter().filter(|r| old.contains(&r.id)).take(MAX_RECHECKS);
     for record in candidates {
-        if let Some(found) = crate::wait_for_graph::find_deadlock(&record) {
-            crate::deadlock::found_in_background(&record, found);
-            return; // one per period: the others of the same deadlock are deduplicated anyway
+        if let Some(found) = crate::wait_for_graph::find_deadlock(record) {
+            // A member that began waiting only just now runs its own check as it joins, and the
+            // last to join a deadlock finds it (see `wait_for_graph`): the report, and the policy
+            // that goes with it, are its own. The re-check takes only deadlocks whose every
+            // member has been waiting for a whole period, which no thread can report any more;
+            // a younger one is seen again next period if it still stands.
+            if found.cycle.iter().chain(&found.knot).all(|m| old.contains(&m.thread)) {
+                crate::deadlock::found_in_background(record, found);
+                return; // one per period: the others of the same deadlock are deduplicated anyway
+            }
         }
     }
 }
