@@ -379,6 +379,9 @@ mod tests {
             kind: LockKind::Mutex,
             site: Site { file: "src/a.rs".into(), line: 3, column: 9 },
             name: Some("hot".into()),
+            written: false,
+            dropped: None,
+            capacity: None,
         });
         trace.stacks = vec![
             Stack { id: 0, frames: vec![frame("inner"), frame("outer")] },

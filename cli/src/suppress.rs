@@ -501,12 +501,18 @@ reason = 'a literal \ string'
             kind: LockKind::Mutex,
             site: at.clone(),
             name: Some("ledger".into()),
+            written: false,
+            dropped: None,
+            capacity: None,
         });
         trace.locks.push(LockEntry {
             id: 44,
             kind: LockKind::Mutex,
             site: at.clone(),
             name: Some("audit".into()),
+            written: false,
+            dropped: None,
+            capacity: None,
         });
         let finding = Finding {
             kind: FindingKind::Deadlock,

@@ -203,6 +203,9 @@ pub fn generate(options: &Synthetic) -> Trace {
                     column: 5 + shape.below(60) as u32,
                 },
                 name: (shape.below(2) == 0).then(|| format!("{}-{i}", MODULES[i % MODULES.len()])),
+                written: false,
+                dropped: None,
+                capacity: None,
             }
         })
         .collect();
@@ -293,6 +296,9 @@ pub fn generate(options: &Synthetic) -> Trace {
             stack: Some((from % n_stacks as u64) as u32),
             gates: Vec::new(),
             threads: 1,
+            modes: vec![],
+            permit_gates: vec![],
+            seq: None,
         })
         .collect();
 

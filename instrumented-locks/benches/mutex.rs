@@ -11,6 +11,7 @@
 //! cargo bench -p lockprof --bench mutex --features tokio     # + lockprof::tokio::Mutex vs tokio's
 //! LOCKPROF_BENCH_TOKIO_ONLY=1 cargo bench -p lockprof --bench mutex --features tokio # only those
 //! cargo bench -p lockprof --bench mutex -- --quick             # same
+//! cargo bench -p lockprof --bench mutex -- --cases nested/depth # only the cases so named
 //! ```
 //!
 //! # Two processes
@@ -323,7 +324,7 @@ mod bench {
     /// instruction counting). Prints ns/op, which is meaningless under valgrind but handy
     /// otherwise.
     fn run_only(args: &[String]) {
-        let usage = "usage: mutex --only <[mutex/|read/|write/]uncontended|nested|contended<N>> <std|pl|lockprof|lockprof-pl> [iters]";
+        let usage = "usage: mutex --only <[mutex/|read/|write/]uncontended|nested|contended<N> or nested/depth<D>> <std|pl|lockprof|lockprof-pl> [iters]";
         let case = args.first().and_then(|c| Case::parse(c)).unwrap_or_else(|| panic!("{usage}"));
         let imp = args
             .get(1)
@@ -344,9 +345,13 @@ mod bench {
         }
         let env_on = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
         let quick = env_on("LOCKPROF_BENCH_QUICK") || args.iter().any(|a| a == "--quick");
-        for a in &args {
+        // `--cases PREFIX`: only the cases whose id starts with it (`nested/depth`, `read/`).
+        let prefix = args.iter().position(|a| a == "--cases").and_then(|i| args.get(i + 1)).cloned();
+        for (i, a) in args.iter().enumerate() {
             // `cargo bench` passes `--bench`; anything else is not ours.
-            if a != "--bench" && a != "--quick" {
+            let ours =
+                a == "--bench" || a == "--quick" || a == "--cases" || (i > 0 && args[i - 1] == "--cases");
+            if !ours {
                 eprintln!("mutex bench: ignoring argument {a:?}");
             }
         }
@@ -385,6 +390,7 @@ mod bench {
         let impls: Vec<Impl> = impls().into_iter().map(|(_, imp)| imp).collect();
         let main: Vec<CaseResult> = CASES
             .iter()
+            .filter(|case| prefix.as_ref().is_none_or(|p| case.id().starts_with(p.as_str())))
             .map(|&case| bench_case(case, &settings, &impls, lockprof_profiler::wait_episodes))
             .collect();
         println!("main process: {:.1} s", started.elapsed().as_secs_f64());

@@ -350,6 +350,9 @@ mod tests {
                 kind: LockKind::Mutex,
                 site: Site { file: "src/a.rs".into(), line, column: 1 },
                 name: (!name.is_empty()).then(|| name.to_owned()),
+                written: false,
+                dropped: None,
+                capacity: None,
             });
             contention.locks.push(LockContention {
                 lock: id,

@@ -212,6 +212,9 @@ mod tests {
             kind: LockKind::Mutex,
             site: Site { file: "src/x.rs".into(), line: 4, column: 1 },
             name: Some("hot".into()),
+            written: false,
+            dropped: None,
+            capacity: None,
         });
         let span = |thread, kind, start_ns, end_ns| TimelineSpan { thread, lock: 3, kind, start_ns, end_ns };
         trace.timeline = Some(Timeline {

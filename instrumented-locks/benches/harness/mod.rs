@@ -15,6 +15,10 @@
 //!   lock+unlock.
 //! * `nested`: lock A, lock B (while A is held), touch both, unlock both; ns per outer iteration
 //!   (two lock+unlock pairs).
+//! * `nested/depthD` (D = 0, 1, 2, 4, 8): while holding D other mutexes (taken once, in one
+//!   order, before the loop), lock and unlock one more mutex; ns per lock+unlock of it. The
+//!   lock-order bookkeeping of a held stack the thread has seen before must cost the same at
+//!   any depth (lockprof's chain cache).
 //! * `contended/N`: N threads hammer one lock; wall time from the first thread's start to the
 //!   last thread's end, divided by the total number of acquisitions. For contended cases the
 //!   median *parallelism* of the rounds is kept too: the threads' total on-CPU time over the
@@ -188,6 +192,20 @@ fn nested<H: Hold>(a: &H, b: &H, iters: u64) {
     }
 }
 
+/// Depth: while holding every lock of `held` (outermost first), `iters` times take and release
+/// `h`.
+#[inline(never)]
+fn at_depth<H: Hold>(held: &[H], h: &H, iters: u64) {
+    match held.split_first() {
+        Some((outer, rest)) => outer.hold(|| at_depth(rest, h, iters)),
+        None => {
+            for _ in 0..iters {
+                black_box(h).hold(|| ());
+            }
+        }
+    }
+}
+
 /// Contended, one thread's share: `iters` acquisitions of the shared lock.
 #[inline(never)]
 fn hammer<H: Hold>(h: &H, iters: u64) {
@@ -210,6 +228,8 @@ pub enum Kind {
 pub enum Shape {
     Uncontended,
     Nested,
+    /// Lock and unlock one mutex while holding this many others.
+    Depth(usize),
     Contended(usize),
 }
 
@@ -219,7 +239,7 @@ pub struct Case {
     pub shape: Shape,
 }
 
-pub const CASES: [Case; 12] = {
+pub const CASES: [Case; 17] = {
     const fn c(kind: Kind, shape: Shape) -> Case {
         Case { kind, shape }
     }
@@ -228,6 +248,11 @@ pub const CASES: [Case; 12] = {
     [
         c(Mutex, Uncontended),
         c(Mutex, Nested),
+        c(Mutex, Depth(0)),
+        c(Mutex, Depth(1)),
+        c(Mutex, Depth(2)),
+        c(Mutex, Depth(4)),
+        c(Mutex, Depth(8)),
         c(Mutex, Contended(2)),
         c(Mutex, Contended(4)),
         c(Read, Uncontended),
@@ -253,6 +278,8 @@ impl Case {
         let shape = match self.shape {
             Shape::Uncontended => "uncontended".to_owned(),
             Shape::Nested => "nested".to_owned(),
+            // Always a mutex: `nested/depth4`, as the issue names them.
+            Shape::Depth(d) => return format!("nested/depth{d}"),
             Shape::Contended(n) => format!("contended{n}"),
         };
         format!("{kind}/{shape}")
@@ -260,6 +287,9 @@ impl Case {
 
     /// Parses [`Case::id`]; a bare shape means the mutex.
     pub fn parse(s: &str) -> Option<Case> {
+        if let Some(d) = s.strip_prefix("nested/depth") {
+            return Some(Case { kind: Kind::Mutex, shape: Shape::Depth(d.parse().ok()?) });
+        }
         let (kind, shape) = match s.split_once('/') {
             Some((kind, shape)) => (kind, shape),
             None => ("mutex", s),
@@ -288,6 +318,7 @@ impl Case {
         let shape = match self.shape {
             Shape::Uncontended => "uncontended".to_owned(),
             Shape::Nested => "nested (A then B)".to_owned(),
+            Shape::Depth(d) => format!("lock+unlock while holding {d}"),
             Shape::Contended(n) => format!("contended, {n} threads"),
         };
         format!("{kind}, {shape}")
@@ -298,6 +329,9 @@ impl Case {
         match self.shape {
             Shape::Uncontended => 1.3,
             Shape::Nested => 1.6,
+            // The issue's budgets: 1.3x std with one lock held, 1.5x with eight.
+            Shape::Depth(d) if d <= 1 => 1.3,
+            Shape::Depth(_) => 1.5,
             Shape::Contended(_) => 1.3,
         }
     }
@@ -329,6 +363,15 @@ impl Case {
                 nested(&a, &b, iters);
                 let elapsed = start.elapsed();
                 assert_eq!(a.writes() + b.writes(), writes(2 * iters));
+                Sample { ns: per_op(elapsed, iters), parallelism: None }
+            }
+            Shape::Depth(d) => {
+                let held: Vec<H> = (0..d).map(|_| H::new()).collect();
+                let h = H::new();
+                let start = Instant::now();
+                at_depth(&held, &h, iters);
+                let elapsed = start.elapsed();
+                assert_eq!(h.writes(), writes(iters));
                 Sample { ns: per_op(elapsed, iters), parallelism: None }
             }
             Shape::Contended(threads) => {

@@ -3,7 +3,8 @@
 
 use crate::potential_deadlocks::analyse;
 use crate::report::{cycle_line, lock_label, order_cycle_line, thread_label};
-use lockprof_trace::schema::{Site, Trace};
+use lockprof_trace::Access;
+use lockprof_trace::schema::{OrderMode, Site, Trace};
 
 /// The kinds of findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -15,6 +16,9 @@ pub enum FindingKind {
     PotentialDeadlock,
     /// A cycle between lock classes (creation sites) that no instance cycle explains.
     PotentialClassDeadlock,
+    /// A cycle of lock orders that can close only through an acquisition with a timeout: it can
+    /// stall until the timeout, not hang.
+    PotentialStall,
     /// A wait longer than the watchdog's threshold (`LOCKPROF_WATCHDOG_MS`).
     LongWait,
     /// A wait on a condition variable while holding another lock.
@@ -23,10 +27,11 @@ pub enum FindingKind {
 
 impl FindingKind {
     /// Every kind, in report order.
-    pub const ALL: [FindingKind; 5] = [
+    pub const ALL: [FindingKind; 6] = [
         FindingKind::Deadlock,
         FindingKind::PotentialDeadlock,
         FindingKind::PotentialClassDeadlock,
+        FindingKind::PotentialStall,
         FindingKind::LongWait,
         FindingKind::CondvarWaitWhileHolding,
     ];
@@ -37,6 +42,7 @@ impl FindingKind {
             FindingKind::Deadlock => "deadlock",
             FindingKind::PotentialDeadlock => "potential-deadlock",
             FindingKind::PotentialClassDeadlock => "potential-deadlock-class",
+            FindingKind::PotentialStall => "potential-stall",
             FindingKind::LongWait => "long-wait",
             FindingKind::CondvarWaitWhileHolding => "condvar-wait-while-holding",
         }
@@ -54,6 +60,9 @@ impl FindingKind {
             FindingKind::PotentialClassDeadlock => {
                 "Locks created at these sites were nested in orders that form a cycle between the sites; instances that meet could deadlock."
             }
+            FindingKind::PotentialStall => {
+                "Locks were taken in orders that form a cycle, one of them with a timeout: had they run at the same time, they would have stalled until it expired."
+            }
             FindingKind::LongWait => {
                 "A thread waited for a lock or condition variable longer than the watchdog's threshold."
             }
@@ -66,10 +75,12 @@ impl FindingKind {
     /// Whether findings of this kind fail `lockprof check` by default.
     pub fn fails_by_default(self) -> bool {
         match self {
-            FindingKind::Deadlock | FindingKind::PotentialDeadlock => true,
-            FindingKind::PotentialClassDeadlock
-            | FindingKind::LongWait
-            | FindingKind::CondvarWaitWhileHolding => false,
+            FindingKind::Deadlock | FindingKind::PotentialDeadlock | FindingKind::PotentialClassDeadlock => {
+                true
+            }
+            FindingKind::PotentialStall | FindingKind::LongWait | FindingKind::CondvarWaitWhileHolding => {
+                false
+            }
         }
     }
 }
@@ -128,13 +139,22 @@ pub fn findings(trace: &Trace) -> Vec<Finding> {
     }
     let analysis = analyse(trace);
     for cycle in &analysis.potential {
+        let title = if cycle.edges.len() == 1 {
+            let lock = lock_label(trace, trace.lock_order[cycle.edges[0]].from);
+            format!(
+                "potential deadlock (re-entrant read): a thread reads {lock} again while it reads it; a writer queued in between blocks it"
+            )
+        } else {
+            format!(
+                "potential deadlock (lock-order inversion): {}{}",
+                order_cycle_line(trace, &cycle.edges),
+                also(cycle.others.len())
+            )
+        };
         all.push(Finding {
             kind: FindingKind::PotentialDeadlock,
-            title: format!(
-                "potential deadlock (lock-order inversion): {}",
-                order_cycle_line(trace, &cycle.edges)
-            ),
-            sites: order_sites(trace, &cycle.edges),
+            title,
+            sites: order_sites(trace, &cycle.edges, &cycle.modes),
         });
     }
     for cycle in &analysis.class_cycles {
@@ -142,11 +162,22 @@ pub fn findings(trace: &Trace) -> Vec<Finding> {
         all.push(Finding {
             kind: FindingKind::PotentialClassDeadlock,
             title: format!(
-                "potential deadlock between lock classes: locks created at {} → {}",
+                "potential deadlock between lock classes: locks created at {} → {}{}",
                 classes.join(" → "),
-                classes[0]
+                classes[0],
+                also(cycle.others.len())
             ),
-            sites: order_sites(trace, &cycle.edges),
+            sites: order_sites(trace, &cycle.edges, &cycle.modes),
+        });
+    }
+    for cycle in &analysis.stalls {
+        all.push(Finding {
+            kind: FindingKind::PotentialStall,
+            title: format!(
+                "lock-order cycle that can stall until a timeout: {}",
+                order_cycle_line(trace, &cycle.edges)
+            ),
+            sites: order_sites(trace, &cycle.edges, &cycle.modes),
         });
     }
     for wait in &trace.long_waits {
@@ -205,24 +236,56 @@ pub fn findings(trace: &Trace) -> Vec<Finding> {
     all
 }
 
-/// Both acquisition sites of every edge: where the first lock was taken, then the second.
-fn order_sites(trace: &Trace, edges: &[usize]) -> Vec<FindingSite> {
+/// ` (and 3 other orders among these locks)`, or nothing.
+fn also(others: usize) -> String {
+    match others {
+        0 => String::new(),
+        1 => " (and 1 other order among these locks)".to_owned(),
+        n => format!(" (and {n} other orders among these locks)"),
+    }
+}
+
+/// Both acquisition sites of every edge, in the mode that makes the cycle dangerous: where the
+/// second lock was taken, then the first.
+fn order_sites(trace: &Trace, edges: &[usize], modes: &[OrderMode]) -> Vec<FindingSite> {
     let mut sites = Vec::new();
-    for &e in edges {
+    for (&e, mode) in edges.iter().zip(modes) {
         let edge = &trace.lock_order[e];
-        let thread = thread_label(trace, edge.thread);
+        let thread = thread_label(trace, mode.thread);
         sites.push(FindingSite {
-            site: edge.to_site.clone(),
+            site: mode.to_site.clone(),
             role: format!(
-                "{thread} acquires {} while holding {}",
+                "{thread} acquires {}{} while holding {}{}",
                 lock_label(trace, edge.to),
-                lock_label(trace, edge.from)
+                mode_note(trace, edge.to, mode.to_access, mode.timed),
+                lock_label(trace, edge.from),
+                mode_note(trace, edge.from, mode.from_access, false)
             ),
         });
         sites.push(FindingSite {
-            site: edge.from_site.clone(),
-            role: format!("{thread} acquired {}", lock_label(trace, edge.from)),
+            site: mode.from_site.clone(),
+            role: format!(
+                "{thread} acquired {}{}",
+                lock_label(trace, edge.from),
+                mode_note(trace, edge.from, mode.from_access, false)
+            ),
         });
     }
     sites
+}
+
+/// ` (read)`, ` (write, with a timeout)`, or nothing for a mutex taken plainly.
+pub(crate) fn mode_note(trace: &Trace, lock: u64, access: Access, timed: bool) -> String {
+    let rw = trace.lock(lock).is_some_and(|l| l.kind == lockprof_trace::LockKind::RwLock);
+    let access = match access {
+        Access::Exclusive if rw => Some("write"),
+        Access::Exclusive => None,
+        other => Some(other.as_str()),
+    };
+    match (access, timed) {
+        (None, false) => String::new(),
+        (None, true) => " (with a timeout)".to_owned(),
+        (Some(a), false) => format!(" ({a})"),
+        (Some(a), true) => format!(" ({a}, with a timeout)"),
+    }
 }

@@ -15,6 +15,7 @@
 
 pub mod digraph;
 pub mod findings;
+pub mod order_rules;
 pub mod potential_deadlocks;
 pub mod report;
 

@@ -5,10 +5,13 @@
 
 use std::fmt::Write;
 
+use crate::findings::mode_note;
 use crate::potential_deadlocks::{Analysis, analyse};
 use lockprof_trace::Access;
 use lockprof_trace::LockKind;
-use lockprof_trace::schema::{CycleHop, Deadlock, LockContention, LockEntry, Stack, StackContention, Trace};
+use lockprof_trace::schema::{
+    CycleHop, Deadlock, LockContention, LockEntry, OrderMode, Stack, StackContention, Trace,
+};
 
 /// How many frames of a stack a report shows.
 pub const MAX_FRAMES: usize = 16;
@@ -201,9 +204,16 @@ fn render_stack(stack: &Stack, indent: &str, out: &mut String) {
     }
 }
 
-/// Renders the order edges of a cycle: for each, both acquisition sites and the stack.
-fn render_order_edges(trace: &Trace, edges: &[usize], out: &mut String) {
-    for (n, &e) in edges.iter().enumerate() {
+/// Renders the order edges of a cycle in the modes that make it dangerous: for each, both
+/// acquisition sites and the stack; then the other orders of the same set, briefly.
+fn render_order_edges(
+    trace: &Trace,
+    edges: &[usize],
+    modes: &[OrderMode],
+    others: &[usize],
+    out: &mut String,
+) {
+    for (n, (&e, mode)) in edges.iter().zip(modes).enumerate() {
         let edge = &trace.lock_order[e];
         let threads =
             if edge.threads == 1 { "1 thread".to_owned() } else { format!("{} threads", edge.threads) };
@@ -213,31 +223,52 @@ fn render_order_edges(trace: &Trace, edges: &[usize], out: &mut String) {
             n + 1,
             lock_label(trace, edge.from),
             lock_label(trace, edge.to),
-            thread_label(trace, edge.thread)
+            thread_label(trace, mode.thread)
         );
         let _ = writeln!(
             out,
-            "    {} {}\n             acquired at {}",
+            "    {}{} {}\n             acquired at {}",
             lock_label(trace, edge.from),
+            mode_note(trace, edge.from, mode.from_access, false),
             lock_origin(trace, edge.from),
-            edge.from_site
+            mode.from_site
         );
         let _ = writeln!(
             out,
-            "    {} {}\n             acquired at {}",
+            "    {}{} {}\n             acquired at {}",
             lock_label(trace, edge.to),
+            mode_note(trace, edge.to, mode.to_access, mode.timed),
             lock_origin(trace, edge.to),
-            edge.to_site
+            mode.to_site
         );
-        if let Some(stack) = edge.stack.and_then(|s| trace.stack(s)) {
+        if let Some(stack) = mode.stack.and_then(|s| trace.stack(s)) {
             let _ = writeln!(out, "    stack:");
             render_stack(stack, "      ", out);
         }
     }
+    if !others.is_empty() {
+        let _ = writeln!(out, "\n  other orders among these locks ({}):", others.len());
+        for &e in others.iter().take(MAX_OTHER_ORDERS) {
+            let edge = &trace.lock_order[e];
+            let _ = writeln!(
+                out,
+                "    {} then {} at {}",
+                lock_label(trace, edge.from),
+                lock_label(trace, edge.to),
+                edge.to_site
+            );
+        }
+        if others.len() > MAX_OTHER_ORDERS {
+            let _ = writeln!(out, "    ... {} more", others.len() - MAX_OTHER_ORDERS);
+        }
+    }
 }
 
-/// Renders the lock-order findings of `analysis`: potential deadlocks, suppressed cycles and
-/// class-level cycles.
+/// Other orders of a strongly connected set listed under its finding, at most.
+const MAX_OTHER_ORDERS: usize = 10;
+
+/// Renders the lock-order findings of `analysis`: potential deadlocks (one per strongly
+/// connected set of locks), cycles that can only stall, suppressed cycles and class-level cycles.
 fn render_lock_order(trace: &Trace, analysis: &Analysis, out: &mut String) {
     let n = analysis.potential.len();
     if n == 0 {
@@ -251,12 +282,24 @@ fn render_lock_order(trace: &Trace, analysis: &Analysis, out: &mut String) {
     }
     for cycle in &analysis.potential {
         let _ = writeln!(out);
-        let _ = writeln!(out, "POTENTIAL DEADLOCK: {}", order_cycle_line(trace, &cycle.edges));
-        let _ = writeln!(
-            out,
-            "  Run at the same time, these orders deadlock: each thread holds the first lock of its order and waits for the next."
-        );
-        render_order_edges(trace, &cycle.edges, out);
+        if cycle.edges.len() == 1 {
+            let lock = lock_label(trace, trace.lock_order[cycle.edges[0]].from);
+            let _ = writeln!(out, "POTENTIAL DEADLOCK: a thread reads {lock} again while it reads it");
+            let _ = writeln!(
+                out,
+                "  A writer that queues between the two reads waits for the first, and the second waits behind the writer."
+            );
+        } else {
+            let _ = writeln!(out, "POTENTIAL DEADLOCK: {}", order_cycle_line(trace, &cycle.edges));
+            let _ = writeln!(
+                out,
+                "  Run at the same time, these orders deadlock: each thread holds the first lock of its order and waits for the next."
+            );
+        }
+        if cycle.cycles > 1 {
+            let _ = writeln!(out, "  (the shortest of {} cycles among these locks)", cycle.cycles);
+        }
+        render_order_edges(trace, &cycle.edges, &cycle.modes, &cycle.others, out);
     }
     if !analysis.deadlocked.is_empty() {
         let n = analysis.deadlocked.len();
@@ -267,30 +310,53 @@ fn render_lock_order(trace: &Trace, analysis: &Analysis, out: &mut String) {
             if n == 1 { "is" } else { "are" }
         );
     }
-    for cycle in &analysis.suppressed {
-        let gates: Vec<String> = cycle.gates.iter().map(|&g| lock_label(trace, g)).collect();
+    for cycle in &analysis.stalls {
         let _ = writeln!(out);
-        let _ = writeln!(out, "suppressed: {}", order_cycle_line(trace, &cycle.edges));
+        let _ = writeln!(out, "can stall until the timeout: {}", order_cycle_line(trace, &cycle.edges));
         let _ = writeln!(
             out,
-            "  every order in this cycle was taken while holding {} (a gate lock), so they cannot run at the same time",
-            gates.join(" and ")
+            "  an order of this cycle is taken only with a timeout: run at the same time, the orders wait until it expires"
         );
+        render_order_edges(trace, &cycle.edges, &cycle.modes, &[], out);
+    }
+    for cycle in &analysis.suppressed {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "suppressed: {}", order_cycle_line(trace, &cycle.edges));
+        if !cycle.gates.is_empty() {
+            let gates: Vec<String> = cycle.gates.iter().map(|&g| lock_label(trace, g)).collect();
+            let _ = writeln!(
+                out,
+                "  every order in this cycle was taken while holding {} (a gate lock), so they cannot run at the same time",
+                gates.join(" and ")
+            );
+        } else if let Some((semaphore, needed, capacity)) = cycle.permits {
+            let _ = writeln!(
+                out,
+                "  every order in this cycle was taken while holding permits of {}: together they need {needed}, and it has {capacity}, so they cannot all run at the same time",
+                lock_label(trace, semaphore)
+            );
+        } else if let Some(lock) = cycle.dropped {
+            let _ = writeln!(
+                out,
+                "  {} was dropped before another order of this cycle was first taken, so the cycle can never close",
+                lock_label(trace, lock)
+            );
+        }
     }
     for cycle in &analysis.class_cycles {
         let classes: Vec<String> = cycle.classes.iter().map(ToString::to_string).collect();
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "potential deadlock between lock classes (informational): locks created at {} → {}",
+            "POTENTIAL DEADLOCK between lock classes: locks created at {} → {}",
             classes.join(" → "),
             classes[0]
         );
         let _ = writeln!(
             out,
-            "  No two instances formed a cycle in this run; instances that meet in these orders could deadlock."
+            "  No two instances formed a cycle in this run; instances that meet in these orders deadlock (as two tests that each build their own would, in one program)."
         );
-        render_order_edges(trace, &cycle.edges, out);
+        render_order_edges(trace, &cycle.edges, &cycle.modes, &cycle.others, out);
     }
     if analysis.truncated {
         let _ = writeln!(out, "\n(the lock-order graph is large: cycle enumeration stopped at its bounds)");
@@ -408,7 +474,15 @@ pub fn lock_short_label(trace: &Trace, id: u64) -> String {
 /// use lockprof_analysis::report::short_label;
 /// use lockprof_trace::{LockKind, schema::{LockEntry, Site}};
 /// let site = Site { file: "src/x.rs".into(), line: 12, column: 5 };
-/// let lock = LockEntry { id: 3, kind: LockKind::Mutex, site, name: Some("hot".into()) };
+/// let lock = LockEntry {
+///     id: 3,
+///     kind: LockKind::Mutex,
+///     site,
+///     name: Some("hot".into()),
+///     written: false,
+///     dropped: None,
+///     capacity: None,
+/// };
 /// assert_eq!(short_label(&lock), r#"#3 "hot" (src/x.rs:12)"#);
 /// ```
 pub fn short_label(lock: &LockEntry) -> String {
@@ -423,7 +497,15 @@ pub fn short_label(lock: &LockEntry) -> String {
 /// use lockprof_analysis::report::class_label;
 /// use lockprof_trace::{LockKind, schema::{LockEntry, Site}};
 /// let site = Site { file: "src/x.rs".into(), line: 12, column: 5 };
-/// let lock = LockEntry { id: 3, kind: LockKind::Mutex, site, name: None };
+/// let lock = LockEntry {
+///     id: 3,
+///     kind: LockKind::Mutex,
+///     site,
+///     name: None,
+///     written: false,
+///     dropped: None,
+///     capacity: None,
+/// };
 /// assert_eq!(class_label(&lock), "src/x.rs:12");
 /// ```
 pub fn class_label(lock: &LockEntry) -> String {
@@ -613,6 +695,9 @@ mod tests {
             kind: LockKind::Mutex,
             site: Site { file: "src/lib.rs".into(), line: 1, column: 1 },
             name: Some(name.clone()),
+            written: false,
+            dropped: None,
+            capacity: None,
         });
         trace.contention = Some(Contention {
             sample: 1,

@@ -12,7 +12,15 @@ fn site(file: &str, line: u32) -> Site {
 }
 
 fn lock(id: u64, line: u32, name: Option<&str>) -> LockEntry {
-    LockEntry { id, kind: LockKind::Mutex, site: site("src/lib.rs", line), name: name.map(Into::into) }
+    LockEntry {
+        id,
+        kind: LockKind::Mutex,
+        site: site("src/lib.rs", line),
+        name: name.map(Into::into),
+        written: false,
+        dropped: None,
+        capacity: None,
+    }
 }
 
 fn frames(function: &str) -> Vec<Frame> {
@@ -80,6 +88,9 @@ fn edge(from: u64, to: u64, line: u32, thread: u64, gates: &[u64]) -> OrderEdge 
         stack: None,
         gates: gates.to_vec(),
         threads: 1,
+        modes: vec![],
+        permit_gates: vec![],
+        seq: None,
     }
 }
 

@@ -29,12 +29,14 @@
 
 #![warn(missing_docs)]
 
+mod adjacency;
 pub mod async_holders;
 mod config;
 pub mod contention;
 mod deadlock;
 mod diag;
 mod episode;
+mod id_hash;
 mod liveness;
 mod local;
 mod lock_name;

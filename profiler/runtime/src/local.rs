@@ -1,23 +1,59 @@
 //! The per-thread state that the fast path touches, kept in one const-initialised thread-local
 //! with no destructor, so reaching it is a single thread-local address computation and never
-//! allocates: the thread's id, the stack of locks it holds, and a small cache of the lock-order
-//! edges it has already recorded.
+//! allocates: the thread's id, the stack of locks it holds with the running *chain key* of each
+//! prefix, and a small cache of the chains whose lock-order edges are already recorded.
 //!
-//! Everything here is plain `Cell`s, read and written only by the owning thread.
+//! Everything here is plain `Cell`s, read and written only by the owning thread. Holds deeper
+//! than the fixed array go to a bounded spill vector in a second thread-local (allocation only
+//! past [`MAX_HELD`] nested locks, never on the steady-state path of shallower nesting).
+//!
+//! # The chain cache (lockdep's)
+//!
+//! Each held entry carries `chain = step(chain below, lock id and access)`: a one-word key of
+//! the held stack up to it. Acquiring `B` under a stack whose top chain is `c` probes the cache
+//! for `step(c, B)`; a hit means this thread has already recorded every edge of exactly this
+//! stack into `B` with this access (and gate set: the held set is the same), so nothing is left
+//! to do. The cost is one multiply and one compare at any depth. A miss records the edges
+//! ([`crate::lock_order::record_edges`]) and then caches the key. Lock ids are never reused, so
+//! a cached key that names a dropped lock can never be probed again; it just ages out.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::tag;
 use lockprof_trace::Access;
 
-/// How many held locks a thread tracks. Deeper nesting is counted but not recorded (the order
-/// edges of the untracked locks are lost; nothing else is affected).
+/// How many held locks a thread keeps in its fixed array; deeper holds spill over.
 pub(crate) const MAX_HELD: usize = 32;
 
-/// Slots of the direct-mapped edge cache.
-const CACHE_SLOTS: usize = 64;
+/// Holds kept beyond [`MAX_HELD`], at most (memory stays bounded if a program forgets guards in
+/// a loop). Deeper holds still are counted and unwind correctly, but take no part in order edges
+/// or published held sets.
+pub(crate) const MAX_SPILL: usize = 4096;
+
+/// Slots of the direct-mapped chain cache (a power of two).
+const CHAIN_SLOTS: usize = 512;
+
+/// The chain key of the empty held stack.
+const CHAIN_SEED: u64 = 0x243F_6A88_85A3_08D3;
+
+/// The bit that marks a timed acquisition in a chain probe (above the tag's id and access bits,
+/// which is where permits would go; chains never include permits).
+pub(crate) const TIMED_BIT: u64 = 1 << 63;
+
+/// Extends a chain key by one hold (`key`: the hold's [`order_key`]). One rotate, xor and
+/// multiply; never 0, which marks an empty cache slot.
+#[inline]
+pub(crate) fn chain_step(chain: u64, key: u64) -> u64 {
+    ((chain.rotate_left(23) ^ key).wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1
+}
+
+/// A hold's identity for the chain: lock id and access, without permits.
+#[inline]
+pub(crate) fn order_key(tag: u64) -> u64 {
+    tag & tag::ID_AND_ACCESS
+}
 
 /// One lock the thread holds.
 #[derive(Clone, Copy)]
@@ -26,10 +62,12 @@ pub(crate) struct Held {
     pub tag: u64,
     /// Where the thread acquired it.
     pub at: &'static Location<'static>,
+    /// The chain key of the held stack up to and including this hold.
+    pub chain: u64,
 }
 
 impl Held {
-    const EMPTY: Held = Held { tag: 0, at: Location::caller() };
+    const EMPTY: Held = Held { tag: 0, at: Location::caller(), chain: CHAIN_SEED };
 
     /// The lock's id.
     #[inline]
@@ -51,30 +89,68 @@ impl Held {
 /// The fast-path state of one thread.
 pub(crate) struct Local {
     thread: Cell<u64>,
+    /// The thread was named in the trace's thread list (on its first recorded order edge).
+    named: Cell<bool>,
+    /// Holds, including spilled and uncounted ones.
     held_len: Cell<usize>,
     held: [Cell<Held>; MAX_HELD],
-    /// `(from, to)` order edges known to be recorded globally with no gate lock, so that taking
-    /// them again needs no further bookkeeping. `(0, 0)` is empty.
-    cache: [Cell<(u64, u64)>; CACHE_SLOTS],
+    /// Chain keys whose edges are recorded (0: empty).
+    chains: [Cell<u64>; CHAIN_SLOTS],
 }
 
 thread_local! {
     static LOCAL: Local = const {
         Local {
             thread: Cell::new(0),
+            named: Cell::new(false),
             held_len: Cell::new(0),
             held: [const { Cell::new(Held::EMPTY) }; MAX_HELD],
-            cache: [const { Cell::new((0, 0)) }; CACHE_SLOTS],
+            chains: [const { Cell::new(0) }; CHAIN_SLOTS],
         }
     };
+    /// Holds beyond [`MAX_HELD`], oldest first, at most [`MAX_SPILL`].
+    static SPILL: RefCell<Vec<Held>> = const { RefCell::new(Vec::new()) };
 }
 
 static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Runs `f` with the calling thread's state.
-#[inline]
+#[inline(always)]
 pub(crate) fn with<R>(f: impl FnOnce(&Local) -> R) -> R {
-    LOCAL.with(f)
+    // Only the address comes out of `LocalKey::with`: its closure stays tiny, so it is always
+    // inlined, and the fast path's inlining no longer depends on how big `f` is.
+    let local: *const Local = LOCAL.with(std::ptr::from_ref);
+    // SAFETY: `LOCAL` is const-initialised and has no destructor, so its storage is valid for
+    // the whole life of the calling thread, which outlives this call; the reference does not
+    // outlive `f`, and `Local` is not `Sync` (it is made of `Cell`s), so `f` cannot hand it to
+    // another thread.
+    f(unsafe { &*local })
+}
+
+/// [`Local::push_held`] past the fixed array (out of line: the fast path stays small enough to
+/// be inlined into the user's lock call).
+#[cold]
+#[inline(never)]
+fn push_spilled(local: &Local, tag: u64, at: &'static Location<'static>) {
+    let below = local.top_chain();
+    let n = local.held_len.get();
+    if n - MAX_HELD < MAX_SPILL {
+        with_spill(|s| s.push(Held { tag, at, chain: chain_step(below, order_key(tag)) }));
+    }
+    local.held_len.set(n + 1);
+}
+
+/// Runs `f` on the spill vector (empty if the thread's storage is being torn down).
+fn with_spill<R>(f: impl FnOnce(&mut Vec<Held>) -> R) -> R {
+    let mut f = Some(f);
+    let result = SPILL.try_with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => (f.take().expect("called once"))(&mut s),
+        Err(_) => (f.take().expect("called once"))(&mut Vec::new()),
+    });
+    match result {
+        Ok(r) => r,
+        Err(_) => (f.take().expect("not called yet"))(&mut Vec::new()),
+    }
 }
 
 impl Local {
@@ -96,14 +172,59 @@ impl Local {
         id
     }
 
+    /// Whether this is the first time the thread asks (and from now on, it is not): for work
+    /// done once per thread, such as naming it in the trace.
+    pub(crate) fn first_time_named(&self) -> bool {
+        !self.named.replace(true)
+    }
+
     /// Records that the thread now holds the lock of `tag`, acquired at `at`.
     #[inline]
     pub(crate) fn push_held(&self, tag: u64, at: &'static Location<'static>) {
         let n = self.held_len.get();
-        if let Some(slot) = self.held.get(n) {
-            slot.set(Held { tag, at });
+        if n < MAX_HELD {
+            let below = if n == 0 { CHAIN_SEED } else { self.held[n - 1].get().chain };
+            self.held[n].set(Held { tag, at, chain: chain_step(below, order_key(tag)) });
+            self.held_len.set(n + 1);
+        } else {
+            push_spilled(self, tag, at);
         }
-        self.held_len.set(n + 1);
+    }
+
+    /// The chain key of everything the thread holds (of the recorded holds).
+    #[inline]
+    pub(crate) fn top_chain(&self) -> u64 {
+        let n = self.held_len.get();
+        if n == 0 {
+            CHAIN_SEED
+        } else if n <= MAX_HELD {
+            self.held[n - 1].get().chain
+        } else {
+            self.spilled_top_chain()
+        }
+    }
+
+    #[cold]
+    fn spilled_top_chain(&self) -> u64 {
+        with_spill(|s| s.last().map(|h| h.chain)).unwrap_or_else(|| self.held[MAX_HELD - 1].get().chain)
+    }
+
+    /// Whether `chain` (a probe: the top chain extended by a new acquisition) is cached.
+    #[inline]
+    pub(crate) fn chain_cached(&self, chain: u64) -> bool {
+        self.chains[Self::chain_slot(chain)].get() == chain
+    }
+
+    /// Remembers that the edges of `chain` are recorded.
+    #[inline]
+    pub(crate) fn cache_chain(&self, chain: u64) {
+        self.chains[Self::chain_slot(chain)].set(chain);
+    }
+
+    #[inline]
+    fn chain_slot(chain: u64) -> usize {
+        // The multiply in `chain_step` mixes into the high bits.
+        (chain >> 55) as usize % CHAIN_SLOTS
     }
 
     /// Records that the thread released a hold whose [class key](class_key) is `key` (usually
@@ -128,55 +249,82 @@ impl Local {
     }
 
     /// Removes the most recent recorded hold that `matches` (or, if none does, one of the holds
-    /// deeper than [`MAX_HELD`], which are counted but not recorded).
+    /// too deep to be recorded), and recomputes the chain keys above it.
     #[cold]
+    #[inline(never)]
     fn remove_held(&self, matches: impl Fn(&Held) -> bool) {
         let n = self.held_len.get();
         if n == 0 {
             return;
         }
-        let stored = n.min(MAX_HELD);
-        if let Some(i) = (0..stored).rev().find(|&i| matches(&self.held[i].get())) {
-            for j in i..stored - 1 {
-                self.held[j].set(self.held[j + 1].get());
+        if n <= MAX_HELD {
+            // In place, without allocating: a semaphore's release comes this way every time.
+            let i = (0..n).rev().find(|&i| matches(&self.held[i].get())).unwrap_or(n - 1);
+            let mut chain = if i == 0 { CHAIN_SEED } else { self.held[i - 1].get().chain };
+            for j in i..n - 1 {
+                let h = self.held[j + 1].get();
+                chain = chain_step(chain, order_key(h.tag));
+                self.held[j].set(Held { chain, ..h });
             }
-            if n > MAX_HELD {
-                // The slot freed at the top belongs to an untracked hold: mark it unknown rather
-                // than leave a duplicate, which would claim a hold the thread no longer has.
-                self.held[stored - 1].set(Held::EMPTY);
+            self.held_len.set(n - 1);
+            return;
+        }
+        let mut all = self.held_vec_with_unknown();
+        let recorded = all.len();
+        if let Some(i) = (0..recorded).rev().find(|&i| matches(&all[i])) {
+            all.remove(i);
+            // The hold counted but not recorded (past the spill) keeps its place as unknown:
+            // never a duplicate claiming a hold the thread no longer has.
+            if n > recorded {
+                all.push(Held::EMPTY);
             }
+        } else if n <= recorded {
+            // Not found and nothing untracked: the release of a hold this stack never saw
+            // (recorded before the thread's storage went away); keep the count consistent.
+            all.pop();
         }
         self.held_len.set(n - 1);
+        self.store_held(&all);
+    }
+
+    /// The recorded holds (including unknown slots), oldest first.
+    fn held_vec_with_unknown(&self) -> Vec<Held> {
+        let n = self.held_len.get();
+        let mut all: Vec<Held> = self.held[..n.min(MAX_HELD)].iter().map(Cell::get).collect();
+        if n > MAX_HELD {
+            with_spill(|s| all.extend_from_slice(s));
+        }
+        all
+    }
+
+    /// Stores `all` (oldest first, at most the thread's recorded depth) as the held stack, with
+    /// fresh chain keys.
+    fn store_held(&self, all: &[Held]) {
+        let mut chain = CHAIN_SEED;
+        let mut spill = Vec::new();
+        for (i, h) in all.iter().enumerate() {
+            chain = chain_step(chain, order_key(h.tag));
+            let h = Held { chain, ..*h };
+            match self.held.get(i) {
+                Some(slot) => slot.set(h),
+                None => spill.push(h),
+            }
+        }
+        with_spill(|s| *s = spill);
     }
 
     /// The locks the thread holds (those recorded), oldest first.
-    #[inline]
-    pub(crate) fn held(&self) -> impl Iterator<Item = Held> + '_ {
+    pub(crate) fn held(&self) -> std::vec::IntoIter<Held> {
         // Tag 0 marks a slot whose hold is unknown (see `remove_held`); lock id 0 is never used.
-        self.held[..self.held_len.get().min(MAX_HELD)].iter().map(Cell::get).filter(|h| h.tag != 0)
+        let mut all = self.held_vec_with_unknown();
+        all.retain(|h| h.tag != 0);
+        all.into_iter()
     }
 
     /// Whether the thread holds any lock.
     #[inline]
     pub(crate) fn holds_any(&self) -> bool {
         self.held_len.get() != 0
-    }
-
-    #[inline]
-    fn cache_slot(from: u64, to: u64) -> usize {
-        let h = (from.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ to).wrapping_mul(0xD6E8_FEB8_6659_FD93);
-        (h >> 58) as usize % CACHE_SLOTS
-    }
-
-    /// Whether `from → to` is known to be recorded with no gate lock.
-    #[inline]
-    pub(crate) fn edge_cached(&self, from: u64, to: u64) -> bool {
-        self.cache[Self::cache_slot(from, to)].get() == (from, to)
-    }
-
-    /// Remembers that `from → to` is recorded with no gate lock.
-    pub(crate) fn cache_edge(&self, from: u64, to: u64) {
-        self.cache[Self::cache_slot(from, to)].set((from, to));
     }
 }
 
@@ -235,14 +383,40 @@ mod tests {
     }
 
     #[test]
-    fn nesting_deeper_than_tracked_is_counted_and_unwinds() {
+    fn nesting_deeper_than_the_array_spills_over_and_unwinds() {
         std::thread::spawn(|| {
             let at = Location::caller();
-            let depth = MAX_HELD as u64 + 5;
+            let depth = MAX_HELD as u64 * 2;
             with(|l| (1..=depth).for_each(|id| l.push_held(id, at)));
-            assert_eq!(held_ids().len(), MAX_HELD);
-            with(|l| (1..=depth).rev().for_each(|id| l.pop_held(id)));
+            assert_eq!(held_ids(), (1..=depth).collect::<Vec<_>>());
+            with(|l| l.pop_held(5)); // out of order, across the array and the spill
+            assert_eq!(held_ids().len(), depth as usize - 1);
+            assert!(!held_ids().contains(&5));
+            with(|l| (1..=depth).rev().filter(|&id| id != 5).for_each(|id| l.pop_held(id)));
             assert!(!with(Local::holds_any));
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn the_chain_key_names_the_held_stack_whatever_the_way_it_was_reached() {
+        std::thread::spawn(|| {
+            let at = Location::caller();
+            let direct = with(|l| {
+                l.push_held(1, at);
+                l.push_held(3, at);
+                l.top_chain()
+            });
+            with(|l| {
+                l.pop_held(3);
+                l.push_held(2, at);
+                l.push_held(3, at);
+                l.pop_held(2); // out of order: the chain of [1, 3] is recomputed
+                assert_eq!(l.top_chain(), direct);
+                l.pop_held(3);
+                l.pop_held(1);
+            });
         })
         .join()
         .unwrap();
@@ -267,16 +441,17 @@ mod tests {
     }
 
     #[test]
-    fn an_overflowed_stack_never_keeps_a_duplicate() {
+    fn a_stack_deeper_than_kept_never_keeps_a_duplicate() {
         std::thread::spawn(|| {
             let at = Location::caller();
-            let depth = MAX_HELD as u64 + 1; // locks 1..=33; 33 is counted, not recorded
+            let kept = (MAX_HELD + MAX_SPILL) as u64;
+            let depth = kept + 1; // the last one is counted, not recorded
             with(|l| {
                 (1..=depth).for_each(|id| l.push_held(id, at));
                 l.pop_held(1); // out of order: everything shifts down one
-                l.pop_held(32);
+                l.pop_held(kept);
                 let ids: Vec<u64> = l.held().map(|h| h.lock()).collect();
-                assert_eq!(ids, (2..=31).collect::<Vec<_>>(), "no phantom 32, nothing twice");
+                assert_eq!(ids, (2..kept).collect::<Vec<_>>(), "no phantom, nothing twice");
             });
         })
         .join()
@@ -284,13 +459,14 @@ mod tests {
     }
 
     #[test]
-    fn edge_cache_remembers_exact_pairs() {
+    fn the_chain_cache_remembers_exact_chains() {
         std::thread::spawn(|| {
             with(|l| {
-                assert!(!l.edge_cached(1, 2));
-                l.cache_edge(1, 2);
-                assert!(l.edge_cached(1, 2));
-                assert!(!l.edge_cached(2, 1));
+                let probe = chain_step(l.top_chain(), 7);
+                assert!(!l.chain_cached(probe));
+                l.cache_chain(probe);
+                assert!(l.chain_cached(probe));
+                assert!(!l.chain_cached(chain_step(l.top_chain(), 8)));
             });
         })
         .join()

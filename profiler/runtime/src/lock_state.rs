@@ -6,7 +6,7 @@
 
 use std::panic::Location;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use std::sync::Arc;
 
@@ -22,6 +22,13 @@ mod hold;
 
 /// The holder word: thread id in the low 60 bits, access code in the high 4.
 const OWNER_ACCESS_SHIFT: u32 = 60;
+
+/// [`LockState::flags`]: a reader-writer lock was taken for writing (told to the registry).
+const WRITTEN: u8 = 1;
+/// [`LockState::flags`]: a semaphore's capacity was told to the registry.
+const CAPACITY_NOTED: u8 = 2;
+/// [`LockState::flags`]: a semaphore's use as a signal was told to the registry.
+const SIGNAL_NOTED: u8 = 4;
 
 /// The largest outstanding-permit count kept exactly; larger counts are stored as this, and the
 /// detector then never relies on them.
@@ -73,6 +80,9 @@ pub struct LockState {
     /// Reader-writer locks: how many timed exclusive attempts are in flight (a writer that may
     /// give up, so readers queued behind it are not provably stuck).
     permits: AtomicU64,
+    /// What the registry has been told once in the lock's life ([`WRITTEN`], ...), so that it
+    /// is told only once.
+    flags: AtomicU8,
     site: &'static Location<'static>,
     name: Option<LockName>,
     kind: LockKind,
@@ -90,6 +100,7 @@ impl LockState {
             waited_since: AtomicU64::new(0),
             waiters: AtomicU32::new(0),
             permits: AtomicU64::new(0),
+            flags: AtomicU8::new(0),
             site: Location::caller(),
             name,
             kind,
@@ -127,6 +138,34 @@ impl LockState {
         let outstanding = u64::from(outstanding.min(SATURATED_OUTSTANDING));
         let word = u64::from(available) | (outstanding << 32) | (u64::from(signal) << 63);
         self.permits.store(word, Ordering::Release);
+        let id = self.id.load(Ordering::Relaxed);
+        let flags = self.flags.load(Ordering::Relaxed);
+        if id != 0 && (flags & CAPACITY_NOTED == 0 || (signal && flags & SIGNAL_NOTED == 0)) {
+            self.note_capacity(id, available.saturating_add(outstanding as u32), signal);
+        }
+    }
+
+    /// Tells the registry a semaphore's capacity (the lock-order analysis needs it to know
+    /// that a cycle needs more permits than there are), or that it has none fixed (a signal).
+    #[cold]
+    fn note_capacity(&self, id: u64, capacity: u32, signal: bool) {
+        self.flags.fetch_or(CAPACITY_NOTED | if signal { SIGNAL_NOTED } else { 0 }, Ordering::Relaxed);
+        crate::locks::note_capacity(id, (!signal).then_some(capacity));
+    }
+
+    /// Reader-writer locks: notes that the lock is being taken for writing, the first time.
+    #[inline]
+    pub(crate) fn note_written(&self, id: u64) {
+        if self.kind == LockKind::RwLock && self.flags.load(Ordering::Relaxed) & WRITTEN == 0 {
+            self.first_write(id);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn first_write(&self, id: u64) {
+        self.flags.fetch_or(WRITTEN, Ordering::Relaxed);
+        crate::locks::note_written(id);
     }
 
     /// Runs a timed acquisition attempt. On a reader-writer lock, an exclusive or upgradable one is

@@ -6,6 +6,9 @@ use lockprof_trace::Access;
 const ID_BITS: u32 = 40;
 const ID_MASK: u64 = (1 << ID_BITS) - 1;
 
+/// The bits of a tag that say which lock and how, without the permit count.
+pub(crate) const ID_AND_ACCESS: u64 = (1 << (ID_BITS + 4)) - 1;
+
 /// The largest permit count a tag keeps; larger counts are stored as this (saturated), and
 /// the detector does not rely on them.
 pub(crate) const MAX_PERMITS: u32 = 0xF_FFFF;

@@ -69,7 +69,10 @@
 //! 1. *An untimed episode ends only by acquiring its lock*, and a thread acquires nothing else
 //!    and releases nothing during an episode: it sits in the raw lock's blocking call. So the set
 //!    of locks a thread holds is frozen for the duration of each of its episodes, and equal to
-//!    the copy it published. A *read* episode ends atomically with its acquisition: the reader
+//!    the copy it published (or a superset of it, for a thread nested deeper than the held
+//!    stack keeps, 32 + 4,096: the deepest holds are left out of the copy; what follows only
+//!    uses that every hold in a copy is real, so a copy that omits holds can miss a deadlock,
+//!    never make one up). A *read* episode ends atomically with its acquisition: the reader
 //!    gives back the read its blocking call took and takes it again with a try under its slot's
 //!    mutex, clearing the slot there. So a reader that holds the lock is never seen waiting
 //!    for it, except for that given-back read, which no justification counts (it is in no

@@ -25,8 +25,8 @@ use crate::lock_kind::LockKind;
 use crate::policy::DeadlockPolicy;
 use crate::schema::{
     CondvarWaitWhileHolding, Contention, CycleHop, Deadlock, Frame, LockContention, LockEntry, LongWait,
-    OrderEdge, Process, Site, SpanKind, Stack, StackContention, ThreadEntry, Timeline, TimelineSpan, Trace,
-    WriteReason,
+    OrderEdge, OrderMode, Process, Site, SpanKind, Stack, StackContention, ThreadEntry, Timeline,
+    TimelineSpan, Trace, WriteReason,
 };
 
 /// Writes `trace` as pretty-printed JSON to `out`, in pieces of about [`CHUNK`] bytes (so a large
@@ -248,6 +248,15 @@ impl<W: Write + ?Sized> Json<'_, W> {
         self.str("kind", kind(l.kind));
         self.site("site", &l.site);
         self.opt_str("name", l.name.as_deref());
+        if l.written {
+            self.bool("written", true);
+        }
+        if let Some(dropped) = l.dropped {
+            self.num("dropped", dropped);
+        }
+        if let Some(capacity) = l.capacity {
+            self.num("capacity", capacity);
+        }
     }
 
     fn thread(&mut self, t: &ThreadEntry) {
@@ -304,6 +313,30 @@ impl<W: Write + ?Sized> Json<'_, W> {
         }
         self.close(']');
         self.num("threads", e.threads);
+        if !e.modes.is_empty() {
+            self.array("modes", &e.modes, Self::order_mode);
+        }
+        if !e.permit_gates.is_empty() {
+            self.array("permit_gates", &e.permit_gates, |w, g| {
+                w.num("semaphore", g.semaphore);
+                w.num("permits", g.permits);
+            });
+        }
+        if let Some(seq) = e.seq {
+            self.num("seq", seq);
+        }
+    }
+
+    fn order_mode(&mut self, m: &OrderMode) {
+        self.access("from_access", m.from_access);
+        self.access("to_access", m.to_access);
+        if m.timed {
+            self.bool("timed", true);
+        }
+        self.site("from_site", &m.from_site);
+        self.site("to_site", &m.to_site);
+        self.num("thread", m.thread);
+        self.opt_num("stack", m.stack);
     }
 
     fn long_wait(&mut self, l: &LongWait) {

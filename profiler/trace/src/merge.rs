@@ -36,8 +36,8 @@ use std::collections::HashMap;
 use crate::LockKind;
 use crate::schema::{
     CondvarWaitWhileHolding, Contention, CycleHop, Deadlock, Frame, LockContention, LockEntry, LongWait,
-    OrderEdge, Process, Site, Stack, StackContention, TRACE_FORMAT, TRACE_VERSION, ThreadEntry, Timeline,
-    TimelineSpan, Trace, WriteReason,
+    OrderEdge, OrderMode, PermitGate, Process, Site, Stack, StackContention, TRACE_FORMAT, TRACE_VERSION,
+    ThreadEntry, Timeline, TimelineSpan, Trace, WriteReason,
 };
 
 /// The first element of the merged trace's `process.command`.
@@ -267,20 +267,39 @@ impl Merger {
     }
 
     fn add_locks(&mut self, locks: &[LockEntry], ids: &mut IdMap) {
+        let epoch = self.epoch();
         let mut count: HashMap<Identity, usize> = HashMap::new();
-        for LockEntry { id: _, kind, site, name } in locks {
+        for LockEntry { id: _, kind, site, name, .. } in locks {
             *count.entry((*kind, site.clone(), name.clone())).or_default() += 1;
         }
-        for LockEntry { id, kind, site, name } in locks {
+        for LockEntry { id, kind, site, name, written, dropped, capacity } in locks {
             let identity = (*kind, site.clone(), name.clone());
             let new_entry = |merged: &mut Vec<LockEntry>| {
                 let new = merged.len() as u64 + 1;
-                merged.push(LockEntry { id: new, kind: *kind, site: site.clone(), name: name.clone() });
+                merged.push(LockEntry {
+                    id: new,
+                    kind: *kind,
+                    site: site.clone(),
+                    name: name.clone(),
+                    written: *written,
+                    dropped: dropped.map(|d| d | epoch),
+                    capacity: *capacity,
+                });
                 new
             };
             let new = if count[&identity] == 1 {
                 match self.shared_locks.get(&identity) {
-                    Some(&shared) => shared,
+                    Some(&shared) => {
+                        // One lock across processes: written if written anywhere; a drop in
+                        // one process says nothing of the others, so it is forgotten.
+                        let merged = &mut self.locks[shared as usize - 1];
+                        merged.written |= *written;
+                        merged.dropped = None;
+                        if merged.capacity != *capacity {
+                            merged.capacity = None;
+                        }
+                        shared
+                    }
                     None => {
                         let new = new_entry(&mut self.locks);
                         self.shared_locks.insert(identity, new);
@@ -292,6 +311,12 @@ impl Merger {
             };
             ids.locks.insert(*id, new);
         }
+    }
+
+    /// The high bits that keep the current input's sequence numbers (edges' firsts, locks'
+    /// drops) in a range of their own: they compare only within one process.
+    fn epoch(&self) -> u64 {
+        (self.labels.len() as u64) << 48
     }
 
     fn map_deadlock(&mut self, deadlock: &Deadlock, ids: &mut IdMap) -> Deadlock {
@@ -336,18 +361,63 @@ impl Merger {
     }
 
     fn add_edge(&mut self, edge: &OrderEdge, ids: &mut IdMap) {
-        let OrderEdge { from, to, from_site, to_site, from_access, to_access, thread, stack, gates, threads } =
-            edge;
+        let OrderEdge {
+            from,
+            to,
+            from_site,
+            to_site,
+            from_access,
+            to_access,
+            thread,
+            stack,
+            gates,
+            threads,
+            modes,
+            permit_gates,
+            seq,
+        } = edge;
+        let epoch = self.epoch();
         let from = self.lock(ids, *from);
         let to = self.lock(ids, *to);
         let gates: Vec<u64> = gates.iter().map(|&g| self.lock(ids, g)).collect();
+        let permit_gates: Vec<PermitGate> = permit_gates
+            .iter()
+            .map(|g| PermitGate { semaphore: self.lock(ids, g.semaphore), permits: g.permits })
+            .collect();
+        let modes: Vec<OrderMode> = modes
+            .iter()
+            .map(|m| OrderMode {
+                thread: self.thread(ids, m.thread),
+                stack: m.stack.map(|s| self.stack(ids, s)),
+                ..m.clone()
+            })
+            .collect();
         match self.edge_index.get(&(from, to)) {
             Some(&i) => {
                 let merged = &mut self.lock_order[i];
                 merged.gates.retain(|g| gates.contains(g));
+                merged.permit_gates.retain_mut(|g| {
+                    match permit_gates.iter().find(|p| p.semaphore == g.semaphore) {
+                        Some(p) => {
+                            g.permits = g.permits.min(p.permits);
+                            true
+                        }
+                        None => false,
+                    }
+                });
                 merged.from_access = merged.from_access.min(*from_access);
                 merged.to_access = merged.to_access.min(*to_access);
                 merged.threads = merged.threads.saturating_add(*threads);
+                for m in modes {
+                    let same = |n: &OrderMode| {
+                        (n.from_access, n.to_access, n.timed) == (m.from_access, m.to_access, m.timed)
+                    };
+                    if !merged.modes.iter().any(same) {
+                        merged.modes.push(m);
+                    }
+                }
+                // Taken in several processes: its first is not comparable with one drop.
+                merged.seq = None;
             }
             None => {
                 let edge = OrderEdge {
@@ -361,6 +431,9 @@ impl Merger {
                     stack: stack.map(|s| self.stack(ids, s)),
                     gates,
                     threads: *threads,
+                    modes,
+                    permit_gates,
+                    seq: seq.map(|q| q | epoch),
                 };
                 self.edge_index.insert((from, to), self.lock_order.len());
                 self.lock_order.push(edge);

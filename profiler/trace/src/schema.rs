@@ -126,6 +126,18 @@ pub struct LockEntry {
     pub site: Site,
     /// The name it was given, if any.
     pub name: Option<String>,
+    /// Reader-writer locks: whether anyone ever took it for writing (a read that can only wait
+    /// for writers never waits on a lock nobody writes). Absent: not known to be written.
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "is_false"))]
+    pub written: bool,
+    /// When it was dropped, on the clock of [`OrderEdge::seq`] (absent: alive at the end, or
+    /// not known). Kept for dropped locks on a lock-order cycle.
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub dropped: Option<u64>,
+    /// Semaphores: how many permits it has in all (absent: unknown, or it was used as a signal
+    /// with `add_permits`).
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub capacity: Option<u32>,
 }
 
 /// A thread.
@@ -234,6 +246,71 @@ pub struct OrderEdge {
     pub gates: Vec<u64>,
     /// How many distinct threads took this edge.
     pub threads: u64,
+    /// The first occurrence of each way the edge was taken (how `from` was held, how `to` was
+    /// taken, with or without a timeout), first occurrence first. Absent in older traces: then
+    /// the edge's own fields are its one mode.
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Vec::is_empty"))]
+    pub modes: Vec<OrderMode>,
+    /// Semaphores held on every occurrence, with the fewest permits held of each.
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Vec::is_empty"))]
+    pub permit_gates: Vec<PermitGate>,
+    /// When the edge was first taken: a sequence number shared with [`LockEntry::dropped`]
+    /// within one process (merged traces keep each input's numbers in a range of their own).
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub seq: Option<u64>,
+}
+
+/// One way a lock-order edge was taken, at its first occurrence.
+///
+/// ```
+/// use lockprof_trace::Access;
+/// use lockprof_trace::schema::{OrderMode, Site};
+/// let m = OrderMode {
+///     from_access: Access::Shared,
+///     to_access: Access::Exclusive,
+///     timed: false,
+///     from_site: Site { file: "src/a.rs".into(), line: 3, column: 9 },
+///     to_site: Site { file: "src/a.rs".into(), line: 4, column: 9 },
+///     thread: 1,
+///     stack: None,
+/// };
+/// assert!(!m.timed);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
+pub struct OrderMode {
+    /// How `from` was held.
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Access::is_exclusive"))]
+    pub from_access: Access,
+    /// How `to` was taken.
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Access::is_exclusive"))]
+    pub to_access: Access,
+    /// Whether `to` was taken with a timeout (`try_lock_for`): such a wait ends by itself.
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "is_false"))]
+    pub timed: bool,
+    /// Where `from` was acquired.
+    pub from_site: Site,
+    /// Where `to` was acquired.
+    pub to_site: Site,
+    /// The thread.
+    pub thread: u64,
+    /// Its stack when it acquired `to` (an id in `stacks`).
+    pub stack: Option<u32>,
+}
+
+/// A semaphore held on every occurrence of an edge.
+///
+/// ```
+/// let g = lockprof_trace::schema::PermitGate { semaphore: 3, permits: 1 };
+/// assert_eq!(g.permits, 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
+pub struct PermitGate {
+    /// The semaphore's lock id.
+    pub semaphore: u64,
+    /// The fewest permits of it held on an occurrence.
+    pub permits: u32,
 }
 
 /// A wait that outlasted the watchdog's threshold.

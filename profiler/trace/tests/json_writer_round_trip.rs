@@ -28,6 +28,9 @@ fn full_trace(reason: WriteReason) -> Trace {
             kind,
             site: site(i as u32),
             name: (i % 2 == 0).then(|| format!("lock \"{i}\"\\\n\t\u{1} ünï")),
+            written: i % 2 == 1,
+            dropped: (i % 3 == 0).then_some(i as u64 + 40),
+            capacity: (i % 4 == 0).then_some(i as u32 + 3),
         })
         .collect();
     let hop = |thread, holds, waits_for, hold_access, wait_access, permits: u32, queued| CycleHop {
@@ -91,6 +94,28 @@ fn full_trace(reason: WriteReason) -> Trace {
             stack: Some(1),
             gates: vec![3, 4],
             threads: 2,
+            modes: vec![
+                OrderMode {
+                    from_access: Access::Shared,
+                    to_access: Access::Exclusive,
+                    timed: false,
+                    from_site: site(20),
+                    to_site: site(21),
+                    thread: 2,
+                    stack: Some(1),
+                },
+                OrderMode {
+                    from_access: Access::Exclusive,
+                    to_access: Access::Upgradable,
+                    timed: true,
+                    from_site: site(22),
+                    to_site: site(23),
+                    thread: 1,
+                    stack: None,
+                },
+            ],
+            permit_gates: vec![PermitGate { semaphore: 4, permits: 2 }],
+            seq: Some(7),
         }],
         lock_order_dropped: 5,
         long_waits: vec![

@@ -22,8 +22,9 @@ impl LockState {
     /// bookkeeping: lock-order edges from the locks the thread holds, deadlock detection if it
     /// has to wait, and the record of the new holder.
     ///
-    /// The straight-line path (an already-registered lock, nothing else held, free) is a raw
-    /// `try_acquire` and a few plain stores; everything else is out of line.
+    /// The straight-line path (an already-registered lock, free, taken with nothing else held or
+    /// under a held stack that has taken it before) is a raw `try_acquire`, a chain-cache probe
+    /// and a few plain stores; everything else is out of line.
     ///
     /// # Panics
     /// Under `LOCKPROF_ON_DEADLOCK=panic` (the default) when this wait closes a deadlock, and
@@ -40,11 +41,16 @@ impl LockState {
     ///
     /// # Panics
     /// As [`LockState::lock`].
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn lock_as<R: RawLock>(&self, at: &'static Location<'static>, raw: &R, access: Access, permits: u32) {
         let id = self.id.load(Ordering::Acquire);
-        if id != 0 && !local::with(local::Local::holds_any) && raw.try_acquire() {
+        // Nothing held, or a held stack whose edges into this lock are recorded (one probe of
+        // the chain cache, at any depth): no bookkeeping beyond the holder's record.
+        if id != 0
+            && local::with(|l| !l.holds_any() || crate::lock_order::recorded(l, id, access))
+            && raw.try_acquire()
+        {
             self.hold_acquired(id, at, access, permits);
         } else {
             self.lock_slow(at, raw, access, permits);
@@ -57,7 +63,7 @@ impl LockState {
     #[track_caller]
     fn lock_slow(&self, at: &'static Location<'static>, raw: &dyn RawLock, access: Access, permits: u32) {
         let id = self.registered_id();
-        self.record_order(id, access, at);
+        self.record_order(id, access, false, at);
         if !raw.try_acquire() {
             self.wait_profiled(id, at, raw, access, permits);
         }
@@ -89,17 +95,35 @@ impl LockState {
         crate::contention::record_wait(id, waited, episode_stack, start_ns);
     }
 
-    /// Records the order edges from every held lock to this one (taken with `access`).
+    /// Records the order edges from every held lock to this one (taken with `access`, with a
+    /// timeout if `timed`): one chain-cache probe when this held stack has taken it before.
     #[inline]
     #[track_caller]
-    fn record_order(&self, id: u64, access: Access, at: &'static Location<'static>) {
-        if local::with(|l| crate::lock_order::needs_recording(l, id, access)) {
+    fn record_order(&self, id: u64, access: Access, timed: bool, at: &'static Location<'static>) {
+        if let Some(probe) = local::with(|l| crate::lock_order::needs_recording(l, id, access, timed)) {
             // Outside the thread-local closure, so that `#[track_caller]` points a panic at the
             // user's lock call.
-            if let Some(inversion) = crate::lock_order::record_edges(id, access, at) {
+            if let Some(inversion) = Self::record_order_slow(id, access, timed, at, probe) {
                 std::panic::panic_any(inversion);
             }
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_order_slow(
+        id: u64,
+        access: Access,
+        timed: bool,
+        at: &'static Location<'static>,
+        probe: u64,
+    ) -> Option<String> {
+        // Never recursively: a lock taken by the profiler's own machinery is not recorded.
+        let _reentry = crate::threads::enter_profiler()?;
+        if local::with(local::Local::first_time_named) {
+            crate::threads::note_current(local::current_thread_id());
+        }
+        crate::lock_order::record_edges(id, access, timed, at, probe)
     }
 
     /// Acquires `raw` within `timeout` (a timed acquisition such as `try_lock_for`). Records
@@ -118,7 +142,7 @@ impl LockState {
         timeout: std::time::Duration,
     ) -> bool {
         let id = self.registered_id();
-        self.record_order(id, access, at);
+        self.record_order(id, access, true, at);
         let counted =
             self.kind == LockKind::RwLock && matches!(access, Access::Exclusive | Access::Upgradable);
         if counted {
@@ -165,7 +189,7 @@ impl LockState {
     }
 
     /// Records the calling thread as a holder (acquired at `at`).
-    #[inline]
+    #[inline(always)]
     fn acquired_as(&self, id: u64, at: &'static Location<'static>, access: Access, permits: u32) {
         if let Some(stats) = self.stats() {
             stats.count_acquisition(access == Access::Exclusive);
@@ -182,11 +206,14 @@ impl LockState {
             }
             l.push_held(crate::tag::make(id, access, permits), at);
         });
+        if access == Access::Exclusive {
+            self.note_written(id);
+        }
     }
 
     /// [`LockState::acquired_as`] for an acquisition that starts a hold (every one but a
     /// re-entry or an upgrade, which continue the hold they are part of).
-    #[inline]
+    #[inline(always)]
     fn hold_acquired(&self, id: u64, at: &'static Location<'static>, access: Access, permits: u32) {
         self.acquired_as(id, at, access, permits);
         self.hold_starts(access);

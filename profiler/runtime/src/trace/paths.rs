@@ -85,7 +85,15 @@ mod tests {
     fn trace(site: &str, frames: Vec<Frame>) -> Trace {
         let mut trace = Trace::empty(WriteReason::Exit);
         let site = Site { file: site.into(), line: 3, column: 1 };
-        trace.locks.push(LockEntry { id: 1, kind: LockKind::Mutex, site, name: None });
+        trace.locks.push(LockEntry {
+            id: 1,
+            kind: LockKind::Mutex,
+            site,
+            name: None,
+            written: false,
+            dropped: None,
+            capacity: None,
+        });
         trace.stacks.push(Stack { id: 0, frames });
         trace
     }

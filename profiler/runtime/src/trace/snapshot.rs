@@ -10,7 +10,8 @@ use crate::wait_for_graph::{Blocks, Member};
 use lockprof_trace::Access;
 use lockprof_trace::schema::{
     CondvarWaitWhileHolding, Contention, CycleHop, Deadlock, Frame, LockContention, LockEntry, LongWait,
-    OrderEdge, Site, Stack, StackContention, ThreadEntry, Timeline, TimelineSpan, Trace, WriteReason,
+    OrderEdge, OrderMode, PermitGate, Site, Stack, StackContention, ThreadEntry, Timeline, TimelineSpan,
+    Trace, WriteReason,
 };
 
 /// Interns stacks: the same captured stack (by pointer) or the same frames get one id.
@@ -38,6 +39,44 @@ impl Stacks {
     }
 }
 
+/// An edge of the order graph as the trace has it: its first mode in the edge's own fields,
+/// with the strongest accesses of all.
+fn order_edge(e: &crate::lock_order::EdgeRecord, stacks: &mut Stacks) -> OrderEdge {
+    let modes: Vec<OrderMode> = e
+        .modes
+        .iter()
+        .map(|m| OrderMode {
+            from_access: m.from_access,
+            to_access: m.to_access,
+            timed: m.timed,
+            from_site: Site::from_location(m.from_at),
+            to_site: Site::from_location(m.to_at),
+            thread: m.thread,
+            stack: Some(stacks.intern(&m.stack)),
+        })
+        .collect();
+    let first = &modes[0];
+    OrderEdge {
+        from: e.from,
+        to: e.to,
+        from_site: first.from_site.clone(),
+        to_site: first.to_site.clone(),
+        from_access: modes.iter().map(|m| m.from_access).min().unwrap_or_default(),
+        to_access: modes.iter().map(|m| m.to_access).min().unwrap_or_default(),
+        thread: first.thread,
+        stack: first.stack,
+        gates: e.gates.clone(),
+        threads: e.threads.len() as u64,
+        permit_gates: e
+            .permit_gates
+            .iter()
+            .map(|&(semaphore, permits)| PermitGate { semaphore, permits })
+            .collect(),
+        seq: Some(e.seq),
+        modes,
+    }
+}
+
 /// A trace of everything recorded so far.
 pub(crate) fn take(reason: WriteReason) -> Trace {
     let mut trace = Trace::empty(reason);
@@ -50,21 +89,7 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
         trace.lock_order_dropped = graph.dropped;
         drop(graph); // symbolising is slow; do not hold up threads recording new edges
         edges.sort_by_key(|e| (e.from, e.to));
-        trace.lock_order = edges
-            .iter()
-            .map(|e| OrderEdge {
-                from: e.from,
-                to: e.to,
-                from_site: Site::from_location(e.from_at),
-                to_site: Site::from_location(e.to_at),
-                from_access: e.from_access,
-                to_access: e.to_access,
-                thread: e.thread,
-                stack: Some(stacks.intern(&e.stack)),
-                gates: e.gates.clone(),
-                threads: e.threads.len() as u64,
-            })
-            .collect();
+        trace.lock_order = edges.iter().map(|e| order_edge(e, &mut stacks)).collect();
     }
 
     let long_waits = crate::records::long_waits().lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -168,12 +193,17 @@ pub(crate) fn sites_only(reason: WriteReason) -> Trace {
 
 /// The lock and thread tables, with every thread the trace refers to.
 fn registry_sections(trace: &mut Trace) {
+    // Dropped locks the order graph keeps, with when they were dropped.
+    let drops = crate::lock_order::graph().drops.clone();
     trace.locks = crate::locks::registry().collect(|&id, entry| {
         Some(LockEntry {
             id,
             kind: entry.kind,
             site: Site::from_location(entry.site),
             name: entry.name.as_deref().map(str::to_owned),
+            written: entry.written,
+            dropped: drops.get(&id).copied(),
+            capacity: entry.capacity,
         })
     });
     trace.locks.sort_by_key(|l| l.id);
