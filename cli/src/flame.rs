@@ -89,7 +89,8 @@ pub fn with_vanished(merged: &str) -> (String, usize) {
     (out, vanished)
 }
 
-fn xml_escape(text: &str) -> String {
+/// `text` escaped for SVG (XML) text: `<`, `>`, `&`, `"` and `'`.
+pub(crate) fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

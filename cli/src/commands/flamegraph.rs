@@ -125,24 +125,9 @@ pub fn empty_svg(out: &mut dyn Write, title: &str, message: &str) -> io::Result<
             "<text x=\"600\" y=\"70\" text-anchor=\"middle\" font-family=\"Verdana\" font-size=\"12\">{}</text>\n",
             "</svg>\n"
         ),
-        xml_escape(&printable(title)),
-        xml_escape(&printable(message))
+        flame::xml_escape(&printable(title)),
+        flame::xml_escape(&printable(message))
     )
-}
-
-fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// `1 stack`, `2 stacks`.
