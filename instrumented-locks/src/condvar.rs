@@ -6,7 +6,7 @@ use std::panic::Location;
 use std::sync::{LockResult, PoisonError, WaitTimeoutResult};
 use std::time::{Duration, Instant};
 
-use lockprof_profiler::{LockKind, LockName, LockState};
+use lockprof_profiler::{LockKind, LockName, LockState, Signal, SignalShape};
 
 use crate::mutex::MutexGuard;
 
@@ -34,9 +34,13 @@ use crate::mutex::MutexGuard;
 /// ```
 pub struct Condvar {
     state: LockState,
-    /// Bumped by every notification, under `generation`'s own lock: a waiter takes that lock
-    /// before it releases its mutex, so a notification cannot slip in between and be lost.
-    generation: std::sync::Mutex<u64>,
+    /// Taken by every notification and by a waiter before it releases its mutex, so a
+    /// notification cannot slip in between and be lost; the waiter waits on `cv` with it.
+    generation: std::sync::Mutex<()>,
+    /// Bumped by every notification under `generation`: a waiter reads it under the same lock
+    /// when it starts to wait, so a notification after that read moves it (the all-asleep rule,
+    /// `lockprof_profiler::Signal`).
+    progress: Signal,
     cv: std::sync::Condvar,
 }
 
@@ -56,7 +60,8 @@ impl Condvar {
     const fn named_opt(name: Option<LockName>) -> Self {
         Condvar {
             state: LockState::new(LockKind::Condvar, name),
-            generation: std::sync::Mutex::new(0),
+            generation: std::sync::Mutex::new(()),
+            progress: Signal::new(),
             cv: std::sync::Condvar::new(),
         }
     }
@@ -115,8 +120,12 @@ impl Condvar {
         let at = Location::caller();
         let mutex = guard.mutex();
         let generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
+        let seen = self.progress.progress();
         drop(guard);
-        self.state.condvar_wait(at, || drop(self.cv.wait(generation)));
+        // An untimed wait: a signal wait, which only a notification ends (see the all-asleep rule).
+        self.state.signal_wait(at, &self.progress, seen, SignalShape::Notify, || {
+            drop(self.cv.wait(generation))
+        });
         mutex.lock()
     }
 
@@ -216,7 +225,9 @@ impl Condvar {
     /// lockprof::Condvar::new().notify_one(); // no waiter: nothing happens
     /// ```
     pub fn notify_one(&self) {
-        *self.generation.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        let generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
+        self.progress.bump();
+        drop(generation);
         self.cv.notify_one();
     }
 
@@ -226,7 +237,9 @@ impl Condvar {
     /// lockprof::Condvar::new().notify_all();
     /// ```
     pub fn notify_all(&self) {
-        *self.generation.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        let generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
+        self.progress.bump();
+        drop(generation);
         self.cv.notify_all();
     }
 }

@@ -43,11 +43,15 @@ pub(crate) fn ensure_started() {
 }
 
 fn run(period: Duration, watchdog: Option<Duration>, recheck: Option<Duration>) {
+    crate::threads::mark_internal();
     let mut reported: Reported = HashMap::new();
     loop {
         std::thread::sleep(period);
         if let Some(older_than) = recheck {
             recheck_waits(older_than);
+            // Every thread asleep, one of them for a whole period: a lost wake-up, say (its
+            // notifier has exited), which no thread is left to find as it falls asleep.
+            crate::all_asleep::recheck(older_than);
         }
         if let Some(threshold) = watchdog {
             if scan(threshold, &mut reported) {

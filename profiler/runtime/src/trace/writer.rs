@@ -87,6 +87,7 @@ pub(crate) fn write_soon(reason: WriteReason) {
 }
 
 fn run_writer() {
+    crate::threads::mark_internal();
     loop {
         let reason = {
             let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());

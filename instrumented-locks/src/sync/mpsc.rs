@@ -1,0 +1,414 @@
+//! [`lockprof::sync::mpsc`](crate::sync::mpsc): `std::sync::mpsc` with its blocking waits known
+//! to lockprof.
+//!
+//! Thin wrappers over std's channels, with std's API: [`channel`], [`sync_channel`] (including
+//! the rendezvous `sync_channel(0)`), [`Sender`], [`SyncSender`], [`Receiver`] and its
+//! iterators; the error types are std's own. A blocking [`Receiver::recv`] and a blocking
+//! [`SyncSender::send`] (a full bounded channel, or a rendezvous with no receiver waiting) are
+//! *signal waits*: lockprof does not know which thread will send (senders move between threads,
+//! so it never guesses), but when every thread of the process is asleep in waits it knows, and
+//! no send, receive or dropped end has happened since, the deadlock is reported at once (the
+//! all-asleep rule, see the README). Timed waits (`recv_timeout`) are std's, unpublished.
+//!
+//! ```
+//! use lockprof::sync::mpsc;
+//! let (tx, rx) = mpsc::sync_channel(1);
+//! let worker = std::thread::spawn(move || rx.iter().sum::<i32>());
+//! for n in 1..=4 {
+//!     tx.send(n).unwrap();
+//! }
+//! drop(tx);
+//! assert_eq!(worker.join().unwrap(), 10);
+//! ```
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use lockprof_profiler::{LockKind, LockState, Signal, SignalShape};
+
+pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
+
+/// What both ends of a channel share: its header (id, creation site, for reports) and its
+/// progress counter, which every send, receive and dropped end moves while a thread waits.
+struct Shared {
+    state: LockState,
+    signal: Signal,
+    /// A bounded channel, whose senders can wait for a receive.
+    bounded: bool,
+}
+
+impl Shared {
+    #[track_caller]
+    fn new(bounded: bool) -> Arc<Shared> {
+        Arc::new(Shared { state: LockState::new(LockKind::Channel, None), signal: Signal::new(), bounded })
+    }
+}
+
+/// How many times a blocked rendezvous or full-channel send retries (yielding in between)
+/// before it becomes a published wait, as a blocked lock gets a grace period first.
+const SEND_RETRIES: u32 = 8;
+
+/// Creates an unbounded channel, as [`std::sync::mpsc::channel`].
+///
+/// ```
+/// let (tx, rx) = lockprof::sync::mpsc::channel();
+/// tx.send(1).unwrap();
+/// assert_eq!(rx.recv(), Ok(1));
+/// ```
+#[track_caller]
+pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    let (tx, rx) = std_mpsc::channel();
+    let shared = Shared::new(false);
+    (Sender { inner: tx, shared: End(Arc::clone(&shared)) }, Receiver { inner: rx, shared: End(shared) })
+}
+
+/// Creates a bounded channel of `bound` messages, as [`std::sync::mpsc::sync_channel`];
+/// `sync_channel(0)` is a rendezvous: each send waits for a receive.
+///
+/// ```
+/// let (tx, rx) = lockprof::sync::mpsc::sync_channel(1);
+/// tx.send(1).unwrap();
+/// assert!(tx.try_send(2).is_err()); // full
+/// assert_eq!(rx.recv(), Ok(1));
+/// ```
+#[track_caller]
+pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
+    let (tx, rx) = std_mpsc::sync_channel(bound);
+    let shared = Shared::new(true);
+    (SyncSender { inner: tx, shared: End(Arc::clone(&shared)) }, Receiver { inner: rx, shared: End(shared) })
+}
+
+/// The sending half of [`channel`], as [`std::sync::mpsc::Sender`]: `Clone`, `Send`, `Sync`.
+pub struct Sender<T> {
+    inner: std_mpsc::Sender<T>,
+    /// Last: dropped after `inner` (see [`End`]).
+    shared: End,
+}
+
+impl<T> Sender<T> {
+    /// Sends a value; never blocks. `Err` (with the value) if the receiver is gone.
+    ///
+    /// ```
+    /// let (tx, rx) = lockprof::sync::mpsc::channel();
+    /// drop(rx);
+    /// assert_eq!(tx.send(5).unwrap_err().0, 5);
+    /// ```
+    pub fn send(&self, t: T) -> Result<(), SendError<T>> {
+        let sent = self.inner.send(t);
+        self.shared.signal.after_operation();
+        sent
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Sender { inner: self.inner.clone(), shared: self.shared.clone() }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+/// The sending half of [`sync_channel`], as [`std::sync::mpsc::SyncSender`].
+pub struct SyncSender<T> {
+    inner: std_mpsc::SyncSender<T>,
+    /// Last: dropped after `inner` (see [`End`]).
+    shared: End,
+}
+
+impl<T> SyncSender<T> {
+    /// Sends a value, waiting while the channel is full (for a rendezvous channel, until a
+    /// receiver takes it). `Err` (with the value) if the receiver is gone.
+    ///
+    /// ```
+    /// let (tx, rx) = lockprof::sync::mpsc::sync_channel(0);
+    /// let t = std::thread::spawn(move || tx.send(3).unwrap());
+    /// assert_eq!(rx.recv(), Ok(3));
+    /// t.join().unwrap();
+    /// ```
+    #[track_caller]
+    pub fn send(&self, t: T) -> Result<(), SendError<T>> {
+        match self.inner.try_send(t) {
+            Ok(()) => {
+                self.shared.signal.after_operation();
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(t)) => Err(SendError(t)),
+            Err(TrySendError::Full(t)) => self.send_blocking(t, Location::caller()),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn send_blocking(&self, mut t: T, at: &'static Location<'static>) -> Result<(), SendError<T>> {
+        for _ in 0..SEND_RETRIES {
+            std::thread::yield_now();
+            match self.inner.try_send(t) {
+                Ok(()) => {
+                    self.shared.signal.after_operation();
+                    return Ok(());
+                }
+                Err(TrySendError::Disconnected(back)) => return Err(SendError(back)),
+                Err(TrySendError::Full(back)) => t = back,
+            }
+        }
+        let shared = &self.shared;
+        let sleeper = shared.signal.prepare();
+        let sent = match self.inner.try_send(t) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Disconnected(back)) => Err(SendError(back)),
+            Err(TrySendError::Full(back)) => {
+                shared.state.signal_wait(at, &shared.signal, sleeper.seen(), SignalShape::Send, || self.inner.send(back))
+            }
+        };
+        drop(sleeper);
+        shared.signal.after_operation();
+        sent
+    }
+
+    /// Sends a value if there is room now (or, for a rendezvous channel, a receiver waiting).
+    ///
+    /// ```
+    /// use lockprof::sync::mpsc::{sync_channel, TrySendError};
+    /// let (tx, _rx) = sync_channel(0);
+    /// assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)));
+    /// ```
+    pub fn try_send(&self, t: T) -> Result<(), TrySendError<T>> {
+        let sent = self.inner.try_send(t);
+        if sent.is_ok() {
+            self.shared.signal.after_operation();
+        }
+        sent
+    }
+}
+
+impl<T> Clone for SyncSender<T> {
+    fn clone(&self) -> Self {
+        SyncSender { inner: self.inner.clone(), shared: self.shared.clone() }
+    }
+}
+
+impl<T> fmt::Debug for SyncSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncSender").finish_non_exhaustive()
+    }
+}
+
+/// The receiving half of a channel, as [`std::sync::mpsc::Receiver`]: `Send`, not `Sync`.
+pub struct Receiver<T> {
+    inner: std_mpsc::Receiver<T>,
+    /// Last: dropped after `inner` (see [`End`]).
+    shared: End,
+}
+
+impl<T> Receiver<T> {
+    /// Receives a value if one is there now.
+    ///
+    /// ```
+    /// use lockprof::sync::mpsc::{channel, TryRecvError};
+    /// let (tx, rx) = channel::<i32>();
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// drop(tx);
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    /// ```
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let got = self.inner.try_recv();
+        if got.is_ok() {
+            self.after_receive();
+        }
+        got
+    }
+
+    /// Waits for a value. `Err` once every sender is gone and the channel is empty.
+    ///
+    /// ```
+    /// let (tx, rx) = lockprof::sync::mpsc::channel();
+    /// std::thread::spawn(move || tx.send("hi").unwrap());
+    /// assert_eq!(rx.recv(), Ok("hi"));
+    /// assert!(rx.recv().is_err()); // the sender is gone
+    /// ```
+    #[track_caller]
+    pub fn recv(&self) -> Result<T, RecvError> {
+        match self.inner.try_recv() {
+            Ok(t) => {
+                self.after_receive();
+                Ok(t)
+            }
+            Err(TryRecvError::Disconnected) => Err(RecvError),
+            Err(TryRecvError::Empty) => self.recv_blocking(Location::caller()),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn recv_blocking(&self, at: &'static Location<'static>) -> Result<T, RecvError> {
+        // A grace period first, as a blocked lock gets: most waits end within it.
+        let grace = lockprof_profiler::config().grace;
+        if !grace.is_zero() {
+            match self.inner.recv_timeout(grace) {
+                Ok(t) => {
+                    self.after_receive();
+                    return Ok(t);
+                }
+                Err(RecvTimeoutError::Disconnected) => return Err(RecvError),
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+        let shared = &self.shared;
+        let sleeper = shared.signal.prepare();
+        let got = match self.inner.try_recv() {
+            Ok(t) => Ok(t),
+            Err(TryRecvError::Disconnected) => Err(RecvError),
+            Err(TryRecvError::Empty) => {
+                shared.state.signal_wait(at, &shared.signal, sleeper.seen(), SignalShape::Receive, || self.inner.recv())
+            }
+        };
+        drop(sleeper);
+        if got.is_ok() {
+            self.after_receive();
+        }
+        got
+    }
+
+    /// Waits for a value for at most `timeout` (std's own wait, not published: a timed wait
+    /// never takes part in a deadlock).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lockprof::sync::mpsc::{channel, RecvTimeoutError};
+    /// let (_tx, rx) = channel::<u8>();
+    /// assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Err(RecvTimeoutError::Timeout));
+    /// ```
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        let got = self.inner.recv_timeout(timeout);
+        if got.is_ok() {
+            self.after_receive();
+        }
+        got
+    }
+
+    /// An iterator that waits for each value, ending when every sender is gone.
+    ///
+    /// ```
+    /// let (tx, rx) = lockprof::sync::mpsc::channel();
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.iter().collect::<Vec<_>>(), [1, 2]);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { rx: self }
+    }
+
+    /// An iterator over the values there now, without waiting.
+    ///
+    /// ```
+    /// let (tx, rx) = lockprof::sync::mpsc::channel();
+    /// tx.send(1).unwrap();
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1]);
+    /// ```
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { rx: self }
+    }
+
+    /// A receive made room in a bounded channel: a waiting sender may go on.
+    #[inline]
+    fn after_receive(&self) {
+        if self.shared.bounded {
+            self.shared.signal.after_operation();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver").finish_non_exhaustive()
+    }
+}
+
+/// An end's share of the channel. It is the end's last field, so it is dropped after the std
+/// half: a dropped end (which may disconnect the channel, ending the other side's waits with an
+/// error) is counted once it has happened, as a send is.
+struct End(Arc<Shared>);
+
+impl std::ops::Deref for End {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl Clone for End {
+    fn clone(&self) -> Self {
+        End(Arc::clone(&self.0))
+    }
+}
+
+impl Drop for End {
+    fn drop(&mut self) {
+        self.0.signal.bump();
+    }
+}
+
+/// Waits for each value, as [`std::sync::mpsc::Iter`].
+#[derive(Debug)]
+pub struct Iter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+    #[track_caller]
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+/// The values there now, as [`std::sync::mpsc::TryIter`].
+#[derive(Debug)]
+pub struct TryIter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+}
+
+/// Waits for each value of an owned receiver, as [`std::sync::mpsc::IntoIter`].
+#[derive(Debug)]
+pub struct IntoIter<T> {
+    rx: Receiver<T>,
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+    #[track_caller]
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { rx: self }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}

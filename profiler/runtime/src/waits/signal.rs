@@ -1,0 +1,245 @@
+//! Signal waits: a blocking wait that any thread may end, not only a holder (a condition
+//! variable's `wait`, a channel's blocking `recv` or full `send`, a barrier's `wait`). Such a
+//! wait is never part of a cycle of the wait-for graph (it is published as timed there), but it
+//! takes part in the *all-asleep* rule (`crate::all_asleep`): when every thread of the process
+//! is in an untimed wait that lockprof knows and nothing has happened since that could end any
+//! of the signal waits, no thread can ever wake another.
+//!
+//! "Nothing has happened" is a [`Signal`]: a progress counter in the object, bumped (SeqCst) by
+//! every operation that may end one of its waits (a notification, a send, a receive, a sender
+//! or receiver dropped, a barrier's departure). A waiter reads the counter before it starts to
+//! wait, in an order that guarantees that any event its blocking call could still miss is
+//! counted after that read (see [`Signal::prepare`]); the all-asleep check counts it asleep only
+//! while the counter still has that value.
+
+use std::panic::Location;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::time::Instant;
+
+use lockprof_trace::Access;
+
+use crate::lock_state::LockState;
+use crate::threads::{Asleep, HeldCopy, SignalWait, ThreadRecord, Waiting, current_record, enter_profiler};
+
+/// The progress counter of an object that signal waits wait on.
+///
+/// ```
+/// use lockprof_profiler::Signal;
+/// let signal = Signal::new();
+/// let sleeper = signal.prepare();
+/// signal.bump();
+/// assert_ne!(signal.progress(), sleeper.seen());
+/// ```
+#[derive(Debug, Default)]
+pub struct Signal {
+    progress: AtomicU64,
+    /// Threads between [`Signal::prepare`] and the end of their wait: while there are none, an
+    /// operation need not bump ([`Signal::after_operation`]).
+    sleepers: AtomicU64,
+}
+
+impl Signal {
+    /// A counter at zero, no sleeper; `const`, for `static` objects.
+    pub const fn new() -> Self {
+        Signal { progress: AtomicU64::new(0), sleepers: AtomicU64::new(0) }
+    }
+
+    /// Counts an event that may end a wait, always (for objects whose waiters read the counter
+    /// under the same lock as the event's, a condition variable's notification, or rare events
+    /// such as a channel's end being dropped).
+    pub fn bump(&self) {
+        self.progress.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Counts an operation just done on the object's own state (a send, a receive) if a thread
+    /// may be waiting on it: a SeqCst fence, then the sleepers are read. Against
+    /// [`Signal::prepare`]'s fence, either the waiter's retry sees the operation, or this sees
+    /// the sleeper and bumps (the fence rule of the C++ memory model, which Rust's follows).
+    #[inline]
+    pub fn after_operation(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::Relaxed) != 0 {
+            self.bump();
+        }
+    }
+
+    /// The counter's value now.
+    pub fn progress(&self) -> u64 {
+        self.progress.load(Ordering::SeqCst)
+    }
+
+    /// Starts a wait on the object: registers a sleeper, reads the counter, and issues a SeqCst
+    /// fence. The caller then retries its operation without blocking (`try_recv`, `try_send`)
+    /// and, if that fails, waits through [`LockState::signal_wait`] with this sleeper: any
+    /// operation its retry did not see bumps the counter after the value read here.
+    pub fn prepare(&self) -> Sleeper<'_> {
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        let seen = self.progress.load(Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        Sleeper { signal: self, seen }
+    }
+}
+
+/// A thread registered as about to wait on a [`Signal`]; dropping it deregisters.
+#[derive(Debug)]
+pub struct Sleeper<'a> {
+    signal: &'a Signal,
+    seen: u64,
+}
+
+impl Sleeper<'_> {
+    /// The counter's value when the wait began.
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+}
+
+impl Drop for Sleeper<'_> {
+    fn drop(&mut self) {
+        self.signal.sleepers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What a signal wait waits for, as [`LockState::signal_wait`] publishes it.
+#[derive(Debug, Clone, Copy)]
+pub enum SignalShape<'a> {
+    /// A notification (a condition variable).
+    Notify,
+    /// A message (a channel's blocking receive).
+    Receive,
+    /// Room, or a receiver (a bounded channel's blocking send). A send and a receive waiting on
+    /// the same channel at once are never counted asleep: on a rendezvous channel they are about
+    /// to meet inside std's blocking calls, which no counter sees.
+    Send,
+    /// The rest of a barrier's parties.
+    Barrier(Quorum<'a>),
+}
+
+/// A barrier's quorum, for [`SignalShape::Barrier`]: its arrivals counter and its number of
+/// parties. With the barrier's departures as the [`Signal`], a waiter is asleep only while no
+/// thread has left the barrier since it arrived and fewer than `parties` threads are inside.
+#[derive(Debug, Clone, Copy)]
+pub struct Quorum<'a> {
+    /// Threads that have arrived (incremented before entering the barrier's own wait).
+    pub arrivals: &'a AtomicU64,
+    /// The barrier's number of parties.
+    pub parties: u64,
+}
+
+impl LockState {
+    /// Runs `block`, an untimed wait on the object this header belongs to (a condition variable,
+    /// a channel, a barrier), as a published *signal wait*: `progress` is the object's
+    /// [`Signal`], `seen` its value when the wait began (from [`Signal::prepare`], or read
+    /// under the lock that orders the object's events), `shape` what it waits for. If this thread is
+    /// the last of the process to fall asleep and the all-asleep rule confirms that no thread can
+    /// wake another, the deadlock is reported here, under the deadlock policy (a panic leaves
+    /// before `block` runs).
+    ///
+    /// ```
+    /// use lockprof_profiler::{LockKind, LockState, Signal, SignalShape};
+    /// let state = LockState::new(LockKind::Condvar, None);
+    /// let signal = Signal::new();
+    /// let seen = signal.progress();
+    /// assert_eq!(state.signal_wait(std::panic::Location::caller(), &signal, seen, SignalShape::Notify, || 7), 7);
+    /// ```
+    ///
+    /// # Panics
+    /// Under the `panic` deadlock policy, when every thread of the process is asleep.
+    pub fn signal_wait<R>(
+        &self,
+        at: &'static Location<'static>,
+        progress: &Signal,
+        seen: u64,
+        shape: SignalShape<'_>,
+        block: impl FnOnce() -> R,
+    ) -> R {
+        if self.kind() == lockprof_trace::LockKind::Condvar {
+            crate::warnings::check_condvar_wait(self, at);
+        }
+        let episode = match (enter_profiler(), current_record()) {
+            (Some(_reentry), Some(record)) => {
+                let episode = SignalEpisode::begin(record, self, at, progress, seen, shape);
+                crate::all_asleep::check_after_sleeping(&episode.record, true);
+                Some(episode)
+            }
+            _ => None,
+        };
+        let result = block();
+        drop(episode);
+        result
+    }
+}
+
+/// A published signal wait; dropping it (also during unwinding) ends it.
+struct SignalEpisode {
+    record: Arc<ThreadRecord>,
+    _asleep: Asleep,
+}
+
+impl SignalEpisode {
+    fn begin(
+        record: Arc<ThreadRecord>,
+        object: &LockState,
+        at: &'static Location<'static>,
+        progress: &Signal,
+        seen: u64,
+        shape: SignalShape<'_>,
+    ) -> Self {
+        crate::trace::writer::install_exit_hook();
+        let stack = Arc::new(crate::stacks::capture());
+        let held: Arc<[HeldCopy]> = crate::local::with(|l| {
+            l.held()
+                .map(|h| HeldCopy { lock: h.lock(), access: h.access(), permits: h.permits(), at: h.at })
+                .collect()
+        });
+        crate::threads::note_current(record.id);
+        crate::watchdog::ensure_started();
+        record.with_slot(|slot| {
+            slot.seq += 1;
+            slot.signal = Some(SignalWait {
+                progress: &progress.progress as *const AtomicU64,
+                seen,
+                quorum: match shape {
+                    SignalShape::Barrier(q) => Some((q.arrivals as *const AtomicU64, q.parties)),
+                    _ => None,
+                },
+                side: match shape {
+                    SignalShape::Receive => 1,
+                    SignalShape::Send => 2,
+                    _ => 0,
+                },
+            });
+            slot.waiting = Some(Waiting {
+                lock: object as *const LockState,
+                lock_id: object.id(),
+                access: Access::Exclusive,
+                permits: 0,
+                // Never part of a cycle of the wait-for graph (anyone may end it); only the
+                // all-asleep rule counts it, through `slot.signal`.
+                timed: true,
+                at,
+                stack,
+                since: Instant::now(),
+                held,
+                writer_mark: None,
+                fifo: None,
+                async_holders: None,
+            });
+        });
+        let asleep = Asleep::enter();
+        // As in a lock episode: orders the publication before the all-asleep check's reads.
+        fence(Ordering::SeqCst);
+        SignalEpisode { record, _asleep: asleep }
+    }
+}
+
+impl Drop for SignalEpisode {
+    fn drop(&mut self) {
+        self.record.with_slot(|slot| {
+            slot.seq += 1;
+            slot.waiting = None;
+            slot.signal = None;
+        });
+    }
+}
