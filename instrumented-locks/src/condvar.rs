@@ -6,7 +6,9 @@ use std::panic::Location;
 use std::sync::{LockResult, PoisonError, WaitTimeoutResult};
 use std::time::{Duration, Instant};
 
-use lockprof_profiler::{LockKind, LockName, LockState, Signal, SignalShape};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lockprof_profiler::{LockKind, LockName, LockState, SignalShape};
 
 use crate::mutex::MutexGuard;
 
@@ -40,7 +42,7 @@ pub struct Condvar {
     /// Bumped by every notification under `generation`: a waiter reads it under the same lock
     /// when it starts to wait, so a notification after that read moves it (the all-asleep rule,
     /// `lockprof_profiler::Signal`).
-    progress: Signal,
+    progress: AtomicU64,
     cv: std::sync::Condvar,
 }
 
@@ -61,7 +63,7 @@ impl Condvar {
         Condvar {
             state: LockState::new(LockKind::Condvar, name),
             generation: std::sync::Mutex::new(()),
-            progress: Signal::new(),
+            progress: AtomicU64::new(0),
             cv: std::sync::Condvar::new(),
         }
     }
@@ -120,7 +122,7 @@ impl Condvar {
         let at = Location::caller();
         let mutex = guard.mutex();
         let generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
-        let seen = self.progress.progress();
+        let seen = self.progress.load(Ordering::SeqCst);
         drop(guard);
         // An untimed wait: a signal wait, which only a notification ends (see the all-asleep rule).
         self.state.signal_wait(at, &self.progress, seen, SignalShape::Notify, || {
@@ -226,7 +228,7 @@ impl Condvar {
     /// ```
     pub fn notify_one(&self) {
         let generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
-        self.progress.bump();
+        self.progress.fetch_add(1, Ordering::SeqCst);
         drop(generation);
         self.cv.notify_one();
     }
@@ -238,7 +240,7 @@ impl Condvar {
     /// ```
     pub fn notify_all(&self) {
         let generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
-        self.progress.bump();
+        self.progress.fetch_add(1, Ordering::SeqCst);
         drop(generation);
         self.cv.notify_all();
     }

@@ -164,7 +164,7 @@ impl<T> SyncSender<T> {
             Ok(()) => Ok(()),
             Err(TrySendError::Disconnected(back)) => Err(SendError(back)),
             Err(TrySendError::Full(back)) => {
-                shared.state.signal_wait(at, &shared.signal, sleeper.seen(), SignalShape::Send, || self.inner.send(back))
+                shared.state.signal_wait(at, shared.signal.counter(), sleeper.seen(), SignalShape::Send, || self.inner.send(back))
             }
         };
         drop(sleeper);
@@ -266,7 +266,7 @@ impl<T> Receiver<T> {
             Ok(t) => Ok(t),
             Err(TryRecvError::Disconnected) => Err(RecvError),
             Err(TryRecvError::Empty) => {
-                shared.state.signal_wait(at, &shared.signal, sleeper.seen(), SignalShape::Receive, || self.inner.recv())
+                shared.state.signal_wait(at, shared.signal.counter(), sleeper.seen(), SignalShape::Receive, || self.inner.recv())
             }
         };
         drop(sleeper);

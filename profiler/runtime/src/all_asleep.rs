@@ -24,7 +24,10 @@
 //!   an untimed lock wait (not an async lock's) or a signal wait whose object has not moved
 //!   (`SignalWait::still_asleep`: its counter still has the value read when the wait began, and
 //!   for a barrier fewer threads are inside it than its parties). A timed wait, a thread with
-//!   no published wait (running), or a moved counter means no report. Every lock wait must then
+//!   no published wait (running), or a moved counter means no report; so does a send and a
+//!   receive waiting on the same channel (on a rendezvous channel each retry may fail because the
+//!   other had not yet entered std's blocking call, where they then meet, with no counter
+//!   moved). Every lock wait must then
 //!   be justified as in `wait_for_graph` with the signal waiters as members: some conflicting
 //!   holder is a member (so a lock whose holder has exited, or which is free while its waiter is
 //!   being woken, justifies nothing);
@@ -45,9 +48,17 @@
 //!   a dropped end of a channel, a departure from a barrier, each of which a running thread
 //!   performs, and each counted after the counter value the waiter read (for a channel,
 //!   through the fences of `Signal::prepare` and `Signal::after_operation` against the
-//!   waiter's non-blocking retry; for a condition variable, under the lock its waiters and
-//!   notifiers share; for a barrier, a thread released by a completed round of `parties` arrivals
-//!   is inside until it departs, and its departure is counted). One assumption is stated: an
+//!   waiter's non-blocking retry: either the retry sees the operation, or the operation's fence
+//!   comes after the retry's and its load sees the sleeper, and it bumps; for a condition
+//!   variable, under the lock its waiters and notifiers share). For a barrier of `n`: a waiter
+//!   reads the departures before arriving, counts its arrival, and only then enters std's wait;
+//!   every thread counts its departure after std's wait returns. If a waiter's round were
+//!   complete, its `n` threads all arrived, and none departed before the round completed (after
+//!   the waiter entered, so after its read): with the departures unchanged since that read, all
+//!   `n` are still inside, contradicting "fewer than `n` inside". A round that a thread still
+//!   in its arrival would complete is the same: it has arrived, so it is counted inside. (The
+//!   arrival that completes a round by lockprof's count is not published at all.) One
+//!   assumption is stated: an
 //!   untimed `Condvar::wait` does not return without a notification. std allows spurious
 //!   wake-ups; on Linux they come from signal handlers interrupting the wait, and a program that
 //!   relies on one to make progress would hang on any other thread's delivery of the signal.
@@ -174,9 +185,16 @@ fn find(detector: u64, older_than: Option<Duration>) -> Option<Found> {
     CHECKS.fetch_add(1, Ordering::SeqCst);
     let found = found?;
     let known = crate::records::found_so_far().lock().unwrap_or_else(|e| e.into_inner());
-    // Threads still asleep in the very waits of an all-asleep deadlock reported before (its
-    // other members, after the one that reported it panicked out of its wait).
-    if known.iter().any(|f| f.all_asleep && found.key.iter().all(|k| f.key.contains(k))) {
+    // Threads still asleep in the very waits of an all-asleep deadlock reported before, without
+    // the thread that reported it: it has left its wait (panicked out of it), and the others
+    // are still asleep. (While the reporter's panic hook runs, its wait is still published: the
+    // set then includes it, and is left alone.)
+    let left_by_reporter = |f: &crate::records::Found| {
+        f.all_asleep
+            && found.key.iter().all(|k| f.key.contains(k))
+            && found.key.iter().all(|&(t, _)| t != f.detected_by)
+    };
+    if known.iter().any(left_by_reporter) {
         return Some(Found::Reported);
     }
     // A deadlock already reported among these same waits (a cycle found by its own members) is
@@ -252,11 +270,10 @@ fn confirm(detector: u64, older_than: Option<Duration>) -> Option<FoundDeadlock>
     // The report: every thread, the detector first, each with the lock through which it blocks
     // another member's lock wait, if any.
     let mut blocks: HashMap<u64, (u64, Blocks)> = HashMap::new();
-    for (&t, o) in &first.obs {
+    for o in first.obs.values() {
         for (b, how) in first.blockers(o, &pb) {
             blocks.entry(b).or_insert((o.lock_id, how));
         }
-        let _ = t;
     }
     let mut order: Vec<u64> = pb.iter().copied().collect();
     order.sort_by_key(|&t| (t != detector, t));

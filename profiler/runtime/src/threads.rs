@@ -267,11 +267,24 @@ fn internal() -> &'static Mutex<Vec<i32>> {
 
 /// Marks the calling thread as one of the profiler's own (the watchdog, the trace writer): it
 /// never runs user code, so the all-asleep rule leaves it out.
-pub(crate) fn mark_internal() {
+fn mark_internal() {
     let tid = os_tid();
     if tid != 0 {
         internal().lock().unwrap_or_else(|e| e.into_inner()).push(tid);
     }
+}
+
+/// Starts one of the profiler's own threads, and returns once it has marked itself internal
+/// (so an all-asleep check never mistakes it for a thread lockprof does not know).
+pub(crate) fn spawn_internal(name: &str, run: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    let (marked, wait) = std::sync::mpsc::sync_channel::<()>(1);
+    std::thread::Builder::new().name(name.into()).spawn(move || {
+        mark_internal();
+        let _ = marked.send(());
+        run();
+    })?;
+    let _ = wait.recv();
+    Ok(())
 }
 
 /// The OS ids of the profiler's own threads.

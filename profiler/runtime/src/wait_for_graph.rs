@@ -180,6 +180,15 @@
 //! comes last sees every other member's published wait and every owner word (as above), so its
 //! holder is seen waiting, and it explores.
 //!
+//! # All threads asleep
+//!
+//! Signal waits (condition variables, channels, barriers) are published as timed: no cycle of
+//! this graph goes through them. The all-asleep rule (`crate::all_asleep`, where its proof is)
+//! reuses this module's observations and justifications with one change: the signal waiters
+//! that it has shown cannot be woken (every thread of the process is asleep, and their objects'
+//! progress counters have not moved) are members of `PB` without a blocker
+//! ([`Snapshot::permanently_blocked_given`]); every other member must be justified as above.
+//!
 //! Exploration is bounded ([`MAX_THREADS`] waiting threads).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -33,9 +33,7 @@ pub(crate) fn ensure_started() {
     let Some(period) = [watchdog.map(|t| t / 2), recheck].into_iter().flatten().min() else { return };
     START.call_once(|| {
         let period = period.max(Duration::from_millis(5));
-        let spawned = std::thread::Builder::new()
-            .name("lockprof-watchdog".into())
-            .spawn(move || run(period, watchdog, recheck));
+        let spawned = crate::threads::spawn_internal("lockprof-watchdog", move || run(period, watchdog, recheck));
         if let Err(error) = spawned {
             crate::diag::say(&format!("lockprof: could not start the watchdog: {error}"));
         }
@@ -43,7 +41,6 @@ pub(crate) fn ensure_started() {
 }
 
 fn run(period: Duration, watchdog: Option<Duration>, recheck: Option<Duration>) {
-    crate::threads::mark_internal();
     let mut reported: Reported = HashMap::new();
     loop {
         std::thread::sleep(period);

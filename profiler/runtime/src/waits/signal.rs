@@ -69,6 +69,11 @@ impl Signal {
         self.progress.load(Ordering::SeqCst)
     }
 
+    /// The counter itself, for [`LockState::signal_wait`].
+    pub fn counter(&self) -> &AtomicU64 {
+        &self.progress
+    }
+
     /// Starts a wait on the object: registers a sleeper, reads the counter, and issues a SeqCst
     /// fence. The caller then retries its operation without blocking (`try_recv`, `try_send`)
     /// and, if that fails, waits through [`LockState::signal_wait`] with this sleeper: any
@@ -130,7 +135,8 @@ pub struct Quorum<'a> {
 impl LockState {
     /// Runs `block`, an untimed wait on the object this header belongs to (a condition variable,
     /// a channel, a barrier), as a published *signal wait*: `progress` is the object's
-    /// [`Signal`], `seen` its value when the wait began (from [`Signal::prepare`], or read
+    /// progress counter ([`Signal::counter`], or a counter bumped with SeqCst under the lock that
+    /// orders the object's events), `seen` its value when the wait began (from [`Signal::prepare`], or read
     /// under the lock that orders the object's events), `shape` what it waits for. If this thread is
     /// the last of the process to fall asleep and the all-asleep rule confirms that no thread can
     /// wake another, the deadlock is reported here, under the deadlock policy (a panic leaves
@@ -141,7 +147,7 @@ impl LockState {
     /// let state = LockState::new(LockKind::Condvar, None);
     /// let signal = Signal::new();
     /// let seen = signal.progress();
-    /// assert_eq!(state.signal_wait(std::panic::Location::caller(), &signal, seen, SignalShape::Notify, || 7), 7);
+    /// assert_eq!(state.signal_wait(std::panic::Location::caller(), signal.counter(), seen, SignalShape::Notify, || 7), 7);
     /// ```
     ///
     /// # Panics
@@ -149,7 +155,7 @@ impl LockState {
     pub fn signal_wait<R>(
         &self,
         at: &'static Location<'static>,
-        progress: &Signal,
+        progress: &AtomicU64,
         seen: u64,
         shape: SignalShape<'_>,
         block: impl FnOnce() -> R,
@@ -182,7 +188,7 @@ impl SignalEpisode {
         record: Arc<ThreadRecord>,
         object: &LockState,
         at: &'static Location<'static>,
-        progress: &Signal,
+        progress: &AtomicU64,
         seen: u64,
         shape: SignalShape<'_>,
     ) -> Self {
@@ -198,7 +204,7 @@ impl SignalEpisode {
         record.with_slot(|slot| {
             slot.seq += 1;
             slot.signal = Some(SignalWait {
-                progress: &progress.progress as *const AtomicU64,
+                progress: progress as *const AtomicU64,
                 seen,
                 quorum: match shape {
                     SignalShape::Barrier(q) => Some((q.arrivals as *const AtomicU64, q.parties)),
