@@ -32,24 +32,34 @@ use lockprof_profiler::{LockKind, LockState, Signal, SignalShape};
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
 /// What both ends of a channel share: its header (id, creation site, for reports) and its
-/// progress counter, which every send, receive and dropped end moves while a thread waits.
+/// progress counters: `sent`, moved by every send (the events a receive waits for), and
+/// `received`, moved by every receive of a bounded channel (the events a full send waits for);
+/// a dropped end moves both. Each on its own cache line, so that a producer and a consumer do not
+/// write one line.
 struct Shared {
     state: LockState,
-    signal: Signal,
+    sent: Line,
+    received: Line,
     /// A bounded channel, whose senders can wait for a receive.
     bounded: bool,
 }
 
+/// A progress counter alone on its cache line (128 bytes: two lines on x86's adjacent-line
+/// prefetch).
+#[repr(align(128))]
+struct Line(Signal);
+
 impl Shared {
     #[track_caller]
     fn new(bounded: bool) -> Arc<Shared> {
-        Arc::new(Shared { state: LockState::new(LockKind::Channel, None), signal: Signal::new(), bounded })
+        let state = LockState::new(LockKind::Channel, None);
+        Arc::new(Shared { state, sent: Line(Signal::new()), received: Line(Signal::new()), bounded })
     }
 }
 
-/// How many times a blocked rendezvous or full-channel send retries (yielding in between)
-/// before it becomes a published wait, as a blocked lock gets a grace period first.
-const SEND_RETRIES: u32 = 8;
+/// Back-off steps of a receive that finds the channel empty (spinning 1, 2, 4, ... 2^5 times,
+/// then its grace period) or of a send that finds it full (then it is published and blocks).
+const SPIN_STEPS: u32 = 6;
 
 /// Creates an unbounded channel, as [`std::sync::mpsc::channel`].
 ///
@@ -98,7 +108,7 @@ impl<T> Sender<T> {
     /// ```
     pub fn send(&self, t: T) -> Result<(), SendError<T>> {
         let sent = self.inner.send(t);
-        self.shared.signal.after_operation();
+        self.shared.sent.0.mark();
         sent
     }
 }
@@ -136,7 +146,7 @@ impl<T> SyncSender<T> {
     pub fn send(&self, t: T) -> Result<(), SendError<T>> {
         match self.inner.try_send(t) {
             Ok(()) => {
-                self.shared.signal.after_operation();
+                self.shared.sent.0.mark();
                 Ok(())
             }
             Err(TrySendError::Disconnected(t)) => Err(SendError(t)),
@@ -147,28 +157,35 @@ impl<T> SyncSender<T> {
     #[cold]
     #[inline(never)]
     fn send_blocking(&self, mut t: T, at: &'static Location<'static>) -> Result<(), SendError<T>> {
-        for _ in 0..SEND_RETRIES {
-            std::thread::yield_now();
+        // A few retries, backing off as std's own send does before it blocks (std has no timed
+        // send to give a grace period with).
+        for step in 0..SPIN_STEPS {
+            for _ in 0..1u32 << step {
+                std::hint::spin_loop();
+            }
             match self.inner.try_send(t) {
                 Ok(()) => {
-                    self.shared.signal.after_operation();
+                    self.shared.sent.0.mark();
                     return Ok(());
                 }
                 Err(TrySendError::Disconnected(back)) => return Err(SendError(back)),
                 Err(TrySendError::Full(back)) => t = back,
             }
         }
+        // The counter is read before the last retry (see `lockprof_profiler::Signal`).
         let shared = &self.shared;
-        let sleeper = shared.signal.prepare();
+        let seen = shared.received.0.progress();
         let sent = match self.inner.try_send(t) {
             Ok(()) => Ok(()),
             Err(TrySendError::Disconnected(back)) => Err(SendError(back)),
             Err(TrySendError::Full(back)) => {
-                shared.state.signal_wait(at, shared.signal.counter(), sleeper.seen(), SignalShape::Send, || self.inner.send(back))
+                let counter = shared.received.0.counter();
+                shared.state.signal_wait(at, counter, seen, SignalShape::Send, || self.inner.send(back))
             }
         };
-        drop(sleeper);
-        shared.signal.after_operation();
+        if sent.is_ok() {
+            shared.sent.0.mark();
+        }
         sent
     }
 
@@ -182,7 +199,7 @@ impl<T> SyncSender<T> {
     pub fn try_send(&self, t: T) -> Result<(), TrySendError<T>> {
         let sent = self.inner.try_send(t);
         if sent.is_ok() {
-            self.shared.signal.after_operation();
+            self.shared.sent.0.mark();
         }
         sent
     }
@@ -248,7 +265,21 @@ impl<T> Receiver<T> {
     #[cold]
     #[inline(never)]
     fn recv_blocking(&self, at: &'static Location<'static>) -> Result<T, RecvError> {
-        // A grace period first, as a blocked lock gets: most waits end within it.
+        // A few retries, backing off as std's own receive does before it blocks, then a grace
+        // period, as a blocked lock gets: most waits end within them, unpublished.
+        for step in 0..SPIN_STEPS {
+            for _ in 0..1u32 << step {
+                std::hint::spin_loop();
+            }
+            match self.inner.try_recv() {
+                Ok(t) => {
+                    self.after_receive();
+                    return Ok(t);
+                }
+                Err(TryRecvError::Disconnected) => return Err(RecvError),
+                Err(TryRecvError::Empty) => {}
+            }
+        }
         let grace = lockprof_profiler::config().grace;
         if !grace.is_zero() {
             match self.inner.recv_timeout(grace) {
@@ -260,16 +291,17 @@ impl<T> Receiver<T> {
                 Err(RecvTimeoutError::Timeout) => {}
             }
         }
+        // The counter is read before the last retry (see `lockprof_profiler::Signal`).
         let shared = &self.shared;
-        let sleeper = shared.signal.prepare();
+        let seen = shared.sent.0.progress();
         let got = match self.inner.try_recv() {
             Ok(t) => Ok(t),
             Err(TryRecvError::Disconnected) => Err(RecvError),
             Err(TryRecvError::Empty) => {
-                shared.state.signal_wait(at, shared.signal.counter(), sleeper.seen(), SignalShape::Receive, || self.inner.recv())
+                let counter = shared.sent.0.counter();
+                shared.state.signal_wait(at, counter, seen, SignalShape::Receive, || self.inner.recv())
             }
         };
-        drop(sleeper);
         if got.is_ok() {
             self.after_receive();
         }
@@ -321,7 +353,7 @@ impl<T> Receiver<T> {
     #[inline]
     fn after_receive(&self) {
         if self.shared.bounded {
-            self.shared.signal.after_operation();
+            self.shared.received.0.mark();
         }
     }
 }
@@ -352,7 +384,8 @@ impl Clone for End {
 
 impl Drop for End {
     fn drop(&mut self) {
-        self.0.signal.bump();
+        self.0.sent.0.mark();
+        self.0.received.0.mark();
     }
 }
 

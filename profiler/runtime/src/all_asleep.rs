@@ -46,11 +46,11 @@
 //!   episodes (fact 1 of `wait_for_graph`);
 //! - a signal wait ends only through an event on its object: a notification, a send, a receive,
 //!   a dropped end of a channel, a departure from a barrier, each of which a running thread
-//!   performs, and each counted after the counter value the waiter read (for a channel,
-//!   through the fences of `Signal::prepare` and `Signal::after_operation` against the
-//!   waiter's non-blocking retry: either the retry sees the operation, or the operation's fence
-//!   comes after the retry's and its load sees the sleeper, and it bumps; for a condition
-//!   variable, under the lock its waiters and notifiers share). For a barrier of `n`: a waiter
+//!   performs, and each counted after the counter value the waiter read (for a channel, an
+//!   operation is followed by its SeqCst bump and the waiter reads the counter before a
+//!   non-blocking retry that fails: a bump before that read would have made the operation
+//!   visible to the retry, see `Signal`; for a condition variable, the bump and the read are
+//!   under the lock its waiters and notifiers share). For a barrier of `n`: a waiter
 //!   reads the departures before arriving, counts its arrival, and only then enters std's wait;
 //!   every thread counts its departure after std's wait returns. If a waiter's round were
 //!   complete, its `n` threads all arrived, and none departed before the round completed (after

@@ -70,4 +70,4 @@ pub use lockprof_trace::{Access, DeadlockPolicy, LockKind};
 pub use raw_lock::{RawLock, WriterMark};
 pub use records::{deadlocks_found, wait_episodes};
 pub use trace::write_now;
-pub use waits::signal::{Quorum, Signal, SignalShape, Sleeper};
+pub use waits::signal::{Quorum, Signal, SignalShape};

@@ -8,9 +8,9 @@
 //! "Nothing has happened" is a [`Signal`]: a progress counter in the object, bumped (SeqCst) by
 //! every operation that may end one of its waits (a notification, a send, a receive, a sender
 //! or receiver dropped, a barrier's departure). A waiter reads the counter before it starts to
-//! wait, in an order that guarantees that any event its blocking call could still miss is
-//! counted after that read (see [`Signal::prepare`]); the all-asleep check counts it asleep only
-//! while the counter still has that value.
+//! wait, then retries its operation without blocking: any event that retry did not see is
+//! counted after that read (see [`Signal`]); the all-asleep check counts it asleep only while
+//! the counter still has that value.
 
 use std::panic::Location;
 use std::sync::Arc;
@@ -24,47 +24,59 @@ use crate::threads::{Asleep, HeldCopy, SignalWait, ThreadRecord, Waiting, curren
 
 /// The progress counter of an object that signal waits wait on.
 ///
+/// Why a waiter that reads it (SeqCst), then retries its operation without blocking and fails,
+/// misses nothing: an event is the operation itself (a send, say) followed by a bump (a SeqCst
+/// read-modify-write). If the bump came before the waiter's read in the counter's order, the
+/// read took its value from it, so the operation happened before the retry, which would have
+/// seen it; so any event the retry did not see is bumped after the value read, and the counter
+/// has moved by the time anyone looks.
+///
 /// ```
 /// use lockprof_profiler::Signal;
 /// let signal = Signal::new();
-/// let sleeper = signal.prepare();
+/// let seen = signal.progress();
 /// signal.bump();
-/// assert_ne!(signal.progress(), sleeper.seen());
+/// assert_ne!(signal.progress(), seen);
 /// ```
 #[derive(Debug, Default)]
 pub struct Signal {
     progress: AtomicU64,
-    /// Threads between [`Signal::prepare`] and the end of their wait: while there are none, an
-    /// operation need not bump ([`Signal::after_operation`]).
-    sleepers: AtomicU64,
 }
 
 impl Signal {
-    /// A counter at zero, no sleeper; `const`, for `static` objects.
+    /// A counter at zero; `const`, for `static` objects.
     pub const fn new() -> Self {
-        Signal { progress: AtomicU64::new(0), sleepers: AtomicU64::new(0) }
+        Signal { progress: AtomicU64::new(0) }
     }
 
-    /// Counts an event that may end a wait, always (for objects whose waiters read the counter
-    /// under the same lock as the event's, a condition variable's notification, or rare events
-    /// such as a channel's end being dropped).
+    /// Counts an event that may end a wait, after the event's own operation (a send, a receive,
+    /// a dropped end of a channel, a departure from a barrier).
+    #[inline]
     pub fn bump(&self) {
         self.progress.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Counts an operation just done on the object's own state (a send, a receive) if a thread
-    /// may be waiting on it: a SeqCst fence, then the sleepers are read. Against
-    /// [`Signal::prepare`]'s fence, either the waiter's retry sees the operation, or this sees
-    /// the sleeper and bumps (the fence rule of the C++ memory model, which Rust's follows).
+    /// Marks an event, for objects whose waiters only ask "has the counter moved" (a channel):
+    /// stores a value no store before has written (this thread's next token), with release
+    /// ordering. A plain store: no read-modify-write on the fast path of a send. Any store after
+    /// a waiter's read leaves a value other than the one it read, as a bump does; one before it
+    /// is visible to the read and, through release and acquire, so is its operation.
+    ///
+    /// ```
+    /// use lockprof_profiler::Signal;
+    /// let signal = Signal::new();
+    /// let seen = signal.progress();
+    /// signal.mark();
+    /// let after = signal.progress();
+    /// signal.mark();
+    /// assert!(seen != after && after != signal.progress());
+    /// ```
     #[inline]
-    pub fn after_operation(&self) {
-        fence(Ordering::SeqCst);
-        if self.sleepers.load(Ordering::Relaxed) != 0 {
-            self.bump();
-        }
+    pub fn mark(&self) {
+        self.progress.store(next_token(), Ordering::Release);
     }
 
-    /// The counter's value now.
+    /// The counter's value now: read by a waiter before its last non-blocking retry.
     pub fn progress(&self) -> u64 {
         self.progress.load(Ordering::SeqCst)
     }
@@ -73,37 +85,36 @@ impl Signal {
     pub fn counter(&self) -> &AtomicU64 {
         &self.progress
     }
-
-    /// Starts a wait on the object: registers a sleeper, reads the counter, and issues a SeqCst
-    /// fence. The caller then retries its operation without blocking (`try_recv`, `try_send`)
-    /// and, if that fails, waits through [`LockState::signal_wait`] with this sleeper: any
-    /// operation its retry did not see bumps the counter after the value read here.
-    pub fn prepare(&self) -> Sleeper<'_> {
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
-        let seen = self.progress.load(Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        Sleeper { signal: self, seen }
-    }
 }
 
-/// A thread registered as about to wait on a [`Signal`]; dropping it deregisters.
-#[derive(Debug)]
-pub struct Sleeper<'a> {
-    signal: &'a Signal,
-    seen: u64,
+thread_local! {
+    /// This thread's next token for [`Signal::mark`]; 0 until its first.
+    static NEXT_TOKEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-impl Sleeper<'_> {
-    /// The counter's value when the wait began.
-    pub fn seen(&self) -> u64 {
-        self.seen
-    }
+/// A value no other call returns: a number of this thread (from a global count, in the top 24
+/// bits) and a count of its tokens (the low 40 bits: a trillion marks per thread, beyond which
+/// the thread draws a new number).
+#[inline]
+fn next_token() -> u64 {
+    const COUNT_BITS: u32 = 40;
+    NEXT_TOKEN
+        .try_with(|next| {
+            let mut token = next.get();
+            if token & ((1 << COUNT_BITS) - 1) == 0 {
+                token = fresh_thread_number() << COUNT_BITS | 1;
+            }
+            next.set(token + 1);
+            token
+        })
+        // During the thread's teardown: a fresh number, used once.
+        .unwrap_or_else(|_| fresh_thread_number() << COUNT_BITS)
 }
 
-impl Drop for Sleeper<'_> {
-    fn drop(&mut self) {
-        self.signal.sleepers.fetch_sub(1, Ordering::SeqCst);
-    }
+#[cold]
+fn fresh_thread_number() -> u64 {
+    static NUMBERS: AtomicU64 = AtomicU64::new(1);
+    NUMBERS.fetch_add(1, Ordering::Relaxed)
 }
 
 /// What a signal wait waits for, as [`LockState::signal_wait`] publishes it.
@@ -136,8 +147,8 @@ impl LockState {
     /// Runs `block`, an untimed wait on the object this header belongs to (a condition variable,
     /// a channel, a barrier), as a published *signal wait*: `progress` is the object's
     /// progress counter ([`Signal::counter`], or a counter bumped with SeqCst under the lock that
-    /// orders the object's events), `seen` its value when the wait began (from [`Signal::prepare`], or read
-    /// under the lock that orders the object's events), `shape` what it waits for. If this thread is
+    /// orders the object's events), `seen` its value when the wait began (read before the last
+    /// non-blocking retry, or under that lock), `shape` what it waits for. If this thread is
     /// the last of the process to fall asleep and the all-asleep rule confirms that no thread can
     /// wake another, the deadlock is reported here, under the deadlock policy (a panic leaves
     /// before `block` runs).
