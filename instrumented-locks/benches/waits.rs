@@ -131,12 +131,20 @@ fn only(args: &[String]) {
             tx.send(black_box(1)).unwrap();
             black_box(rx.recv().unwrap());
         }),
-        ("barrier1", "std") => run!(std::sync::Barrier::new(1), |b: &std::sync::Barrier| drop(black_box(b.wait()))),
+        ("barrier1", "std") => {
+            run!(std::sync::Barrier::new(1), |b: &std::sync::Barrier| {
+                black_box(b.wait().is_leader());
+            })
+        }
         ("barrier1", "lockprof") => {
-            run!(lockprof::sync::Barrier::new(1), |b: &lockprof::sync::Barrier| drop(black_box(b.wait())))
+            run!(lockprof::sync::Barrier::new(1), |b: &lockprof::sync::Barrier| {
+                black_box(b.wait().is_leader());
+            })
         }
         ("notify", "std") => run!(std::sync::Condvar::new(), |c: &std::sync::Condvar| c.notify_one()),
-        ("notify", "lockprof") => run!(lockprof::sync::Condvar::new(), |c: &lockprof::sync::Condvar| c.notify_one()),
+        ("notify", "lockprof") => {
+            run!(lockprof::sync::Condvar::new(), |c: &lockprof::sync::Condvar| c.notify_one())
+        }
         _ => panic!("{usage}"),
     }
 }
@@ -209,8 +217,16 @@ fn main() {
     case(
         "Barrier::new(1).wait (never waits)",
         rounds,
-        || time(iters, || drop(black_box(std_one.wait()))),
-        || time(iters, || drop(black_box(our_one.wait()))),
+        || {
+            time(iters, || {
+                black_box(std_one.wait().is_leader());
+            })
+        },
+        || {
+            time(iters, || {
+                black_box(our_one.wait().is_leader());
+            })
+        },
     );
 
     case(

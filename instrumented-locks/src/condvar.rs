@@ -125,9 +125,8 @@ impl Condvar {
         let seen = self.progress.load(Ordering::SeqCst);
         drop(guard);
         // An untimed wait: a signal wait, which only a notification ends (see the all-asleep rule).
-        self.state.signal_wait(at, &self.progress, seen, SignalShape::Notify, || {
-            drop(self.cv.wait(generation))
-        });
+        self.state
+            .signal_wait(at, &self.progress, seen, SignalShape::Notify, || drop(self.cv.wait(generation)));
         mutex.lock()
     }
 

@@ -48,8 +48,8 @@ pub use std::sync::ONCE_INIT;
 #[allow(clippy::declare_interior_mutable_const)] // as std's: each use is a fresh `Once`
 pub const ONCE_INIT: Once = Once::new();
 pub use std::sync::{
-    Arc, BarrierWaitResult, LockResult, OnceState, PoisonError, TryLockError, TryLockResult, WaitTimeoutResult,
-    Weak, atomic,
+    Arc, BarrierWaitResult, LockResult, OnceState, PoisonError, TryLockError, TryLockResult,
+    WaitTimeoutResult, Weak, atomic,
 };
 #[cfg(any(feature = "off", not(feature = "profiler")))]
 pub use std::sync::{Barrier, mpsc};

@@ -74,7 +74,9 @@ impl Barrier {
         } else {
             let quorum = Quorum { arrivals: &self.arrivals, parties: self.parties };
             let at = Location::caller();
-            self.state.signal_wait(at, self.departures.counter(), seen, SignalShape::Barrier(quorum), || self.inner.wait())
+            self.state.signal_wait(at, self.departures.counter(), seen, SignalShape::Barrier(quorum), || {
+                self.inner.wait()
+            })
         };
         self.departures.bump();
         result

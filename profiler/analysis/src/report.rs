@@ -58,7 +58,9 @@ pub fn cycle_line(trace: &Trace, deadlock: &Deadlock) -> String {
         let waits: Vec<String> = deadlock
             .cycle
             .iter()
-            .map(|hop| format!("{} waits on {}", thread_label(trace, hop.thread), lock_label(trace, hop.waits_for)))
+            .map(|hop| {
+                format!("{} waits on {}", thread_label(trace, hop.thread), lock_label(trace, hop.waits_for))
+            })
             .collect();
         return waits.join("; ");
     }

@@ -122,7 +122,9 @@ pub(crate) fn recheck(older_than: Duration) {
     };
     match find(first.id, Some(older_than)) {
         Some(Found::New(found)) => crate::deadlock::found_in_background(&first, found),
-        Some(Found::Reported) if crate::config::config().on_deadlock == lockprof_trace::DeadlockPolicy::Panic => {
+        Some(Found::Reported)
+            if crate::config::config().on_deadlock == lockprof_trace::DeadlockPolicy::Panic =>
+        {
             // The panic of the thread that reported it did not end it (a barrier's other
             // parties, say, still wait): a panic cannot end it, so the process aborts, as for any
             // deadlock no thread can be made to panic out of. The trace has it already.

@@ -33,7 +33,8 @@ pub(crate) fn ensure_started() {
     let Some(period) = [watchdog.map(|t| t / 2), recheck].into_iter().flatten().min() else { return };
     START.call_once(|| {
         let period = period.max(Duration::from_millis(5));
-        let spawned = crate::threads::spawn_internal("lockprof-watchdog", move || run(period, watchdog, recheck));
+        let spawned =
+            crate::threads::spawn_internal("lockprof-watchdog", move || run(period, watchdog, recheck));
         if let Err(error) = spawned {
             crate::diag::say(&format!("lockprof: could not start the watchdog: {error}"));
         }
