@@ -158,7 +158,9 @@ impl LockState {
     /// let state = LockState::new(LockKind::Condvar, None);
     /// let signal = Signal::new();
     /// let seen = signal.progress();
-    /// assert_eq!(state.signal_wait(std::panic::Location::caller(), signal.counter(), seen, SignalShape::Notify, || 7), 7);
+    /// signal.bump(); // a notification since: this wait is not asleep (this thread is alone)
+    /// let wait = || 7; // std's blocking call, in a real object
+    /// assert_eq!(state.signal_wait(std::panic::Location::caller(), signal.counter(), seen, SignalShape::Notify, wait), 7);
     /// ```
     ///
     /// # Panics
