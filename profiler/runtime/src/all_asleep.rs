@@ -102,7 +102,7 @@ pub(crate) fn check_after_sleeping(record: &Arc<ThreadRecord>, can_unwind: bool)
     if !all_known_may_be_asleep() {
         return;
     }
-    if let Some(Found::New(found)) = find(record.id, None) {
+    if let Some(Found::New(found)) = find(Some(record.id), None) {
         if can_unwind {
             crate::deadlock::found(record, found);
         } else {
@@ -117,11 +117,14 @@ pub(crate) fn recheck(older_than: Duration) {
     if !all_known_may_be_asleep() {
         return;
     }
-    let Some(first) = live_records().into_iter().filter(|r| r.tid != 0).min_by_key(|r| r.id) else {
-        return;
-    };
-    match find(first.id, Some(older_than)) {
-        Some(Found::New(found)) => crate::deadlock::found_in_background(&first, found),
+    match find(None, Some(older_than)) {
+        Some(Found::New(found)) => {
+            // Reported from the first thread's wait (the lowest id: the same one each period).
+            let first = found.cycle.first().map(|m| m.thread);
+            if let Some(record) = live_records().into_iter().find(|r| Some(r.id) == first) {
+                crate::deadlock::found_in_background(&record, found);
+            }
+        }
         Some(Found::Reported)
             if crate::config::config().on_deadlock == lockprof_trace::DeadlockPolicy::Panic =>
         {
@@ -181,8 +184,9 @@ fn countable(o: &Obs, signal: Option<bool>) -> bool {
     }
 }
 
-/// Runs the check described in the module docs; `detector` is listed first in the report.
-fn find(detector: u64, older_than: Option<Duration>) -> Option<Found> {
+/// Runs the check described in the module docs; `detector` (else the thread of the lowest id) is
+/// listed first in the report.
+fn find(detector: Option<u64>, older_than: Option<Duration>) -> Option<Found> {
     let found = confirm(detector, older_than);
     CHECKS.fetch_add(1, Ordering::SeqCst);
     let found = found?;
@@ -207,7 +211,7 @@ fn find(detector: u64, older_than: Option<Duration>) -> Option<Found> {
     Some(Found::New(found))
 }
 
-fn confirm(detector: u64, older_than: Option<Duration>) -> Option<FoundDeadlock> {
+fn confirm(detector: Option<u64>, older_than: Option<Duration>) -> Option<FoundDeadlock> {
     let listed = os_threads()?;
     let internal = internal_tids();
     let by_tid: HashMap<i32, Arc<ThreadRecord>> =
@@ -218,7 +222,8 @@ fn confirm(detector: u64, older_than: Option<Duration>) -> Option<FoundDeadlock>
             members.push(Arc::clone(by_tid.get(tid)?));
         }
     }
-    if members.is_empty() || !members.iter().any(|m| m.id == detector) {
+    let detector = detector.or_else(|| members.iter().map(|m| m.id).min())?;
+    if !members.iter().any(|m| m.id == detector) {
         return None;
     }
 

@@ -262,3 +262,55 @@ impl Drop for SignalEpisode {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait(progress: &AtomicU64, seen: u64, quorum: Option<(&AtomicU64, u64)>) -> SignalWait {
+        SignalWait {
+            progress: progress as *const AtomicU64,
+            seen,
+            quorum: quorum.map(|(a, n)| (a as *const AtomicU64, n)),
+            side: 0,
+        }
+    }
+
+    #[test]
+    fn a_wait_is_asleep_until_its_counter_moves() {
+        let signal = Signal::new();
+        let seen = signal.progress();
+        let w = wait(signal.counter(), seen, None);
+        // SAFETY: the counter outlives the wait (no slot involved in this test).
+        assert!(unsafe { w.still_asleep() });
+        signal.mark();
+        // SAFETY: as above.
+        assert!(!unsafe { w.still_asleep() });
+    }
+
+    #[test]
+    fn a_barrier_wait_is_asleep_only_while_fewer_than_its_parties_are_inside() {
+        let (departures, arrivals) = (Signal::new(), AtomicU64::new(0));
+        let seen = departures.progress();
+        arrivals.fetch_add(2, Ordering::SeqCst); // two of three parties inside
+        let w = wait(departures.counter(), seen, Some((&arrivals, 3)));
+        // SAFETY: the counters outlive the wait.
+        assert!(unsafe { w.still_asleep() });
+        arrivals.fetch_add(1, Ordering::SeqCst); // the third arrives: the round completes
+        // SAFETY: as above.
+        assert!(!unsafe { w.still_asleep() });
+        let w = wait(departures.counter(), seen, Some((&arrivals, 4)));
+        departures.bump(); // someone left since the wait began
+        // SAFETY: as above.
+        assert!(!unsafe { w.still_asleep() });
+    }
+
+    #[test]
+    fn tokens_never_repeat_across_threads() {
+        let mine: Vec<u64> = (0..1000).map(|_| next_token()).collect();
+        let theirs: Vec<u64> =
+            std::thread::spawn(|| (0..1000).map(|_| next_token()).collect()).join().unwrap();
+        let all: std::collections::HashSet<u64> = mine.iter().chain(&theirs).copied().collect();
+        assert_eq!(all.len(), 2000);
+    }
+}
