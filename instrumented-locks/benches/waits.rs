@@ -69,6 +69,27 @@ macro_rules! producer_consumer {
     }};
 }
 
+/// Two threads exchange a message each way over two rendezvous channels `n` times: ns per round.
+macro_rules! ping_pong {
+    ($ping:expr, $pong:expr, $n:expr) => {{
+        let n: u64 = $n;
+        let ((ping_tx, ping_rx), (pong_tx, pong_rx)) = ($ping, $pong);
+        let start = Instant::now();
+        let echo = std::thread::spawn(move || {
+            for m in ping_rx {
+                pong_tx.send(m + 1).unwrap();
+            }
+        });
+        for i in 0..n {
+            ping_tx.send(i).unwrap();
+            black_box(pong_rx.recv().unwrap());
+        }
+        drop(ping_tx);
+        echo.join().unwrap();
+        start.elapsed().as_nanos() as f64 / n as f64
+    }};
+}
+
 /// Two threads meet at a barrier of two `n` times: ns per round.
 macro_rules! barrier_rounds {
     ($barrier:ty, $n:expr) => {{
@@ -210,6 +231,25 @@ fn main() {
         rounds,
         || producer_consumer!(std::sync::mpsc::sync_channel::<u64>(64), messages),
         || producer_consumer!(lockprof::sync::mpsc::sync_channel::<u64>(64), messages),
+    );
+
+    case(
+        "sync_channel(0) ping-pong, per round",
+        rounds,
+        || {
+            ping_pong!(
+                std::sync::mpsc::sync_channel::<u64>(0),
+                std::sync::mpsc::sync_channel::<u64>(0),
+                meetings
+            )
+        },
+        || {
+            ping_pong!(
+                lockprof::sync::mpsc::sync_channel::<u64>(0),
+                lockprof::sync::mpsc::sync_channel::<u64>(0),
+                meetings
+            )
+        },
     );
 
     let std_one = std::sync::Barrier::new(1);

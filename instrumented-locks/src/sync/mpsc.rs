@@ -24,6 +24,7 @@
 use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
@@ -42,6 +43,13 @@ struct Shared {
     received: Line,
     /// A bounded channel, whose senders can wait for a receive.
     bounded: bool,
+    /// `sync_channel(0)`.
+    rendezvous: bool,
+    /// Senders in their grace period: they wait on `room` for at most the grace period (std has
+    /// no timed send), woken by receives while there are any.
+    grace_senders: AtomicUsize,
+    room_lock: std::sync::Mutex<()>,
+    room: std::sync::Condvar,
 }
 
 /// A progress counter alone on its cache line (128 bytes: two lines on x86's adjacent-line
@@ -51,9 +59,28 @@ struct Line(Signal);
 
 impl Shared {
     #[track_caller]
-    fn new(bounded: bool) -> Arc<Shared> {
+    fn new(bounded: bool, rendezvous: bool) -> Arc<Shared> {
         let state = LockState::new(LockKind::Channel, None);
-        Arc::new(Shared { state, sent: Line(Signal::new()), received: Line(Signal::new()), bounded })
+        Arc::new(Shared {
+            state,
+            sent: Line(Signal::new()),
+            received: Line(Signal::new()),
+            bounded,
+            rendezvous,
+            grace_senders: AtomicUsize::new(0),
+            room_lock: std::sync::Mutex::new(()),
+            room: std::sync::Condvar::new(),
+        })
+    }
+
+    /// Wakes the senders in their grace period, if any (a receive made room, or a receiver of a
+    /// rendezvous channel is about to wait).
+    #[inline]
+    fn wake_grace_senders(&self) {
+        if self.grace_senders.load(Ordering::Relaxed) != 0 {
+            let _room = self.room_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.room.notify_all();
+        }
     }
 }
 
@@ -71,7 +98,7 @@ const SPIN_STEPS: u32 = 6;
 #[track_caller]
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let (tx, rx) = std_mpsc::channel();
-    let shared = Shared::new(false);
+    let shared = Shared::new(false, false);
     (Sender { inner: tx, shared: End(Arc::clone(&shared)) }, Receiver { inner: rx, shared: End(shared) })
 }
 
@@ -87,7 +114,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 #[track_caller]
 pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
     let (tx, rx) = std_mpsc::sync_channel(bound);
-    let shared = Shared::new(true);
+    let shared = Shared::new(true, bound == 0);
     (SyncSender { inner: tx, shared: End(Arc::clone(&shared)) }, Receiver { inner: rx, shared: End(shared) })
 }
 
@@ -157,8 +184,8 @@ impl<T> SyncSender<T> {
     #[cold]
     #[inline(never)]
     fn send_blocking(&self, mut t: T, at: &'static Location<'static>) -> Result<(), SendError<T>> {
-        // A few retries, backing off as std's own send does before it blocks (std has no timed
-        // send to give a grace period with).
+        // A few retries, backing off as std's own send does before it blocks; then a grace
+        // period, as a blocked lock gets, waiting for a receive (std has no timed send).
         for step in 0..SPIN_STEPS {
             for _ in 0..1u32 << step {
                 std::hint::spin_loop();
@@ -172,8 +199,21 @@ impl<T> SyncSender<T> {
                 Err(TrySendError::Full(back)) => t = back,
             }
         }
-        // The counter is read before the last retry (see `lockprof_profiler::Signal`).
         let shared = &self.shared;
+        let grace = lockprof_profiler::config().grace;
+        // (A rendezvous send hands over only to a receiver inside std's wait, which a grace
+        // period here cannot see coming: it waits in std's send, published, at once.)
+        if !grace.is_zero() && !shared.rendezvous {
+            match self.send_within(t, grace) {
+                Ok(()) => {
+                    shared.sent.0.mark();
+                    return Ok(());
+                }
+                Err(TrySendError::Disconnected(back)) => return Err(SendError(back)),
+                Err(TrySendError::Full(back)) => t = back,
+            }
+        }
+        // The counter is read before the last retry (see `lockprof_profiler::Signal`).
         let seen = shared.received.0.progress();
         let sent = match self.inner.try_send(t) {
             Ok(()) => Ok(()),
@@ -187,6 +227,39 @@ impl<T> SyncSender<T> {
             shared.sent.0.mark();
         }
         sent
+    }
+
+    /// Retries `try_send` for at most `grace`, woken by receives: a timed send, unpublished (a
+    /// timed wait never takes part in a deadlock).
+    fn send_within(&self, mut t: T, grace: Duration) -> Result<(), TrySendError<T>> {
+        let shared = &self.shared;
+        let deadline = std::time::Instant::now() + grace;
+        shared.grace_senders.fetch_add(1, Ordering::SeqCst);
+        let mut room = shared.room_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let result = 'waiting: loop {
+            // After each wake-up a few retries with back-off: a rendezvous receiver wakes this
+            // sender just before it enters std's wait, where the hand-over can happen.
+            for step in 0..SPIN_STEPS {
+                match self.inner.try_send(t) {
+                    Err(TrySendError::Full(back)) => t = back,
+                    done => break 'waiting done,
+                }
+                for _ in 0..1u32 << step {
+                    std::hint::spin_loop();
+                }
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                break Err(TrySendError::Full(t));
+            }
+            room = match shared.room.wait_timeout(room, deadline - now) {
+                Ok((room, _)) => room,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        };
+        drop(room);
+        shared.grace_senders.fetch_sub(1, Ordering::SeqCst);
+        result
     }
 
     /// Sends a value if there is room now (or, for a rendezvous channel, a receiver waiting).
@@ -354,6 +427,7 @@ impl<T> Receiver<T> {
     fn after_receive(&self) {
         if self.shared.bounded {
             self.shared.received.0.mark();
+            self.shared.wake_grace_senders();
         }
     }
 }
