@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 use std::time::Instant;
 
-use backtrace::Backtrace;
+use std::backtrace::Backtrace;
 
 use crate::lock_state::LockState;
 use crate::raw_lock::{RawLock, WriterMark};

@@ -37,7 +37,7 @@ use std::collections::HashMap;
 use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use backtrace::Backtrace;
+use std::backtrace::Backtrace;
 
 use crate::config::InversionPolicy;
 use crate::id_hash::IdHash;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use backtrace::Backtrace;
+use std::backtrace::Backtrace;
 use lockprof_trace::{Access, DeadlockPolicy};
 
 use crate::wait_for_graph::Member;

@@ -17,7 +17,7 @@ use std::sync::atomic::{Ordering, fence};
 use std::time::Instant;
 
 use crate::sharded_map::ShardedMap;
-use backtrace::Backtrace;
+use std::backtrace::Backtrace;
 
 use crate::async_holders::AsyncHolders;
 use crate::lock_state::LockState;

@@ -14,7 +14,7 @@ use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::sharded_map::ShardedMap;
-use backtrace::Backtrace;
+use std::backtrace::Backtrace;
 
 use std::time::Instant;
 

@@ -186,7 +186,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::Location;
 use std::sync::Arc;
 
-use backtrace::Backtrace;
+use std::backtrace::Backtrace;
 use lockprof_analysis::digraph::DiGraph;
 
 use crate::lock_state::{PermitCounts, SATURATED_OUTSTANDING};

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use backtrace::Backtrace;
+use std::backtrace::Backtrace;
 
 use crate::threads::live_records;
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use backtrace::Backtrace;
+use std::backtrace::Backtrace;
 
 use crate::records::found_so_far;
 use crate::wait_for_graph::{Blocks, Member};
@@ -20,7 +20,6 @@ struct Stacks {
     by_capture: HashMap<*const Backtrace, u32>,
     by_frames: HashMap<Vec<Frame>, u32>,
     stacks: Vec<Stack>,
-    symbolizer: crate::stacks::Symbolizer,
 }
 
 impl Stacks {
@@ -28,7 +27,7 @@ impl Stacks {
         if let Some(&id) = self.by_capture.get(&Arc::as_ptr(stack)) {
             return id;
         }
-        let frames = self.symbolizer.symbolise(stack);
+        let frames = crate::stacks::symbolise(stack);
         let next = u32::try_from(self.stacks.len()).unwrap_or(u32::MAX);
         let id = *self.by_frames.entry(frames.clone()).or_insert_with(|| {
             self.stacks.push(Stack { id: next, frames });
@@ -247,7 +246,6 @@ fn contention(stacks: &mut Stacks) -> Contention {
                 value.1.ns.load(Relaxed),
             ))
         });
-        stacks.symbolizer.prepare(entries.iter().map(|(_, bt, _, _)| &**bt));
         let mut rows: Vec<StackContention> = entries
             .iter()
             .map(|(lock, bt, count, ns)| StackContention {
