@@ -68,7 +68,7 @@ fn named(rest: &str) -> Frame {
         after.strip_prefix('-').unwrap_or(rest)
     });
     let name = without_hash(name.trim());
-    let function = if name.is_empty() || name == "<unknown>" { "??".to_owned() } else { name.to_owned() };
+    let function = if name.is_empty() || name == "<unknown>" { "??".to_owned() } else { without_disambiguators(name) };
     Frame { function, file: None, line: None }
 }
 
@@ -79,6 +79,36 @@ fn without_hash(name: &str) -> &str {
         Some((path, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => path,
         _ => name,
     }
+}
+
+/// `name` without the crate disambiguators of a v0-mangled symbol in the full format
+/// (`<std[e28293b1aa0f68bd]::backtrace::Backtrace>::create` is
+/// `<std::backtrace::Backtrace>::create`; libstd's own symbols are v0-mangled): a bracket right
+/// after an identifier holding only lowercase hex digits. A slice type (`<[u8]>`) follows no
+/// identifier and stays.
+fn without_disambiguators(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(open) = rest.find('[') {
+        let after_identifier = rest[..open].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let hex = rest[open + 1..].find(']').map(|len| &rest[open + 1..open + 1 + len]);
+        match hex {
+            Some(hex)
+                if after_identifier
+                    && !hex.is_empty()
+                    && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+            {
+                out.push_str(&rest[..open]);
+                rest = &rest[open + hex.len() + 2..];
+            }
+            _ => {
+                out.push_str(&rest[..=open]);
+                rest = &rest[open + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `FILE:LINE` (std prints no column; `FILE:LINE:COLUMN` is read too) split into the file and
@@ -161,6 +191,17 @@ mod tests {
         for end in (0..=text.len()).filter(|&end| text.is_char_boundary(end)) {
             let _ = parse(&text[..end]);
         }
+    }
+
+    #[test]
+    fn v0_crate_disambiguators_go_and_slices_stay() {
+        let frames = parse(
+            "   0: 0x5 - <std[e28293b1aa0f68bd]::backtrace::Backtrace>::create\n\
+             \x20  1: 0x6 - <[u8] as app[1f]::Fe>::f::<[abc]>\n\
+             \x20  2: 0x7 - a[\n   3: 0x8 - b[]x[12\n",
+        );
+        let names: Vec<&str> = frames.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, ["<std::backtrace::Backtrace>::create", "<[u8] as app::Fe>::f::<[abc]>", "a[", "b[]x[12"]);
     }
 
     #[test]
