@@ -27,7 +27,13 @@ impl Stacks {
         if let Some(&id) = self.by_capture.get(&Arc::as_ptr(stack)) {
             return id;
         }
-        let frames = crate::stacks::symbolise(stack);
+        // std resolves under its backtrace lock, which a capture takes too: a lock taken while
+        // it resolves (by an allocator built on lockprof's locks) must not capture a stack on
+        // this thread, so it is taken unprofiled.
+        let frames = {
+            let _reentry = crate::threads::enter_profiler();
+            crate::stacks::symbolise(stack)
+        };
         let next = u32::try_from(self.stacks.len()).unwrap_or(u32::MAX);
         let id = *self.by_frames.entry(frames.clone()).or_insert_with(|| {
             self.stacks.push(Stack { id: next, frames });
