@@ -22,11 +22,10 @@
 //!
 //! Stacks are symbolised once, when the trace is written.
 
+use std::backtrace::Backtrace;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-
-use std::backtrace::Backtrace;
 
 use crate::lock_stats::LockStats;
 use crate::sharded_map::ShardedMap;

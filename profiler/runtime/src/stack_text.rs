@@ -68,7 +68,8 @@ fn named(rest: &str) -> Frame {
         after.strip_prefix('-').unwrap_or(rest)
     });
     let name = without_hash(name.trim());
-    let function = if name.is_empty() || name == "<unknown>" { "??".to_owned() } else { without_disambiguators(name) };
+    let function =
+        if name.is_empty() || name == "<unknown>" { "??".to_owned() } else { without_disambiguators(name) };
     Frame { function, file: None, line: None }
 }
 
@@ -90,7 +91,8 @@ fn without_disambiguators(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut rest = name;
     while let Some(open) = rest.find('[') {
-        let after_identifier = rest[..open].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let after_identifier =
+            rest[..open].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
         let hex = rest[open + 1..].find(']').map(|len| &rest[open + 1..open + 1 + len]);
         match hex {
             Some(hex)
@@ -155,7 +157,11 @@ mod tests {
         assert_eq!(
             parse(text),
             [
-                at("std::backtrace::Backtrace::create", Some("/rustc/abc/library/std/src/backtrace.rs"), Some(331)),
+                at(
+                    "std::backtrace::Backtrace::create",
+                    Some("/rustc/abc/library/std/src/backtrace.rs"),
+                    Some(331)
+                ),
                 at("app::transfer", Some("/home/me/app/src/main.rs"), Some(12)),
                 at("app::inlined", Some("/home/me/app/src/lib.rs"), Some(40)),
                 at("??", None, None),
@@ -169,23 +175,31 @@ mod tests {
         let text = "   0: <lockprof::mutex::Mutex<T> as core::fmt::Debug>::fmt\n             at ./src/x.rs:3:9\n   1: main - 2\n";
         assert_eq!(
             parse(text),
-            [at("<lockprof::mutex::Mutex<T> as core::fmt::Debug>::fmt", Some("./src/x.rs"), Some(3)), at("main - 2", None, None)]
+            [
+                at("<lockprof::mutex::Mutex<T> as core::fmt::Debug>::fmt", Some("./src/x.rs"), Some(3)),
+                at("main - 2", None, None)
+            ]
         );
     }
 
     #[test]
     fn odd_text_gives_no_frames_or_partial_ones_and_never_panics() {
-        for text in ["", "disabled backtrace", "unsupported backtrace", "\n\n", "at /a.rs:1", ":", "0:", "12"] {
+        for text in ["", "disabled backtrace", "unsupported backtrace", "\n\n", "at /a.rs:1", ":", "0:", "12"]
+        {
             let frames = parse(text);
             assert!(frames.len() <= 1, "{text:?}: {frames:?}");
             assert!(frames.iter().all(|f| f.file.is_none()), "{text:?}: {frames:?}");
         }
         // A frame without its location, then one whose location has no number.
-        let frames = parse("   0: 0x1 - a::b\n   1: 0x2 - c::d\n       at /src/weird\n       at /src/second.rs:4\n");
+        let frames =
+            parse("   0: 0x1 - a::b\n   1: 0x2 - c::d\n       at /src/weird\n       at /src/second.rs:4\n");
         assert_eq!(frames, [at("a::b", None, None), at("c::d", Some("/src/weird"), None)]);
         // Numbers out of range, empty pieces, colons everywhere.
         let frames = parse("0: x\n at :\n1: y\n at ::99999999999\n2: z\n at a:b:c\n");
-        assert_eq!(frames, [at("x", Some(":"), None), at("y", Some("::99999999999"), None), at("z", Some("a:b:c"), None)]);
+        assert_eq!(
+            frames,
+            [at("x", Some(":"), None), at("y", Some("::99999999999"), None), at("z", Some("a:b:c"), None)]
+        );
         // Every prefix of real text parses without panicking (cut mid-line, mid-character).
         let text = "   0: 0x5 - app::é::h0123456789abcdef\n             at C:\\src\\main.rs:7\n";
         for end in (0..=text.len()).filter(|&end| text.is_char_boundary(end)) {
@@ -201,13 +215,21 @@ mod tests {
              \x20  2: 0x7 - a[\n   3: 0x8 - b[]x[12\n",
         );
         let names: Vec<&str> = frames.iter().map(|f| f.function.as_str()).collect();
-        assert_eq!(names, ["<std::backtrace::Backtrace>::create", "<[u8] as app::Fe>::f::<[abc]>", "a[", "b[]x[12"]);
+        assert_eq!(
+            names,
+            ["<std::backtrace::Backtrace>::create", "<[u8] as app::Fe>::f::<[abc]>", "a[", "b[]x[12"]
+        );
     }
 
     #[test]
     fn windows_paths_keep_their_drive_and_hashes_only_legacy_ones_go() {
-        let frames = parse("   0: 0x5 - app::main::h0123456789abcdef\n             at C:\\Users\\me\\app\\src\\main.rs:7\n   1: 0x6 - app::h12\n");
-        assert_eq!(frames, [at("app::main", Some("C:\\Users\\me\\app\\src\\main.rs"), Some(7)), at("app::h12", None, None)]);
+        let frames = parse(
+            "   0: 0x5 - app::main::h0123456789abcdef\n             at C:\\Users\\me\\app\\src\\main.rs:7\n   1: 0x6 - app::h12\n",
+        );
+        assert_eq!(
+            frames,
+            [at("app::main", Some("C:\\Users\\me\\app\\src\\main.rs"), Some(7)), at("app::h12", None, None)]
+        );
     }
 
     #[test]

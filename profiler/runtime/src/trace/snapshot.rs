@@ -1,9 +1,8 @@
 //! Turns the live registry into a [`Trace`]: the only place where stacks are symbolised.
 
+use std::backtrace::Backtrace;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-use std::backtrace::Backtrace;
 
 use crate::records::found_so_far;
 use crate::wait_for_graph::{Blocks, Member};
