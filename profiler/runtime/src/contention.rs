@@ -157,3 +157,44 @@ pub(crate) fn record_hold_of(node: u64, id: u64, stats: &LockStats, since: u64, 
         end_ns: now,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adds one occurrence on lock 1 from this function's call site, counting captures.
+    #[inline(never)]
+    fn add_here(table: &StackTable, captures: &AtomicU64, ns: u64) {
+        let capture = || {
+            captures.fetch_add(1, Ordering::Relaxed);
+            Arc::new(Backtrace::disabled())
+        };
+        table.add(1, capture, ns);
+    }
+
+    /// The same, one call deeper: another stack.
+    #[inline(never)]
+    fn add_elsewhere(table: &StackTable, captures: &AtomicU64, ns: u64) {
+        add_here(table, captures, ns);
+        std::hint::black_box(());
+    }
+
+    #[test]
+    #[cfg(all(unix, not(target_arch = "arm")))]
+    fn a_known_stack_is_counted_without_a_capture_and_another_stack_gets_its_own() {
+        let table = StackTable { entries: ShardedMap::new() };
+        let captures = AtomicU64::new(0);
+        for ns in [10, 20, 30] {
+            add_here(&table, &captures, ns);
+        }
+        assert_eq!(captures.load(Ordering::Relaxed), 1, "one capture for one stack");
+        assert_eq!(table.entries.len(), 1);
+        add_elsewhere(&table, &captures, 5);
+        assert_eq!(captures.load(Ordering::Relaxed), 2);
+        let mut figures: Vec<(u64, u64)> = table.entries.collect(|_, (_, stats)| {
+            Some((stats.count.load(Ordering::Relaxed), stats.ns.load(Ordering::Relaxed)))
+        });
+        figures.sort_unstable();
+        assert_eq!(figures, [(1, 5), (3, 60)]);
+    }
+}
