@@ -33,11 +33,10 @@
 //! `try_lock` adds no edge to the lock it takes (it cannot block), but the lock is then held, so
 //! a blocking acquisition made while holding it does.
 
+use std::backtrace::Backtrace;
 use std::collections::HashMap;
 use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-
-use backtrace::Backtrace;
 
 use crate::config::InversionPolicy;
 use crate::id_hash::IdHash;

@@ -1,9 +1,8 @@
 //! Turns the live registry into a [`Trace`]: the only place where stacks are symbolised.
 
+use std::backtrace::Backtrace;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-use backtrace::Backtrace;
 
 use crate::records::found_so_far;
 use crate::wait_for_graph::{Blocks, Member};
@@ -20,7 +19,6 @@ struct Stacks {
     by_capture: HashMap<*const Backtrace, u32>,
     by_frames: HashMap<Vec<Frame>, u32>,
     stacks: Vec<Stack>,
-    symbolizer: crate::stacks::Symbolizer,
 }
 
 impl Stacks {
@@ -28,7 +26,13 @@ impl Stacks {
         if let Some(&id) = self.by_capture.get(&Arc::as_ptr(stack)) {
             return id;
         }
-        let frames = self.symbolizer.symbolise(stack);
+        // std resolves under its backtrace lock, which a capture takes too: a lock taken while
+        // it resolves (by an allocator built on lockprof's locks) must not capture a stack on
+        // this thread, so it is taken unprofiled.
+        let frames = {
+            let _reentry = crate::threads::enter_profiler();
+            crate::stacks::symbolise(stack)
+        };
         let next = u32::try_from(self.stacks.len()).unwrap_or(u32::MAX);
         let id = *self.by_frames.entry(frames.clone()).or_insert_with(|| {
             self.stacks.push(Stack { id: next, frames });
@@ -247,7 +251,6 @@ fn contention(stacks: &mut Stacks) -> Contention {
                 value.1.ns.load(Relaxed),
             ))
         });
-        stacks.symbolizer.prepare(entries.iter().map(|(_, bt, _, _)| &**bt));
         let mut rows: Vec<StackContention> = entries
             .iter()
             .map(|(lock, bt, count, ns)| StackContention {
