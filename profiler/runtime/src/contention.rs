@@ -52,8 +52,11 @@ pub(crate) struct StackTable {
     pub entries: ShardedMap<StackKey, (Arc<Backtrace>, StackStats)>,
 }
 
-/// At most this many distinct stacks are kept per table; more are counted as dropped.
-pub const MAX_STACKS: usize = 100_000;
+/// At most this many distinct stacks are kept per table; more are counted as dropped. Each kept
+/// stack holds one std capture (at most a few KB once symbolised, for 256 frames of names and
+/// paths) and its address list (at most 2 KB), so the two tables stay under about 200 MB
+/// whatever the workload; real programs have a few hundred contended stacks.
+pub const MAX_STACKS: usize = 16_384;
 
 static DROPPED_STACKS: AtomicU64 = AtomicU64::new(0);
 
