@@ -230,36 +230,61 @@ impl Local {
     /// Records that the thread released a hold whose [class key](class_key) is `key` (usually
     /// the last one it took). Matching the access class, not just the lock, keeps the recorded
     /// holds exact when one thread holds a lock in two ways (an upgradable and a plain read)
-    /// and releases them out of order.
+    /// and releases them out of order. Returns whether the hold was marked
+    /// [`WANTED`](tag::WANTED) (a lock-order edge refers to its lock).
     #[inline]
-    pub(crate) fn pop_held(&self, key: u64) {
+    pub(crate) fn pop_held(&self, key: u64) -> bool {
         let n = self.held_len.get();
-        // A mutex's key is its tag, so its release is one comparison.
+        // A mutex's key is its tag, so its release is one comparison (a wanted hold's tag never
+        // equals a key, so it goes the cold way).
         if n > 0 && n <= MAX_HELD && self.held[n - 1].get().tag == key {
             self.held_len.set(n - 1);
+            false
         } else {
-            self.remove_held(|h| class_key(h.tag) == key);
+            self.remove_held(|h| class_key(h.tag) == key).is_some_and(|t| t & tag::WANTED != 0)
         }
     }
 
     /// Records that the thread released exactly the hold `tag` (lock, access and permits): for
-    /// holds that may differ only in their permit count.
-    pub(crate) fn pop_held_exact(&self, tag: u64) {
-        self.remove_held(|h| h.tag == tag);
+    /// holds that may differ only in their permit count. Returns whether it was wanted.
+    pub(crate) fn pop_held_exact(&self, tag: u64) -> bool {
+        self.remove_held(|h| h.tag & !tag::WANTED == tag).is_some_and(|t| t & tag::WANTED != 0)
+    }
+
+    /// Marks every recorded hold of the locks in `locks` as [`WANTED`](tag::WANTED).
+    #[cold]
+    pub(crate) fn mark_wanted(&self, locks: &[u64]) {
+        let n = self.held_len.get();
+        for slot in &self.held[..n.min(MAX_HELD)] {
+            let h = slot.get();
+            if locks.contains(&h.lock()) {
+                slot.set(Held { tag: h.tag | tag::WANTED, ..h });
+            }
+        }
+        if n > MAX_HELD {
+            with_spill(|s| {
+                for h in s.iter_mut().filter(|h| locks.contains(&tag::id(h.tag))) {
+                    h.tag |= tag::WANTED;
+                }
+            });
+        }
     }
 
     /// Removes the most recent recorded hold that `matches` (or, if none does, one of the holds
-    /// too deep to be recorded), and recomputes the chain keys above it.
+    /// too deep to be recorded), and recomputes the chain keys above it. Returns the removed
+    /// hold's tag, if a recorded one was removed.
     #[cold]
     #[inline(never)]
-    fn remove_held(&self, matches: impl Fn(&Held) -> bool) {
+    fn remove_held(&self, matches: impl Fn(&Held) -> bool) -> Option<u64> {
         let n = self.held_len.get();
         if n == 0 {
-            return;
+            return None;
         }
         if n <= MAX_HELD {
             // In place, without allocating: a semaphore's release comes this way every time.
-            let i = (0..n).rev().find(|&i| matches(&self.held[i].get())).unwrap_or(n - 1);
+            let found = (0..n).rev().find(|&i| matches(&self.held[i].get()));
+            let i = found.unwrap_or(n - 1);
+            let removed = found.map(|i| self.held[i].get().tag);
             let mut chain = if i == 0 { CHAIN_SEED } else { self.held[i - 1].get().chain };
             for j in i..n - 1 {
                 let h = self.held[j + 1].get();
@@ -267,12 +292,13 @@ impl Local {
                 self.held[j].set(Held { chain, ..h });
             }
             self.held_len.set(n - 1);
-            return;
+            return removed;
         }
         let mut all = self.held_vec_with_unknown();
         let recorded = all.len();
+        let mut removed = None;
         if let Some(i) = (0..recorded).rev().find(|&i| matches(&all[i])) {
-            all.remove(i);
+            removed = Some(all.remove(i).tag);
             // The hold counted but not recorded (past the spill) keeps its place as unknown:
             // never a duplicate claiming a hold the thread no longer has.
             if n > recorded {
@@ -285,6 +311,7 @@ impl Local {
         }
         self.held_len.set(n - 1);
         self.store_held(&all);
+        removed
     }
 
     /// The recorded holds (including unknown slots), oldest first.
@@ -392,7 +419,9 @@ mod tests {
             with(|l| l.pop_held(5)); // out of order, across the array and the spill
             assert_eq!(held_ids().len(), depth as usize - 1);
             assert!(!held_ids().contains(&5));
-            with(|l| (1..=depth).rev().filter(|&id| id != 5).for_each(|id| l.pop_held(id)));
+            with(|l| (1..=depth).rev().filter(|&id| id != 5).for_each(|id| {
+                l.pop_held(id);
+            }));
             assert!(!with(Local::holds_any));
         })
         .join()

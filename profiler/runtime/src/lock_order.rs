@@ -142,10 +142,20 @@ struct Occurrence {
     permit_gates: Vec<(u64, u32)>,
 }
 
+/// What recording an acquisition's edges did.
+pub(crate) struct Recorded {
+    /// The acquisition is the end of at least one edge: the acquired lock must tell the graph
+    /// when it is dropped.
+    pub ordered: bool,
+    /// The description of the cycle this closes, if `LOCKPROF_ON_INVERSION=panic` asks to fail
+    /// on it (the caller panics, so that the panic points at the user's lock call).
+    pub inversion: Option<String>,
+}
+
 /// Records the calling thread's edges from every held lock to `to`, then caches `probe` (the
-/// chain from [`needs_recording`]). The caller holds the profiler's reentry guard. Returns the
-/// description of the cycle this closes if `LOCKPROF_ON_INVERSION=panic` asks to fail on it
-/// (the caller panics, so that the panic points at the user's lock call).
+/// chain from [`needs_recording`]). The caller holds the profiler's reentry guard. The holds
+/// that new edges start from or are gated by are marked wanted, so that their locks learn it
+/// when released (their headers are not at hand here).
 #[cold]
 #[inline(never)]
 pub(crate) fn record_edges(
@@ -154,19 +164,30 @@ pub(crate) fn record_edges(
     timed: bool,
     at: &'static Location<'static>,
     probe: u64,
-) -> Option<String> {
+) -> Recorded {
     let (held, thread) = crate::local::with(|l| (l.held().collect::<Vec<Held>>(), l.thread_id()));
     let occurrences = occurrences(&held, to, access);
     let mut inversion = None;
+    let mut wanted: Vec<u64> = Vec::new();
     if !occurrences.is_empty() {
         let mut g = graph();
         for occurrence in &occurrences {
-            let closed = record_globally(&mut g, occurrence, to, access, timed, at, thread);
+            let (new, closed) = record_globally(&mut g, occurrence, to, access, timed, at, thread);
+            if new {
+                wanted.push(occurrence.from.lock());
+                wanted.extend(&occurrence.gates);
+                wanted.extend(occurrence.permit_gates.iter().map(|&(s, _)| s));
+            }
             inversion = inversion.or(closed);
         }
     }
-    crate::local::with(|l| l.cache_chain(probe));
-    inversion
+    crate::local::with(|l| {
+        if !wanted.is_empty() {
+            l.mark_wanted(&wanted);
+        }
+        l.cache_chain(probe);
+    });
+    Recorded { ordered: !occurrences.is_empty(), inversion }
 }
 
 /// The edges that acquiring `to` with `access` under `held` takes, by the read rules.
@@ -208,8 +229,9 @@ fn occurrences(held: &[Held], to: u64, access: Access) -> Vec<Occurrence> {
     out
 }
 
-/// Adds or updates an occurrence's edge in the global graph; returns the description of the
-/// cycle a new edge closes if `LOCKPROF_ON_INVERSION=panic` should fail on it.
+/// Adds or updates an occurrence's edge in the global graph; returns whether the edge is new,
+/// and the description of the cycle a new edge closes if `LOCKPROF_ON_INVERSION=panic` should
+/// fail on it.
 fn record_globally(
     g: &mut OrderGraph,
     o: &Occurrence,
@@ -218,7 +240,7 @@ fn record_globally(
     timed: bool,
     to_at: &'static Location<'static>,
     thread: u64,
-) -> Option<String> {
+) -> (bool, Option<String>) {
     let from = o.from;
     let from_access = from.access();
     if let Some(edge) = g.edges.get(&(from.lock(), to)) {
@@ -228,7 +250,7 @@ fn record_globally(
                 .iter()
                 .any(|m| (m.from_access, m.to_access, m.timed) == (from_access, to_access, timed));
         let stack = new_mode.then(|| stack_for(g, from.at, to_at));
-        let edge = g.edges.get_mut(&(from.lock(), to))?;
+        let Some(edge) = g.edges.get_mut(&(from.lock(), to)) else { return (false, None) };
         edge.gates.retain(|gate| o.gates.contains(gate));
         edge.permit_gates.retain_mut(|(s, n)| match o.permit_gates.iter().find(|(t, _)| t == s) {
             Some(&(_, m)) => {
@@ -243,18 +265,13 @@ fn record_globally(
         if let Some(stack) = stack {
             edge.modes.push(Mode { from_access, to_access, timed, from_at: from.at, to_at, thread, stack });
         }
-        return None;
+        return (false, None);
     }
     if g.edges.len() >= MAX_EDGES {
         g.dropped += 1;
-        return None;
+        return (false, None);
     }
     let stack = stack_for(g, from.at, to_at);
-    crate::locks::note_ordered(from.lock());
-    crate::locks::note_ordered(to);
-    for &gate in o.gates.iter().chain(o.permit_gates.iter().map(|(s, _)| s)) {
-        crate::locks::note_ordered(gate);
-    }
     g.graph.add_edge(from.lock(), to);
     let seq = g.next_seq;
     g.next_seq += 1;
@@ -272,9 +289,9 @@ fn record_globally(
         },
     );
     if timed || crate::config::config().on_inversion != InversionPolicy::Panic {
-        return None;
+        return (true, None);
     }
-    closed_cycle(g, from.lock(), to, &o.gates)
+    (true, closed_cycle(g, from.lock(), to, &o.gates))
 }
 
 /// The stack for an edge first taken at `from_at` then `to_at`: shared by every edge with the

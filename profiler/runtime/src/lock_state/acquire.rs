@@ -103,7 +103,7 @@ impl LockState {
         if let Some(probe) = local::with(|l| crate::lock_order::needs_recording(l, id, access, timed)) {
             // Outside the thread-local closure, so that `#[track_caller]` points a panic at the
             // user's lock call.
-            if let Some(inversion) = Self::record_order_slow(id, access, timed, at, probe) {
+            if let Some(inversion) = self.record_order_slow(id, access, timed, at, probe) {
                 std::panic::panic_any(inversion);
             }
         }
@@ -112,6 +112,7 @@ impl LockState {
     #[cold]
     #[inline(never)]
     fn record_order_slow(
+        &self,
         id: u64,
         access: Access,
         timed: bool,
@@ -123,7 +124,11 @@ impl LockState {
         if local::with(local::Local::first_time_named) {
             crate::threads::note_current(local::current_thread_id());
         }
-        crate::lock_order::record_edges(id, access, timed, at, probe)
+        let recorded = crate::lock_order::record_edges(id, access, timed, at, probe);
+        if recorded.ordered {
+            self.note_ordered(id);
+        }
+        recorded.inversion
     }
 
     /// Acquires `raw` within `timeout` (a timed acquisition such as `try_lock_for`). Records
@@ -230,7 +235,10 @@ impl LockState {
     pub fn releasing_as(&self, access: Access) {
         let id = self.id.load(Ordering::Relaxed);
         let key = local::class_key(crate::tag::make(id, access, 0));
-        local::with(|l| l.pop_held(key));
+        if local::with(|l| l.pop_held(key)) {
+            // A lock-order edge recorded during the hold refers to this lock.
+            self.note_ordered(id);
+        }
         if matches!(access, Access::Exclusive | Access::Upgradable) {
             self.owner.store(0, Ordering::Release);
         }
@@ -241,12 +249,15 @@ impl LockState {
     pub fn releasing_permits(&self, permits: u32) {
         let id = self.id.load(Ordering::Relaxed);
         let tag = crate::tag::make(id, Access::Permits, permits);
-        local::with(|l| l.pop_held_exact(tag));
+        if local::with(|l| l.pop_held_exact(tag)) {
+            self.note_ordered(id);
+        }
         self.hold_ends(id);
     }
 
-    /// The registry id, registering the lock (and, the first time in the process, installing
-    /// the exit hook that writes the trace) on its first acquisition.
+    /// The lock's id, given on its first acquisition (which also, the first time in the
+    /// process, installs the exit hook that writes the trace). The lock registers then only if
+    /// its contention figures are kept; otherwise later, if something refers to it.
     #[inline]
     fn registered_id(&self) -> u64 {
         let id = self.id.load(Ordering::Acquire);
@@ -257,6 +268,10 @@ impl LockState {
     #[inline(never)]
     fn first_acquisition(&self) -> u64 {
         crate::trace::writer::install_exit_hook();
-        self.id()
+        let id = self.allocated_id();
+        if crate::lock_stats::kept() {
+            self.ensure_registered(id);
+        }
+        id
     }
 }
