@@ -37,6 +37,7 @@ mod deadlock;
 mod diag;
 mod episode;
 mod id_hash;
+mod inversion;
 mod liveness;
 mod local;
 mod lock_name;

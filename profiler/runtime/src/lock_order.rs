@@ -181,6 +181,10 @@ pub(crate) fn record_edges(
             inversion = inversion.or(closed);
         }
     }
+    // Registered locks are told now (a guard never released would never tell them); the
+    // others when their holds are released (their headers are not at hand here).
+    let already: Vec<u64> = held.iter().filter(|h| h.tag & tag::WANTED != 0).map(Held::lock).collect();
+    wanted.retain(|&l| !already.contains(&l) && !crate::locks::note_ordered(l));
     crate::local::with(|l| {
         if !wanted.is_empty() {
             l.mark_wanted(&wanted);
@@ -251,6 +255,7 @@ fn record_globally(
                 .any(|m| (m.from_access, m.to_access, m.timed) == (from_access, to_access, timed));
         let stack = new_mode.then(|| stack_for(g, from.at, to_at));
         let Some(edge) = g.edges.get_mut(&(from.lock(), to)) else { return (false, None) };
+        let gated = (edge.gates.len(), edge.permit_gates.len());
         edge.gates.retain(|gate| o.gates.contains(gate));
         edge.permit_gates.retain_mut(|(s, n)| match o.permit_gates.iter().find(|(t, _)| t == s) {
             Some(&(_, m)) => {
@@ -262,10 +267,16 @@ fn record_globally(
         if !edge.threads.contains(&thread) && edge.threads.len() < 1024 {
             edge.threads.push(thread);
         }
+        let ungated = gated != (edge.gates.len(), edge.permit_gates.len());
         if let Some(stack) = stack {
             edge.modes.push(Mode { from_access, to_access, timed, from_at: from.at, to_at, thread, stack });
         }
-        return (false, None);
+        // A new untimed mode, or a gate lost, can make a cycle through the edge dangerous now.
+        let check = (new_mode && !timed) || ungated;
+        if !check || crate::config::config().on_inversion != InversionPolicy::Panic {
+            return (false, None);
+        }
+        return (false, crate::inversion::closed_cycle(g, from.lock(), to));
     }
     if g.edges.len() >= MAX_EDGES {
         g.dropped += 1;
@@ -291,7 +302,7 @@ fn record_globally(
     if timed || crate::config::config().on_inversion != InversionPolicy::Panic {
         return (true, None);
     }
-    (true, closed_cycle(g, from.lock(), to, &o.gates))
+    (true, crate::inversion::closed_cycle(g, from.lock(), to))
 }
 
 /// The stack for an edge first taken at `from_at` then `to_at`: shared by every edge with the
@@ -383,37 +394,4 @@ fn on_cycle(graph: &crate::adjacency::Adjacency, id: u64) -> bool {
         }
     }
     false
-}
-
-/// If the new edge `from → to` closes an ungated cycle, a one-paragraph description of it.
-fn closed_cycle(g: &OrderGraph, from: u64, to: u64, others: &[u64]) -> Option<String> {
-    let path = g.graph.shortest_path(to, from)?;
-    // path: to → … → from; with the new edge from → to it is a cycle.
-    let mut gates: Vec<u64> = others.to_vec();
-    let mut lines = Vec::new();
-    for pair in path.windows(2) {
-        let edge = g.edges.get(&(pair[0], pair[1]))?;
-        gates.retain(|gate| edge.gates.contains(gate));
-        if edge.modes.iter().all(|m| m.timed) {
-            return None; // an order taken only with a timeout cannot hang
-        }
-        let m = &edge.modes[0];
-        lines.push(format!(
-            "  lock #{} (acquired at {}) then lock #{} (at {}), by thread #{}",
-            edge.from, m.from_at, edge.to, m.to_at, m.thread
-        ));
-    }
-    if !gates.is_empty() {
-        return None; // every order of the cycle runs under a common gate lock
-    }
-    let new = g.edges.get(&(from, to))?;
-    let m = &new.modes[0];
-    lines.push(format!(
-        "  lock #{} (acquired at {}) then lock #{} (at {}), by thread #{} <- this acquisition",
-        new.from, m.from_at, new.to, m.to_at, m.thread
-    ));
-    Some(format!(
-        "lockprof: lock-order inversion (potential deadlock): this acquisition closes a cycle of lock orders:\n{}\n(LOCKPROF_ON_INVERSION=panic)",
-        lines.join("\n")
-    ))
 }

@@ -190,8 +190,12 @@ impl LockState {
     fn first_write(&self, id: u64) {
         // Registered, so that the order analysis (and the `panic` policy at record time) knows
         // the lock is written; the registration copies the flag.
-        self.flags.fetch_or(WRITTEN, Ordering::AcqRel);
-        self.ensure_registered(id);
+        let before = self.flags.fetch_or(WRITTEN, Ordering::AcqRel);
+        if before & REGISTERED != 0 {
+            crate::locks::note_written(id);
+        } else {
+            self.register(id);
+        }
     }
 
     /// Marks the lock as referred to by a lock-order edge, and registers it (so that the trace
@@ -350,8 +354,11 @@ impl LockState {
         if before & WRITTEN != 0 && flags & WRITTEN == 0 {
             crate::locks::note_written(id);
         }
-        if self.kind == LockKind::Semaphore {
-            self.note_permits(self.permits.load(Ordering::Acquire));
+        // A semaphore's counters, if it has published them (its first acquisition registers it
+        // before: then the next publication tells the capacity).
+        let word = self.permits.load(Ordering::Acquire);
+        if self.kind == LockKind::Semaphore && word != 0 {
+            self.note_permits(word);
         }
     }
 }
@@ -362,8 +369,16 @@ impl Drop for LockState {
     fn drop(&mut self) {
         let id = *self.id.get_mut();
         let flags = *self.flags.get_mut();
-        if flags & (REGISTERED | ORDERED) != 0 {
-            crate::locks::lock_dropped(id, flags & REGISTERED != 0, flags & ORDERED != 0);
+        // The order graph outside the registry's shard lock (never taken under it).
+        if flags & ORDERED != 0 {
+            let kept_by_order = crate::lock_order::lock_dropped(id);
+            if flags & REGISTERED != 0 {
+                crate::locks::unregister(id, Some(kept_by_order));
+            }
+        } else if flags & REGISTERED != 0 && crate::locks::unregister(id, None) {
+            // Its edges were recorded while it was held by a guard never released (forgotten).
+            let kept_by_order = crate::lock_order::lock_dropped(id);
+            crate::locks::unregister(id, Some(kept_by_order));
         }
         let stats = *self.stats.get_mut();
         if !stats.is_null() {

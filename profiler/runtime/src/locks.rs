@@ -32,6 +32,9 @@ pub(crate) struct LockInfo {
     /// Kept after the lock is dropped, because a finding, an order edge or its contention
     /// refers to it.
     pub pinned: bool,
+    /// A lock-order edge starts from it or is gated by it: on its drop, the order graph decides
+    /// whether to keep it (its header knows too, unless its hold was never released).
+    pub ordered: bool,
     /// Reader-writer locks: taken for writing at least once.
     pub written: bool,
     /// Semaphores: permits in all, when known and fixed.
@@ -86,13 +89,18 @@ pub(crate) fn register(
     stats: Option<Arc<LockStats>>,
     written: bool,
 ) {
-    let info = || LockInfo { kind, site, name, pinned: false, written, capacity: None, stats };
+    let info = || LockInfo { kind, site, name, pinned: false, ordered: false, written, capacity: None, stats };
     registry().with_or_insert_mut(id, info, |info| info.written |= written);
 }
 
 /// Keeps `id` in the registry after its lock is dropped.
 pub(crate) fn pin(id: u64) {
     registry().with_mut(&id, |info| info.pinned = true);
+}
+
+/// Marks `id` as referred to by a lock-order edge, if it is registered (returns whether).
+pub(crate) fn note_ordered(id: u64) -> bool {
+    registry().with_mut(&id, |info| info.ordered = true).is_some()
 }
 
 /// Where lock `id` was created, if it is registered.
@@ -114,22 +122,28 @@ pub(crate) fn note_capacity(id: u64, capacity: Option<u32>) {
 /// creates and drops many locks loses the figures of the later ones rather than growing).
 pub const MAX_KEPT_FOR_FIGURES: u64 = 10_000;
 
-/// Called when a lock that is `registered`, or `ordered` (a lock-order edge refers to it), is
-/// dropped: the order graph keeps its edges if they may still close a cycle, and the registry
-/// forgets it unless something refers to it or it has contention figures (within
-/// [`MAX_KEPT_FOR_FIGURES`]).
-pub(crate) fn lock_dropped(id: u64, registered: bool, ordered: bool) {
+/// Called when a registered lock is dropped. `kept_by_order`: whether the order graph keeps its
+/// edges, if the caller knows; if not (`None`), an entry marked [`LockInfo::ordered`] is kept
+/// and `true` returned, for the caller to ask the graph and call again. Otherwise the registry
+/// forgets the lock unless something refers to it or it has contention figures (within
+/// [`MAX_KEPT_FOR_FIGURES`]). One shard lock in the common case.
+pub(crate) fn unregister(id: u64, kept_by_order: Option<bool>) -> bool {
     static KEPT: AtomicU64 = AtomicU64::new(0);
-    // Outside the registry's shard lock: the order graph's lock is never taken under it.
-    let kept_by_order = ordered && crate::lock_order::lock_dropped(id);
-    if !registered {
-        return;
-    }
+    let mut ask_the_graph = false;
     registry().remove_if(&id, |info| {
-        if info.pinned || kept_by_order {
+        let kept = match kept_by_order {
+            Some(kept) => kept,
+            None if info.ordered => {
+                ask_the_graph = true;
+                true
+            }
+            None => false,
+        };
+        if info.pinned || kept {
             return false;
         }
         let has_figures = info.stats.as_ref().is_some_and(|s| s.acquisitions.load(Ordering::Relaxed) > 0);
         !(has_figures && KEPT.fetch_add(1, Ordering::Relaxed) < MAX_KEPT_FOR_FIGURES)
     });
+    ask_the_graph
 }
