@@ -10,7 +10,8 @@
 //! # The chain cache (lockdep's)
 //!
 //! Each held entry carries `chain = step(chain below, lock id and access)`: a one-word key of
-//! the held stack up to it. Acquiring `B` under a stack whose top chain is `c` probes the cache
+//! the held stack up to it, computed when first needed (a probe under it), so that a lock taken
+//! and released with nothing taken under it never computes one. Acquiring `B` under a stack whose top chain is `c` probes the cache
 //! for `step(c, B)`; a hit means this thread has already recorded every edge of exactly this
 //! stack into `B` with this access (and gate set: the held set is the same), so nothing is left
 //! to do. The cost is one multiply and one compare at any depth. A miss records the edges
@@ -62,7 +63,9 @@ pub(crate) struct Held {
     pub tag: u64,
     /// Where the thread acquired it.
     pub at: &'static Location<'static>,
-    /// The chain key of the held stack up to and including this hold.
+    /// The chain key of the held stack up to and including this hold; 0 until it is needed
+    /// (computed by the first probe under it, so that a lock taken and released with nothing
+    /// taken under it never pays for it).
     pub chain: u64,
 }
 
@@ -183,8 +186,7 @@ impl Local {
     pub(crate) fn push_held(&self, tag: u64, at: &'static Location<'static>) {
         let n = self.held_len.get();
         if n < MAX_HELD {
-            let below = if n == 0 { CHAIN_SEED } else { self.held[n - 1].get().chain };
-            self.held[n].set(Held { tag, at, chain: chain_step(below, order_key(tag)) });
+            self.held[n].set(Held { tag, at, chain: 0 });
             self.held_len.set(n + 1);
         } else {
             push_spilled(self, tag, at);
@@ -198,15 +200,36 @@ impl Local {
         if n == 0 {
             CHAIN_SEED
         } else if n <= MAX_HELD {
-            self.held[n - 1].get().chain
+            self.chain_at(n - 1)
         } else {
             self.spilled_top_chain()
         }
     }
 
+    /// The chain key of the fixed array's holds up to and including `i`.
+    #[inline]
+    fn chain_at(&self, i: usize) -> u64 {
+        let chain = self.held[i].get().chain;
+        if chain != 0 { chain } else { self.compute_chains(i) }
+    }
+
+    /// Computes (and keeps) the chain keys of the holds up to `i` that have none yet.
+    #[cold]
+    #[inline(never)]
+    fn compute_chains(&self, i: usize) -> u64 {
+        let known = (0..=i).rev().find(|&j| self.held[j].get().chain != 0);
+        let mut chain = known.map_or(CHAIN_SEED, |j| self.held[j].get().chain);
+        for slot in &self.held[known.map_or(0, |j| j + 1)..=i] {
+            let h = slot.get();
+            chain = chain_step(chain, order_key(h.tag));
+            slot.set(Held { chain, ..h });
+        }
+        chain
+    }
+
     #[cold]
     fn spilled_top_chain(&self) -> u64 {
-        with_spill(|s| s.last().map(|h| h.chain)).unwrap_or_else(|| self.held[MAX_HELD - 1].get().chain)
+        with_spill(|s| s.last().map(|h| h.chain)).unwrap_or_else(|| self.chain_at(MAX_HELD - 1))
     }
 
     /// Whether `chain` (a probe: the top chain extended by a new acquisition) is cached.
@@ -232,17 +255,29 @@ impl Local {
     /// holds exact when one thread holds a lock in two ways (an upgradable and a plain read)
     /// and releases them out of order. Returns whether the hold was marked
     /// [`WANTED`](tag::WANTED) (a lock-order edge refers to its lock).
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn pop_held(&self, key: u64) -> bool {
+        !self.pop_top(key) && self.pop_held_slow(key)
+    }
+
+    /// The release's fast path: pops the top hold if it is `key`'s, unmarked. A mutex's key is
+    /// its tag, so this is one comparison (a wanted hold's tag never equals a key).
+    #[inline]
+    pub(crate) fn pop_top(&self, key: u64) -> bool {
         let n = self.held_len.get();
-        // A mutex's key is its tag, so its release is one comparison (a wanted hold's tag never
-        // equals a key, so it goes the cold way).
         if n > 0 && n <= MAX_HELD && self.held[n - 1].get().tag == key {
             self.held_len.set(n - 1);
-            false
+            true
         } else {
-            self.remove_held(|h| class_key(h.tag) == key).is_some_and(|t| t & tag::WANTED != 0)
+            false
         }
+    }
+
+    /// [`Local::pop_held`] past its fast path: returns whether the hold was wanted.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn pop_held_slow(&self, key: u64) -> bool {
+        self.remove_held(|h| class_key(h.tag) == key).is_some_and(|t| t & tag::WANTED != 0)
     }
 
     /// Records that the thread released exactly the hold `tag` (lock, access and permits): for
@@ -285,7 +320,7 @@ impl Local {
             let found = (0..n).rev().find(|&i| matches(&self.held[i].get()));
             let i = found.unwrap_or(n - 1);
             let removed = found.map(|i| self.held[i].get().tag);
-            let mut chain = if i == 0 { CHAIN_SEED } else { self.held[i - 1].get().chain };
+            let mut chain = if i == 0 { CHAIN_SEED } else { self.chain_at(i - 1) };
             for j in i..n - 1 {
                 let h = self.held[j + 1].get();
                 chain = chain_step(chain, order_key(h.tag));

@@ -196,7 +196,20 @@ impl LockState {
     /// Records the calling thread as a holder (acquired at `at`).
     #[inline(always)]
     fn acquired_as(&self, id: u64, at: &'static Location<'static>, access: Access, permits: u32) {
-        if let Some(stats) = self.stats() {
+        self.acquired_counted(self.stats(), id, at, access, permits);
+    }
+
+    /// [`LockState::acquired_as`], with the lock's statistics already loaded.
+    #[inline(always)]
+    fn acquired_counted(
+        &self,
+        stats: Option<&crate::lock_stats::LockStats>,
+        id: u64,
+        at: &'static Location<'static>,
+        access: Access,
+        permits: u32,
+    ) {
+        if let Some(stats) = stats {
             stats.count_acquisition(access == Access::Exclusive);
         }
         local::with(|l| {
@@ -220,8 +233,13 @@ impl LockState {
     /// re-entry or an upgrade, which continue the hold they are part of).
     #[inline(always)]
     fn hold_acquired(&self, id: u64, at: &'static Location<'static>, access: Access, permits: u32) {
-        self.acquired_as(id, at, access, permits);
-        self.hold_starts(access);
+        let stats = self.stats();
+        self.acquired_counted(stats, id, at, access, permits);
+        // Waiters are counted, and holds flagged, only when contention is profiled, that is,
+        // for a lock with statistics (see `hold.rs`): without them there is nothing to look at.
+        if stats.is_some() {
+            self.hold_starts(access);
+        }
     }
 
     /// Fast path: the calling thread is about to release the exclusive hold of the raw lock.
@@ -235,14 +253,23 @@ impl LockState {
     pub fn releasing_as(&self, access: Access) {
         let id = self.id.load(Ordering::Relaxed);
         let key = local::class_key(crate::tag::make(id, access, 0));
-        if local::with(|l| l.pop_held(key)) {
-            // A lock-order edge recorded during the hold refers to this lock.
-            self.note_ordered(id);
+        if !local::with(|l| l.pop_top(key)) {
+            self.release_out_of_order(id, key);
         }
         if matches!(access, Access::Exclusive | Access::Upgradable) {
             self.owner.store(0, Ordering::Release);
         }
         self.hold_ends(id);
+    }
+
+    /// [`LockState::releasing_as`] past the top of the held stack, or of a hold that a
+    /// lock-order edge recorded during it refers to (it tells this lock).
+    #[cold]
+    #[inline(never)]
+    fn release_out_of_order(&self, id: u64, key: u64) {
+        if local::with(|l| l.pop_held_slow(key)) {
+            self.note_ordered(id);
+        }
     }
 
     /// The calling thread is about to return `permits` permits it took in one acquisition.
