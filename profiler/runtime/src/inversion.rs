@@ -34,7 +34,7 @@
 use lockprof_analysis::order_rules::can_wait;
 use lockprof_trace::LockKind;
 
-use crate::lock_order::{Mode, OrderGraph};
+use crate::order_graph::{Mode, OrderGraph};
 
 /// Simple paths tried per check, at most (beyond the shortest).
 const MAX_PATHS: usize = 64;

@@ -45,6 +45,8 @@ mod lock_order;
 mod lock_state;
 mod lock_stats;
 mod locks;
+mod order_batch;
+mod order_graph;
 mod raw_lock;
 mod records;
 mod sharded_map;

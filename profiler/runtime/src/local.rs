@@ -383,6 +383,28 @@ impl Local {
         all.into_iter()
     }
 
+    /// Runs `f` on the locks the thread holds (those recorded), oldest first: from a copy on
+    /// the stack when they fit in the fixed array (no allocation), else from [`Local::held`].
+    pub(crate) fn with_held<R>(&self, f: impl FnOnce(&[Held]) -> R) -> R {
+        let n = self.held_len.get();
+        if n <= 4 {
+            // The common case, without filling a whole array first.
+            let mut copy = [Held::EMPTY; 4];
+            for (to, from) in copy.iter_mut().zip(&self.held[..n]) {
+                *to = from.get();
+            }
+            f(&copy[..n])
+        } else if n <= MAX_HELD {
+            let mut copy = [Held::EMPTY; MAX_HELD];
+            for (to, from) in copy.iter_mut().zip(&self.held[..n]) {
+                *to = from.get();
+            }
+            f(&copy[..n])
+        } else {
+            f(self.held().as_slice())
+        }
+    }
+
     /// Whether the thread holds any lock.
     #[inline]
     pub(crate) fn holds_any(&self) -> bool {

@@ -33,15 +33,17 @@
 //! `try_lock` adds no edge to the lock it takes (it cannot block), but the lock is then held, so
 //! a blocking acquisition made while holding it does.
 
-use std::collections::HashMap;
 use std::panic::Location;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use backtrace::Backtrace;
 
 use crate::config::InversionPolicy;
-use crate::id_hash::IdHash;
 use crate::local::{Held, Local};
+use crate::order_batch::{FreshLock, PendingEdge};
+pub(crate) use crate::order_graph::{EdgeRecord, Mode, OrderGraph, graph};
 use crate::tag;
 use lockprof_trace::Access;
 
@@ -61,58 +63,13 @@ const MAX_CLASS_EDGES: usize = 4096;
 /// Graph steps spent deciding whether a dropped lock is on a cycle; past it, it is kept.
 const DROP_SEARCH_STEPS: usize = 4096;
 
-/// One occurrence of an edge in one mode: its first, with sites, thread and stack.
-#[derive(Clone)]
-pub(crate) struct Mode {
-    /// How `from` was held, and `to` taken.
-    pub from_access: Access,
-    pub to_access: Access,
-    /// The acquisition of `to` had a timeout (it ends by itself).
-    pub timed: bool,
-    pub from_at: &'static Location<'static>,
-    pub to_at: &'static Location<'static>,
-    pub thread: u64,
-    pub stack: Arc<Backtrace>,
-}
+/// The graph's clock: edges' firsts and locks' drops take their sequence numbers from it, when
+/// they happen (an edge waiting in a thread's batch keeps the number it was taken with).
+static SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// One recorded edge `from → to`.
-#[derive(Clone)]
-pub(crate) struct EdgeRecord {
-    pub from: u64,
-    pub to: u64,
-    /// The first occurrence of each mode, first occurrence of all first.
-    pub modes: Vec<Mode>,
-    /// Locks besides `from` and `to` held exclusively on every occurrence so far.
-    pub gates: Vec<u64>,
-    /// Semaphores held on every occurrence so far, with the fewest permits held of each.
-    pub permit_gates: Vec<(u64, u32)>,
-    /// Distinct threads that took this edge (at most 1024 are named).
-    pub threads: Vec<u64>,
-    /// When it was first taken, on the graph's clock of firsts and drops.
-    pub seq: u64,
-}
-
-/// The process's lock-order graph.
-#[derive(Default)]
-pub(crate) struct OrderGraph {
-    pub graph: crate::adjacency::Adjacency,
-    pub edges: HashMap<(u64, u64), EdgeRecord, IdHash>,
-    /// Edges not kept because [`MAX_EDGES`] were.
-    pub dropped: u64,
-    /// The next sequence number (edges' firsts and locks' drops share it).
-    pub next_seq: u64,
-    /// Dropped locks kept because they are on a cycle: id → drop's sequence number.
-    pub drops: HashMap<u64, u64, IdHash>,
-    /// One stack per pair of acquisition sites (addresses of the two locations).
-    stacks: HashMap<(usize, usize), Arc<Backtrace>, IdHash>,
-    /// The edge kept for each pair of lock classes (creation sites' addresses) after its
-    /// locks were dropped.
-    class_edges: HashMap<(usize, usize), (u64, u64), IdHash>,
-}
-
-pub(crate) fn graph() -> MutexGuard<'static, OrderGraph> {
-    static GRAPH: OnceLock<Mutex<OrderGraph>> = OnceLock::new();
-    GRAPH.get_or_init(Mutex::default).lock().unwrap_or_else(|e| e.into_inner())
+/// The next sequence number.
+pub(crate) fn next_seq() -> u64 {
+    SEQ.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The chain probe of acquiring `to` with `access` under the thread's held stack, if its edges
@@ -136,16 +93,16 @@ pub(crate) fn recorded(local: &Local, to: u64, access: Access) -> bool {
 }
 
 /// One edge occurrence to record.
-struct Occurrence {
-    from: Held,
-    gates: Vec<u64>,
-    permit_gates: Vec<(u64, u32)>,
+pub(crate) struct Occurrence {
+    pub from: Held,
+    pub gates: Vec<u64>,
+    pub permit_gates: Vec<(u64, u32)>,
 }
 
 /// What recording an acquisition's edges did.
 pub(crate) struct Recorded {
-    /// The acquisition is the end of at least one edge: the acquired lock must tell the graph
-    /// when it is dropped.
+    /// The acquisition is the end of at least one edge in the graph: the acquired lock must
+    /// tell the graph when it is dropped.
     pub ordered: bool,
     /// The description of the cycle this closes, if `LOCKPROF_ON_INVERSION=panic` asks to fail
     /// on it (the caller panics, so that the panic points at the user's lock call).
@@ -164,34 +121,120 @@ pub(crate) fn record_edges(
     timed: bool,
     at: &'static Location<'static>,
     probe: u64,
+    fresh: Option<FreshLock>,
 ) -> Recorded {
-    let (held, thread) = crate::local::with(|l| (l.held().collect::<Vec<Held>>(), l.thread_id()));
-    let occurrences = occurrences(&held, to, access);
-    let mut inversion = None;
-    let mut wanted: Vec<u64> = Vec::new();
-    if !occurrences.is_empty() {
-        let mut g = graph();
-        for occurrence in &occurrences {
-            let (new, closed) = record_globally(&mut g, occurrence, to, access, timed, at, thread);
-            if new {
-                wanted.push(occurrence.from.lock());
-                wanted.extend(&occurrence.gates);
-                wanted.extend(occurrence.permit_gates.iter().map(|&(s, _)| s));
+    let thread = crate::local::current_thread_id();
+    let recorded = crate::local::with(|l| {
+        l.with_held(|held| {
+            let (wanted, recorded) = record(held, to, access, timed, at, thread, fresh);
+            if !wanted.is_empty() {
+                l.mark_wanted(&wanted);
             }
-            inversion = inversion.or(closed);
-        }
-    }
-    // Registered locks are told now (a guard never released would never tell them); the
-    // others when their holds are released (their headers are not at hand here).
-    let already: Vec<u64> = held.iter().filter(|h| h.tag & tag::WANTED != 0).map(Held::lock).collect();
-    wanted.retain(|&l| !already.contains(&l) && !crate::locks::note_ordered(l));
-    crate::local::with(|l| {
-        if !wanted.is_empty() {
-            l.mark_wanted(&wanted);
-        }
-        l.cache_chain(probe);
+            recorded
+        })
     });
-    Recorded { ordered: !occurrences.is_empty(), inversion }
+    crate::local::with(|l| l.cache_chain(probe));
+    recorded
+}
+
+/// [`record_edges`] on a copy of the held stack: the locks to mark wanted, and what it recorded.
+fn record(
+    held: &[Held],
+    to: u64,
+    access: Access,
+    timed: bool,
+    at: &'static Location<'static>,
+    thread: u64,
+    fresh: Option<FreshLock>,
+) -> (Vec<u64>, Recorded) {
+    let occurrences = occurrences(held, to, access);
+    let any = !occurrences.is_empty();
+    let mut inversion = None;
+    // The locks new edges start from or are gated by must learn it: registered ones now (a guard
+    // never released would never tell them), the others when their holds are released (their
+    // headers are not at hand here). A hold already marked, or a lock just told, is skipped.
+    let mut wanted: Vec<u64> = Vec::new();
+    let marked = |l: u64| held.iter().any(|h| h.lock() == l && h.tag & tag::WANTED != 0);
+    let mut want = |o: &Occurrence| {
+        let locks = std::iter::once(o.from.lock()).chain(o.gates.iter().copied());
+        for l in locks.chain(o.permit_gates.iter().map(|&(s, _)| s)) {
+            if !wanted.contains(&l) && !marked(l) && !noted(l) {
+                wanted.push(l);
+            }
+        }
+    };
+    // Into a fresh lock claimed by this thread, with known stacks: into the thread's batch.
+    let batched = match fresh {
+        Some(fresh)
+            if any && occurrences.iter().all(|o| crate::order_batch::stack_known(o.from.at, at)) =>
+        {
+            occurrences.iter().for_each(&mut want);
+            let mut register = (!fresh.registered).then_some((fresh.kind, fresh.name));
+            let pending = occurrences.into_iter().map(|occurrence| PendingEdge {
+                occurrence,
+                to,
+                to_access: access,
+                timed,
+                to_at: at,
+                to_site: fresh.site,
+                thread,
+                seq: next_seq(),
+                register: register.take(),
+            });
+            match crate::order_batch::defer(pending) {
+                None => true,
+                Some(pending) => {
+                    let mut g = graph();
+                    pending.for_each(|e| record_flushed(&mut g, e));
+                    false
+                }
+            }
+        }
+        _ => {
+            if any {
+                let mut g = graph();
+                for occurrence in &occurrences {
+                    let (new, closed) =
+                        record_globally(&mut g, occurrence, to, access, timed, at, thread, next_seq());
+                    if new {
+                        want(occurrence);
+                    }
+                    inversion = inversion.or(closed);
+                }
+                drop(g);
+                for o in &occurrences {
+                    crate::order_batch::note_stack_known(o.from.at, at);
+                }
+            }
+            false
+        }
+    };
+    (wanted, Recorded { ordered: any && !batched, inversion })
+}
+
+thread_local! {
+    /// The last lock this thread told the registry it is ordered (so that a held lock that
+    /// fresh locks are taken under, again and again, is told once).
+    static NOTED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Tells the registry that lock `id` is ordered, unless this thread just did; whether it is
+/// registered.
+fn noted(id: u64) -> bool {
+    if NOTED.try_with(Cell::get).ok() == Some(id) {
+        return true;
+    }
+    let registered = crate::locks::note_ordered(id);
+    if registered {
+        let _ = NOTED.try_with(|n| n.set(id));
+    }
+    registered
+}
+
+/// Records an edge from a thread's batch in the graph (never under the `panic` policy: nothing
+/// is batched then).
+pub(crate) fn record_flushed(g: &mut OrderGraph, e: PendingEdge) {
+    let _ = record_globally(g, &e.occurrence, e.to, e.to_access, e.timed, e.to_at, e.thread, e.seq);
 }
 
 /// The edges that acquiring `to` with `access` under `held` takes, by the read rules.
@@ -236,6 +279,7 @@ fn occurrences(held: &[Held], to: u64, access: Access) -> Vec<Occurrence> {
 /// Adds or updates an occurrence's edge in the global graph; returns whether the edge is new,
 /// and the description of the cycle a new edge closes if `LOCKPROF_ON_INVERSION=panic` should
 /// fail on it.
+#[allow(clippy::too_many_arguments)]
 fn record_globally(
     g: &mut OrderGraph,
     o: &Occurrence,
@@ -244,6 +288,7 @@ fn record_globally(
     timed: bool,
     to_at: &'static Location<'static>,
     thread: u64,
+    seq: u64,
 ) -> (bool, Option<String>) {
     let from = o.from;
     let from_access = from.access();
@@ -284,8 +329,6 @@ fn record_globally(
     }
     let stack = stack_for(g, from.at, to_at);
     g.graph.add_edge(from.lock(), to);
-    let seq = g.next_seq;
-    g.next_seq += 1;
     let mode = Mode { from_access, to_access, timed, from_at: from.at, to_at, thread, stack };
     g.edges.insert(
         (from.lock(), to),
@@ -333,9 +376,8 @@ pub(crate) fn lock_dropped(id: u64) -> bool {
     if !g.graph.contains_node(id) {
         return false;
     }
-    let seq = g.next_seq;
+    let seq = next_seq();
     if on_cycle(&g.graph, id) {
-        g.next_seq += 1;
         g.drops.insert(id, seq);
         return true;
     }
@@ -367,7 +409,6 @@ pub(crate) fn lock_dropped(id: u64) -> bool {
         g.graph.remove_edge(key.0, key.1);
     }
     if kept {
-        g.next_seq += 1;
         g.drops.insert(id, seq);
     }
     kept

@@ -46,6 +46,9 @@ const REGISTERED: u8 = 8;
 /// [`LockState::flags`]: a lock-order edge refers (or referred) to the lock: its drop asks the
 /// order graph whether to keep the edges.
 const ORDERED: u8 = 16;
+/// [`LockState::flags`]: one thread claimed the lock while it was fresh (no edge referred to
+/// it), and may keep edges into it in its batch (`crate::order_batch`).
+const PENDING: u8 = 32;
 
 /// The largest outstanding-permit count kept exactly; larger counts are stored as this, and the
 /// detector then never relies on them.
@@ -206,6 +209,24 @@ impl LockState {
         if self.flags.load(Ordering::Acquire) & (ORDERED | REGISTERED) != ORDERED | REGISTERED {
             self.first_order(id);
         }
+    }
+
+    /// Claims the lock for the calling thread's batch of edges, if no edge has referred to it
+    /// and nobody has claimed it; with what its registry entry needs. Never under
+    /// `LOCKPROF_ON_INVERSION=panic` (the panic needs every edge in the graph at once).
+    pub(crate) fn claim_fresh(&self) -> Option<crate::order_batch::FreshLock> {
+        if crate::config::config().on_inversion == crate::config::InversionPolicy::Panic
+            || self.flags.load(Ordering::Acquire) & (ORDERED | PENDING) != 0
+        {
+            return None;
+        }
+        let before = self.flags.fetch_or(PENDING, Ordering::AcqRel);
+        (before & (ORDERED | PENDING) == 0).then(|| crate::order_batch::FreshLock {
+            kind: self.kind,
+            site: self.site,
+            name: if before & REGISTERED != 0 { None } else { self.name.as_ref().map(LockName::to_cow) },
+            registered: before & REGISTERED != 0,
+        })
     }
 
     #[cold]
@@ -370,7 +391,23 @@ impl Drop for LockState {
         let id = *self.id.get_mut();
         let flags = *self.flags.get_mut();
         // The order graph outside the registry's shard lock (never taken under it).
-        if flags & ORDERED != 0 {
+        if flags & PENDING != 0 && flags & ORDERED == 0 && crate::order_batch::discard(id, self.site) {
+            // A pure sink whose edges were all in this thread's batch: gone, as the graph would
+            // have forgotten them.
+            if flags & REGISTERED != 0 && crate::locks::unregister(id, None) {
+                let kept_by_order = crate::lock_order::lock_dropped(id);
+                crate::locks::unregister(id, Some(kept_by_order));
+            }
+        } else if flags & PENDING != 0 {
+            // Its edges may be in any thread's batch: all into the graph, which decides.
+            let sources = crate::order_batch::sources_of(id);
+            crate::order_batch::flush_all();
+            let kept_by_order = crate::lock_order::lock_dropped(id);
+            // Registered by the flush, perhaps, if not before.
+            crate::locks::unregister(id, Some(kept_by_order));
+            crate::order_batch::note_classes_known(&sources, self.site);
+        } else if flags & ORDERED != 0 {
+            crate::order_batch::flush_own();
             let kept_by_order = crate::lock_order::lock_dropped(id);
             if flags & REGISTERED != 0 {
                 crate::locks::unregister(id, Some(kept_by_order));

@@ -65,6 +65,8 @@ impl LockState {
         let id = self.registered_id();
         self.record_order(id, access, false, at);
         if !raw.try_acquire() {
+            // A thread that may block for good keeps no edge back (see `order_batch`).
+            crate::order_batch::flush_own();
             self.wait_profiled(id, at, raw, access, permits);
         }
         self.hold_acquired(id, at, access, permits);
@@ -124,7 +126,7 @@ impl LockState {
         if local::with(local::Local::first_time_named) {
             crate::threads::note_current(local::current_thread_id());
         }
-        let recorded = crate::lock_order::record_edges(id, access, timed, at, probe);
+        let recorded = crate::lock_order::record_edges(id, access, timed, at, probe, self.claim_fresh());
         if recorded.ordered {
             self.note_ordered(id);
         }
@@ -153,7 +155,10 @@ impl LockState {
         if counted {
             self.permits.fetch_add(1, Ordering::SeqCst);
         }
-        let acquired = raw.try_acquire() || self.wait_timed(at, raw, access, permits, timeout);
+        let acquired = raw.try_acquire() || {
+            crate::order_batch::flush_own();
+            self.wait_timed(at, raw, access, permits, timeout)
+        };
         if counted {
             self.permits.fetch_sub(1, Ordering::SeqCst);
         }
