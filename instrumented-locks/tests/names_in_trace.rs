@@ -32,7 +32,11 @@ fn run_time_names_and_same_site_locks_in_the_trace() {
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "traced run failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "traced run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("1 passed"), "the traced run ran the test: {stdout}");
 }
 

@@ -100,7 +100,8 @@ fn dangerous(g: &OrderGraph, from: u64, path: &[u64]) -> Option<String> {
         return None;
     }
     let k = locks.len();
-    let edges: Vec<_> = (0..k).map(|i| g.edges.get(&(locks[i], locks[(i + 1) % k]))).collect::<Option<_>>()?;
+    let edges: Vec<_> =
+        (0..k).map(|i| g.edges.get(&(locks[i], locks[(i + 1) % k]))).collect::<Option<_>>()?;
     // Lifetimes: a dropped lock on the cycle means it can never close.
     if locks.iter().any(|l| g.drops.contains_key(l)) {
         return None;
@@ -130,13 +131,14 @@ fn dangerous(g: &OrderGraph, from: u64, path: &[u64]) -> Option<String> {
         }
         match crate::locks::registry().with(&semaphore, |info| info.capacity) {
             Some(Some(capacity)) if needed > u64::from(capacity) => return None,
-            Some(_) => {} // enough permits, or a signal: suppresses nothing, ever
+            Some(_) => {}        // enough permits, or a signal: suppresses nothing, ever
             None => return None, // capacity not known yet
         }
     }
     // Access: lock i is where edge i - 1 ends and edge i starts.
     let written: Vec<bool> = locks.iter().map(|&l| written(l)).collect();
-    let candidates: Vec<Vec<&Mode>> = edges.iter().map(|e| e.modes.iter().filter(|m| !m.timed).collect()).collect();
+    let candidates: Vec<Vec<&Mode>> =
+        edges.iter().map(|e| e.modes.iter().filter(|m| !m.timed).collect()).collect();
     let mut chosen = Vec::with_capacity(k);
     if !choose(&candidates, &written, &mut chosen) {
         return None;

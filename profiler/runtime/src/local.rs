@@ -476,9 +476,11 @@ mod tests {
             with(|l| l.pop_held(5)); // out of order, across the array and the spill
             assert_eq!(held_ids().len(), depth as usize - 1);
             assert!(!held_ids().contains(&5));
-            with(|l| (1..=depth).rev().filter(|&id| id != 5).for_each(|id| {
-                l.pop_held(id);
-            }));
+            with(|l| {
+                (1..=depth).rev().filter(|&id| id != 5).for_each(|id| {
+                    l.pop_held(id);
+                })
+            });
             assert!(!with(Local::holds_any));
         })
         .join()

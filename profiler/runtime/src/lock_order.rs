@@ -33,10 +33,10 @@
 //! `try_lock` adds no edge to the lock it takes (it cannot block), but the lock is then held, so
 //! a blocking acquisition made while holding it does.
 
-use std::panic::Location;
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::panic::Location;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use backtrace::Backtrace;
 
@@ -165,9 +165,7 @@ fn record(
     };
     // Into a fresh lock claimed by this thread, with known stacks: into the thread's batch.
     let batched = match fresh {
-        Some(fresh)
-            if any && occurrences.iter().all(|o| crate::order_batch::stack_known(o.from.at, at)) =>
-        {
+        Some(fresh) if any && occurrences.iter().all(|o| crate::order_batch::stack_known(o.from.at, at)) => {
             occurrences.iter().for_each(&mut want);
             let mut register = (!fresh.registered).then_some((fresh.kind, fresh.name));
             let pending = occurrences.into_iter().map(|occurrence| PendingEdge {
@@ -250,7 +248,7 @@ fn occurrences(held: &[Held], to: u64, access: Access) -> Vec<Occurrence> {
             None => permits.push((h.lock(), h.permits())),
         }
     }
-    let mut out: Vec<Occurrence> = Vec::new();
+    let mut out: Vec<Occurrence> = Vec::with_capacity(held.len());
     for from in held {
         let self_edge = from.lock() == to;
         // A plain read of a lock the thread reads: the self-edge of rule 2. Any other re-take
@@ -263,14 +261,20 @@ fn occurrences(held: &[Held], to: u64, access: Access) -> Vec<Occurrence> {
         }
         // Gates must be held exclusively: two orders under a shared (read) hold of G can still
         // run at the same time.
-        let mut gates: Vec<u64> = held
-            .iter()
-            .filter(|h| h.access() == Access::Exclusive)
-            .map(Held::lock)
-            .filter(|&l| l != from.lock() && l != to)
-            .collect();
-        gates.dedup();
-        let permit_gates = permits.iter().copied().filter(|&(s, _)| s != from.lock() && s != to).collect();
+        // Plain loops: with one lock held (the common case) both stay empty, unallocated.
+        let mut gates: Vec<u64> = Vec::new();
+        for h in held {
+            let l = h.lock();
+            if h.access() == Access::Exclusive && l != from.lock() && l != to && gates.last() != Some(&l) {
+                gates.push(l);
+            }
+        }
+        let mut permit_gates: Vec<(u64, u32)> = Vec::new();
+        for &(s, n) in &permits {
+            if s != from.lock() && s != to {
+                permit_gates.push((s, n));
+            }
+        }
         out.push(Occurrence { from: *from, gates, permit_gates });
     }
     out

@@ -164,7 +164,8 @@ impl LockState {
     /// Tells the registry a semaphore's capacity from its permit word, if it is registered and
     /// has not been told (or has just become a signal).
     fn note_permits(&self, word: u64) {
-        let (available, outstanding, signal) = (word as u32, ((word >> 32) & 0x7FFF_FFFF) as u32, word >> 63 == 1);
+        let (available, outstanding, signal) =
+            (word as u32, ((word >> 32) & 0x7FFF_FFFF) as u32, word >> 63 == 1);
         let id = self.id.load(Ordering::Relaxed);
         let flags = self.flags.load(Ordering::Acquire);
         if flags & REGISTERED != 0 && (flags & CAPACITY_NOTED == 0 || (signal && flags & SIGNAL_NOTED == 0)) {

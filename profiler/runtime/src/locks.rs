@@ -89,7 +89,8 @@ pub(crate) fn register(
     stats: Option<Arc<LockStats>>,
     written: bool,
 ) {
-    let info = || LockInfo { kind, site, name, pinned: false, ordered: false, written, capacity: None, stats };
+    let info =
+        || LockInfo { kind, site, name, pinned: false, ordered: false, written, capacity: None, stats };
     registry().with_or_insert_mut(id, info, |info| info.written |= written);
 }
 

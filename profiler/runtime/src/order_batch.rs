@@ -99,7 +99,10 @@ fn slot(key: (usize, usize)) -> usize {
     (h >> 58) as usize % KNOWN_SLOTS
 }
 
-fn known(cache: &'static std::thread::LocalKey<[Cell<(usize, usize)>; KNOWN_SLOTS]>, key: (usize, usize)) -> bool {
+fn known(
+    cache: &'static std::thread::LocalKey<[Cell<(usize, usize)>; KNOWN_SLOTS]>,
+    key: (usize, usize),
+) -> bool {
     cache.try_with(|c| c[slot(key)].get() == key).unwrap_or(false)
 }
 

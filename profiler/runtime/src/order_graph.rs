@@ -63,4 +63,3 @@ pub(crate) fn graph() -> MutexGuard<'static, OrderGraph> {
     static GRAPH: OnceLock<Mutex<OrderGraph>> = OnceLock::new();
     GRAPH.get_or_init(Mutex::default).lock().unwrap_or_else(|e| e.into_inner())
 }
-

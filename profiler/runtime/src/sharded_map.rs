@@ -20,7 +20,11 @@ const SHARDS: usize = 16;
 /// `S` hashes keys, for the shard and within it: SipHash (fixed keys) by default; the lock
 /// registry, keyed by lock ids that no adversary chooses, uses one multiply
 /// ([`crate::id_hash::IdHash`]).
-pub(crate) struct ShardedMap<K, V, S = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>> {
+pub(crate) struct ShardedMap<
+    K,
+    V,
+    S = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
+> {
     shards: Box<[Mutex<HashMap<K, V, S>>]>,
     /// Picks a key's shard.
     hasher: S,
