@@ -21,7 +21,8 @@
 //!
 //! Cost: the thread-local chain cache ([`crate::local`]) makes a held stack the thread has
 //! taken `B` under before cost one probe, at any depth. A miss takes the global graph's lock
-//! once for all the held locks. A new edge's stack is captured once per pair of acquisition
+//! once for all the held locks, unless `B` is fresh: then its edges wait in the thread's batch
+//! ([`crate::order_batch`]), and usually go with `B` when it is dropped. A new edge's stack is captured once per pair of acquisition
 //! sites (edges between short-lived locks created in a loop share it) and only after the edge
 //! cap is checked.
 //!
