@@ -45,7 +45,7 @@ impl Stacks {
 
 /// An edge of the order graph as the trace has it: its first mode in the edge's own fields,
 /// with the strongest accesses of all.
-fn order_edge(e: &crate::lock_order::EdgeRecord, stacks: &mut Stacks) -> OrderEdge {
+fn order_edge(e: &crate::order_graph::EdgeRecord, stacks: &mut Stacks) -> OrderEdge {
     let modes: Vec<OrderMode> = e
         .modes
         .iter()
@@ -83,12 +83,14 @@ fn order_edge(e: &crate::lock_order::EdgeRecord, stacks: &mut Stacks) -> OrderEd
 
 /// A trace of everything recorded so far.
 pub(crate) fn take(reason: WriteReason) -> Trace {
+    // Every thread's batched lock-order edges (and the fresh locks they name) first.
+    crate::order_batch::flush_all();
     let mut trace = Trace::empty(reason);
     trace.process.wait_episodes = crate::records::wait_episodes();
     let mut stacks = Stacks::default();
     trace.deadlocks = deadlocks(&mut |stack| Some(stacks.intern(stack)));
     {
-        let graph = crate::lock_order::graph();
+        let graph = crate::order_graph::graph();
         let mut edges: Vec<_> = graph.edges.values().cloned().collect();
         trace.lock_order_dropped = graph.dropped;
         drop(graph); // symbolising is slow; do not hold up threads recording new edges
@@ -198,7 +200,7 @@ pub(crate) fn sites_only(reason: WriteReason) -> Trace {
 /// The lock and thread tables, with every thread the trace refers to.
 fn registry_sections(trace: &mut Trace) {
     // Dropped locks the order graph keeps, with when they were dropped.
-    let drops = crate::lock_order::graph().drops.clone();
+    let drops = crate::order_graph::graph().drops.clone();
     trace.locks = crate::locks::registry().collect(|&id, entry| {
         Some(LockEntry {
             id,
