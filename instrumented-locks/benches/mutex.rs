@@ -324,7 +324,7 @@ mod bench {
     /// instruction counting). Prints ns/op, which is meaningless under valgrind but handy
     /// otherwise.
     fn run_only(args: &[String]) {
-        let usage = "usage: mutex --only <[mutex/|read/|write/]uncontended|nested|contended<N> or nested/depth<D>> <std|pl|lockprof|lockprof-pl> [iters]";
+        let usage = "usage: mutex --only <[mutex/|read/|write/]uncontended|nested|contended<N>, nested/depth<D> or churn/registration|churn/nested> <std|pl|lockprof|lockprof-pl> [iters]";
         let case = args.first().and_then(|c| Case::parse(c)).unwrap_or_else(|| panic!("{usage}"));
         let imp = args
             .get(1)

@@ -25,8 +25,11 @@ fn lock_id(trace: &Trace, name: &str) -> u64 {
         .id
 }
 
+/// Whether `trace` has the edge `from → to` (a lock nothing refers to is not in the trace, and
+/// has no edge).
 fn has_edge(trace: &Trace, from: &str, to: &str) -> bool {
-    let (from, to) = (lock_id(trace, from), lock_id(trace, to));
+    let id = |name: &str| trace.locks.iter().find(|l| l.name.as_deref() == Some(name)).map(|l| l.id);
+    let (Some(from), Some(to)) = (id(from), id(to)) else { return false };
     trace.lock_order.iter().any(|e| e.from == from && e.to == to)
 }
 
@@ -101,8 +104,12 @@ fn try_lock_back_off_in_opposite_orders_is_not_an_inversion() {
 fn a_lock_taken_while_holding_a_try_locked_one_adds_an_edge() {
     let outer = Mutex::with_name((), "tried-outer");
     let inner = Mutex::with_name((), "blocking-inner");
-    let _o = outer.try_lock().unwrap();
-    let _i = inner.lock().unwrap();
+    {
+        let _o = outer.try_lock().unwrap();
+        let _i = inner.lock().unwrap();
+    }
+    // After the release: a lock held when an edge from it is recorded is registered (named in
+    // the trace) by its release, unless a trace is being kept (then from its first acquisition).
     assert!(has_edge(&snapshot(), "tried-outer", "blocking-inner"));
 }
 

@@ -7,8 +7,41 @@ use lockprof::{Condvar, Mutex, Semaphore};
 use lockprof_analysis::report::lock_short_label;
 use lockprof_trace::LockKind;
 
+/// Locks register lazily: with no trace kept, a lock that nothing refers to (no order edge, no
+/// wait, no finding) costs no registration, so it is not in the trace; with `LOCKPROF_TRACE`
+/// set, every acquired lock has contention figures and is. So the test runs twice: here
+/// untraced, and in a child process (this test binary, this test only) with a trace kept.
 #[test]
 fn run_time_names_and_same_site_locks_in_the_trace() {
+    let traced = std::env::var_os("LOCKPROF_TRACE").is_some();
+    let trace = names_scenario();
+    let named = |name: &str| trace.locks.iter().find(|l| l.name.as_deref() == Some(name));
+    if traced {
+        check_names(&trace);
+        return;
+    }
+    assert!(named("account-0").is_none(), "a lock nothing refers to is not registered: {:?}", trace.locks);
+    // The condvar waited while another lock was held: the warning refers to both.
+    assert_eq!(named("ready").map(|l| l.kind), Some(LockKind::Condvar), "{:?}", trace.locks);
+    let dir = std::env::temp_dir().join(format!("lockprof-names-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "run_time_names_and_same_site_locks_in_the_trace", "--test-threads=1"])
+        .env("LOCKPROF_TRACE", dir.join("trace.json"))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "traced run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "the traced run ran the test: {stdout}");
+}
+
+/// Takes the locks of the scenario, and returns the trace as it stands.
+fn names_scenario() -> lockprof_trace::schema::Trace {
     // One site, three locks: the per-account locks of a bank.
     let accounts: Vec<Mutex<u64>> = (0..3).map(|n| Mutex::with_name(0, format!("account-{n}"))).collect();
     let unnamed: Vec<Mutex<u64>> = (0..2).map(|_| Mutex::new(0)).collect();
@@ -24,8 +57,11 @@ fn run_time_names_and_same_site_locks_in_the_trace() {
     let held = other.lock().unwrap();
     let (guard, _) = ready.wait_timeout(flag.lock().unwrap(), std::time::Duration::from_millis(1)).unwrap();
     drop((guard, held));
+    lockprof_profiler::trace::snapshot()
+}
 
-    let trace = lockprof_profiler::trace::snapshot();
+/// Every name is in the trace, and same-site locks are told apart by their ids.
+fn check_names(trace: &lockprof_trace::schema::Trace) {
     let named = |name: &str| trace.locks.iter().find(|l| l.name.as_deref() == Some(name));
     for n in 0..3 {
         let lock =
@@ -39,7 +75,7 @@ fn run_time_names_and_same_site_locks_in_the_trace() {
     let same_site: Vec<_> =
         trace.locks.iter().filter(|l| l.name.is_none() && l.site.line == unnamed_line()).collect();
     assert_eq!(same_site.len(), 2, "{:?}", trace.locks);
-    let labels: Vec<String> = same_site.iter().map(|l| lock_short_label(&trace, l.id)).collect();
+    let labels: Vec<String> = same_site.iter().map(|l| lock_short_label(trace, l.id)).collect();
     assert_ne!(labels[0], labels[1]);
     for (label, lock) in labels.iter().zip(&same_site) {
         assert!(label.starts_with(&format!("#{} ", lock.id)), "{label}");

@@ -19,6 +19,11 @@
 //!   order, before the loop), lock and unlock one more mutex; ns per lock+unlock of it. The
 //!   lock-order bookkeeping of a held stack the thread has seen before must cost the same at
 //!   any depth (lockprof's chain cache).
+//! * `churn/registration`: create a mutex, lock it, touch it, unlock it, drop it, on one thread;
+//!   ns per cycle. A lock's first acquisition is its registration with the profiler, so this
+//!   is what short-lived locks cost.
+//! * `churn/nested`: the same while holding one long-lived mutex (every fresh lock is a new
+//!   lock-order edge); ns per cycle.
 //! * `contended/N`: N threads hammer one lock; wall time from the first thread's start to the
 //!   last thread's end, divided by the total number of acquisitions. For contended cases the
 //!   median *parallelism* of the rounds is kept too: the threads' total on-CPU time over the
@@ -206,6 +211,24 @@ fn at_depth<H: Hold>(held: &[H], h: &H, iters: u64) {
     }
 }
 
+/// Churn: create, take, release and drop a fresh lock, `iters` times.
+#[inline(never)]
+fn churn<H: Hold>(iters: u64) {
+    for _ in 0..iters {
+        let h = black_box(H::new());
+        h.hold(|| ());
+        drop(black_box(h));
+    }
+}
+
+/// Runs `f` while holding every lock of `held` (outermost first).
+fn at_depth_run<H: Hold>(held: &[H], f: &mut dyn FnMut()) {
+    match held.split_first() {
+        Some((outer, rest)) => outer.hold(|| at_depth_run(rest, f)),
+        None => f(),
+    }
+}
+
 /// Contended, one thread's share: `iters` acquisitions of the shared lock.
 #[inline(never)]
 fn hammer<H: Hold>(h: &H, iters: u64) {
@@ -231,6 +254,8 @@ pub enum Shape {
     /// Lock and unlock one mutex while holding this many others.
     Depth(usize),
     Contended(usize),
+    /// Create, lock, unlock and drop a fresh lock, while holding this many (0 or 1) others.
+    Churn(usize),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -239,7 +264,7 @@ pub struct Case {
     pub shape: Shape,
 }
 
-pub const CASES: [Case; 17] = {
+pub const CASES: [Case; 19] = {
     const fn c(kind: Kind, shape: Shape) -> Case {
         Case { kind, shape }
     }
@@ -253,6 +278,8 @@ pub const CASES: [Case; 17] = {
         c(Mutex, Depth(2)),
         c(Mutex, Depth(4)),
         c(Mutex, Depth(8)),
+        c(Mutex, Churn(0)),
+        c(Mutex, Churn(1)),
         c(Mutex, Contended(2)),
         c(Mutex, Contended(4)),
         c(Read, Uncontended),
@@ -280,6 +307,8 @@ impl Case {
             Shape::Nested => "nested".to_owned(),
             // Always a mutex: `nested/depth4`, as the issue names them.
             Shape::Depth(d) => return format!("nested/depth{d}"),
+            Shape::Churn(0) => return "churn/registration".to_owned(),
+            Shape::Churn(_) => return "churn/nested".to_owned(),
             Shape::Contended(n) => format!("contended{n}"),
         };
         format!("{kind}/{shape}")
@@ -289,6 +318,11 @@ impl Case {
     pub fn parse(s: &str) -> Option<Case> {
         if let Some(d) = s.strip_prefix("nested/depth") {
             return Some(Case { kind: Kind::Mutex, shape: Shape::Depth(d.parse().ok()?) });
+        }
+        match s {
+            "churn/registration" => return Some(Case { kind: Kind::Mutex, shape: Shape::Churn(0) }),
+            "churn/nested" => return Some(Case { kind: Kind::Mutex, shape: Shape::Churn(1) }),
+            _ => {}
         }
         let (kind, shape) = match s.split_once('/') {
             Some((kind, shape)) => (kind, shape),
@@ -319,6 +353,8 @@ impl Case {
             Shape::Uncontended => "uncontended".to_owned(),
             Shape::Nested => "nested (A then B)".to_owned(),
             Shape::Depth(d) => format!("lock+unlock while holding {d}"),
+            Shape::Churn(0) => "create+lock+unlock+drop".to_owned(),
+            Shape::Churn(_) => "create+lock+unlock+drop under 1".to_owned(),
             Shape::Contended(n) => format!("contended, {n} threads"),
         };
         format!("{kind}, {shape}")
@@ -332,6 +368,10 @@ impl Case {
             // The issue's budgets: 1.3x std with one lock held, 1.5x with eight.
             Shape::Depth(d) if d <= 1 => 1.3,
             Shape::Depth(_) => 1.5,
+            // The issue's budgets: registration within 3x std; short-lived locks taken under a
+            // held one (new order edges each time) within 5x.
+            Shape::Churn(0) => 3.0,
+            Shape::Churn(_) => 5.0,
             Shape::Contended(_) => 1.3,
         }
     }
@@ -372,6 +412,16 @@ impl Case {
                 at_depth(&held, &h, iters);
                 let elapsed = start.elapsed();
                 assert_eq!(h.writes(), writes(iters));
+                Sample { ns: per_op(elapsed, iters), parallelism: None }
+            }
+            Shape::Churn(d) => {
+                let held: Vec<H> = (0..d).map(|_| H::new()).collect();
+                let mut elapsed = Duration::ZERO;
+                at_depth_run(&held, &mut || {
+                    let start = Instant::now();
+                    churn::<H>(iters);
+                    elapsed = start.elapsed();
+                });
                 Sample { ns: per_op(elapsed, iters), parallelism: None }
             }
             Shape::Contended(threads) => {

@@ -10,8 +10,9 @@
 //!   for it (the union of those intervals; `lock_state/hold.rs`). Only such holds are timed, each
 //!   from the later of its acquisition and the first waiter's arrival to its release, because
 //!   timing every hold would put a clock read on the fast path.
-//! - **Per waiting stack**: a contended acquisition captures the waiter's stack (unresolved),
-//!   deduplicated in a concurrent map with a count and the wait time. Waits long enough to be
+//! - **Per waiting stack**: a contended acquisition is counted under the waiter's stack (told
+//!   apart by its return addresses, captured unresolved the first time it is seen) in a
+//!   concurrent map with a count and the wait time. Waits long enough to be
 //!   checked for deadlock already have a stack; of the shorter ones, one in `LOCKPROF_SAMPLE`
 //!   (default 1: all) is captured. Per-lock counts and times stay exact whatever the sampling.
 //! - **Per holding stack** (Go's mutex-profile view, blaming the holder): a waiter flags the
@@ -21,11 +22,10 @@
 //!
 //! Stacks are symbolised once, when the trace is written.
 
+use std::backtrace::Backtrace;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-
-use backtrace::Backtrace;
 
 use crate::lock_stats::LockStats;
 use crate::sharded_map::ShardedMap;
@@ -44,7 +44,7 @@ pub(crate) struct StackStats {
     pub ns: AtomicU64,
 }
 
-/// Key of the stack tables: the lock and the stack's instruction pointers.
+/// Key of the stack tables: the lock and the stack's return addresses (`unwind.rs`).
 type StackKey = (u64, Vec<usize>);
 
 /// Waiting and holding stacks, with one representative capture each (for symbolising).
@@ -52,8 +52,11 @@ pub(crate) struct StackTable {
     pub entries: ShardedMap<StackKey, (Arc<Backtrace>, StackStats)>,
 }
 
-/// At most this many distinct stacks are kept per table; more are counted as dropped.
-pub const MAX_STACKS: usize = 100_000;
+/// At most this many distinct stacks are kept per table; more are counted as dropped. Each kept
+/// stack holds one std capture (at most a few KB once symbolised, for 256 frames of names and
+/// paths) and its address list (at most 2 KB), so the two tables stay under about 200 MB
+/// whatever the workload; real programs have a few hundred contended stacks.
+pub const MAX_STACKS: usize = 16_384;
 
 static DROPPED_STACKS: AtomicU64 = AtomicU64::new(0);
 
@@ -73,10 +76,11 @@ pub(crate) fn dropped_stacks() -> u64 {
 }
 
 impl StackTable {
-    /// Adds one occurrence of `stack` on `lock` lasting `ns`.
-    pub(crate) fn add(&self, lock: u64, stack: &Arc<Backtrace>, ns: u64) {
-        let ips: Vec<usize> = stack.frames().iter().map(|f| f.ip() as usize).collect();
-        let key = (lock, ips);
+    /// Adds one occurrence of the calling thread's stack on `lock` lasting `ns`. The stack is
+    /// told apart by its return addresses; `stack` gives its capture, called only for a stack
+    /// the table has not seen (a capture takes std's backtrace lock, the addresses do not).
+    pub(crate) fn add(&self, lock: u64, stack: impl FnOnce() -> Arc<Backtrace>, ns: u64) {
+        let key = (lock, crate::unwind::return_addresses());
         let count = |entry: &(Arc<Backtrace>, StackStats)| {
             entry.1.count.fetch_add(1, Ordering::Relaxed);
             entry.1.ns.fetch_add(ns, Ordering::Relaxed);
@@ -88,7 +92,7 @@ impl StackTable {
             DROPPED_STACKS.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.entries.with_or_insert(key, || (Arc::clone(stack), StackStats::default()), count);
+        self.entries.with_or_insert(key, || (stack(), StackStats::default()), count);
     }
 }
 
@@ -116,9 +120,12 @@ pub(crate) fn record_wait_of(
     let Some(_reentry) = crate::threads::enter_profiler() else { return };
     crate::locks::pin(id);
     let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
-    let stack = episode_stack.or_else(|| sample_this_one().then(|| Arc::new(crate::stacks::capture())));
-    if let Some(stack) = stack {
-        waiters().add(id, &stack, ns);
+    // A wait long enough to be an episode has its stack already; of the others, one in
+    // `LOCKPROF_SAMPLE` is counted.
+    if let Some(stack) = episode_stack {
+        waiters().add(id, || stack, ns);
+    } else if sample_this_one() {
+        waiters().add(id, || Arc::new(crate::stacks::capture()), ns);
     }
     let thread = node;
     crate::threads::note_node(thread);
@@ -142,7 +149,7 @@ pub(crate) fn record_hold_of(node: u64, id: u64, stats: &LockStats, since: u64, 
     let Some(_reentry) = crate::threads::enter_profiler() else { return };
     let held = now.saturating_sub(since);
     stats.hold_ns.fetch_add(held, Ordering::Relaxed);
-    holders().add(id, &Arc::new(crate::stacks::capture()), held);
+    holders().add(id, || Arc::new(crate::stacks::capture()), held);
     let thread = node;
     crate::threads::note_node(thread);
     crate::timeline::record(crate::timeline::Span {
@@ -152,4 +159,45 @@ pub(crate) fn record_hold_of(node: u64, id: u64, stats: &LockStats, since: u64, 
         start_ns: since,
         end_ns: now,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adds one occurrence on lock 1 from this function's call site, counting captures.
+    #[inline(never)]
+    fn add_here(table: &StackTable, captures: &AtomicU64, ns: u64) {
+        let capture = || {
+            captures.fetch_add(1, Ordering::Relaxed);
+            Arc::new(Backtrace::disabled())
+        };
+        table.add(1, capture, ns);
+    }
+
+    /// The same, one call deeper: another stack.
+    #[inline(never)]
+    fn add_elsewhere(table: &StackTable, captures: &AtomicU64, ns: u64) {
+        add_here(table, captures, ns);
+        std::hint::black_box(());
+    }
+
+    #[test]
+    #[cfg(all(unix, not(target_arch = "arm")))]
+    fn a_known_stack_is_counted_without_a_capture_and_another_stack_gets_its_own() {
+        let table = StackTable { entries: ShardedMap::new() };
+        let captures = AtomicU64::new(0);
+        for ns in [10, 20, 30] {
+            add_here(&table, &captures, ns);
+        }
+        assert_eq!(captures.load(Ordering::Relaxed), 1, "one capture for one stack");
+        assert_eq!(table.entries.len(), 1);
+        add_elsewhere(&table, &captures, 5);
+        assert_eq!(captures.load(Ordering::Relaxed), 2);
+        let mut figures: Vec<(u64, u64)> = table.entries.collect(|_, (_, stats)| {
+            Some((stats.count.load(Ordering::Relaxed), stats.ns.load(Ordering::Relaxed)))
+        });
+        figures.sort_unstable();
+        assert_eq!(figures, [(1, 5), (3, 60)]);
+    }
 }

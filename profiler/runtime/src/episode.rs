@@ -7,12 +7,11 @@
 //! for a cycle through itself in the wait-for graph ([`crate::wait_for_graph`]). Then it blocks
 //! on the raw lock, and clears its slot once it has the lock.
 
+use std::backtrace::Backtrace;
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 use std::time::Instant;
-
-use backtrace::Backtrace;
 
 use crate::lock_state::LockState;
 use crate::raw_lock::{RawLock, WriterMark};

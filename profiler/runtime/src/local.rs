@@ -10,7 +10,8 @@
 //! # The chain cache (lockdep's)
 //!
 //! Each held entry carries `chain = step(chain below, lock id and access)`: a one-word key of
-//! the held stack up to it. Acquiring `B` under a stack whose top chain is `c` probes the cache
+//! the held stack up to it, computed when first needed (a probe under it), so that a lock taken
+//! and released with nothing taken under it never computes one. Acquiring `B` under a stack whose top chain is `c` probes the cache
 //! for `step(c, B)`; a hit means this thread has already recorded every edge of exactly this
 //! stack into `B` with this access (and gate set: the held set is the same), so nothing is left
 //! to do. The cost is one multiply and one compare at any depth. A miss records the edges
@@ -62,7 +63,9 @@ pub(crate) struct Held {
     pub tag: u64,
     /// Where the thread acquired it.
     pub at: &'static Location<'static>,
-    /// The chain key of the held stack up to and including this hold.
+    /// The chain key of the held stack up to and including this hold; 0 until it is needed
+    /// (computed by the first probe under it, so that a lock taken and released with nothing
+    /// taken under it never pays for it).
     pub chain: u64,
 }
 
@@ -183,8 +186,7 @@ impl Local {
     pub(crate) fn push_held(&self, tag: u64, at: &'static Location<'static>) {
         let n = self.held_len.get();
         if n < MAX_HELD {
-            let below = if n == 0 { CHAIN_SEED } else { self.held[n - 1].get().chain };
-            self.held[n].set(Held { tag, at, chain: chain_step(below, order_key(tag)) });
+            self.held[n].set(Held { tag, at, chain: 0 });
             self.held_len.set(n + 1);
         } else {
             push_spilled(self, tag, at);
@@ -198,15 +200,36 @@ impl Local {
         if n == 0 {
             CHAIN_SEED
         } else if n <= MAX_HELD {
-            self.held[n - 1].get().chain
+            self.chain_at(n - 1)
         } else {
             self.spilled_top_chain()
         }
     }
 
+    /// The chain key of the fixed array's holds up to and including `i`.
+    #[inline]
+    fn chain_at(&self, i: usize) -> u64 {
+        let chain = self.held[i].get().chain;
+        if chain != 0 { chain } else { self.compute_chains(i) }
+    }
+
+    /// Computes (and keeps) the chain keys of the holds up to `i` that have none yet.
+    #[cold]
+    #[inline(never)]
+    fn compute_chains(&self, i: usize) -> u64 {
+        let known = (0..=i).rev().find(|&j| self.held[j].get().chain != 0);
+        let mut chain = known.map_or(CHAIN_SEED, |j| self.held[j].get().chain);
+        for slot in &self.held[known.map_or(0, |j| j + 1)..=i] {
+            let h = slot.get();
+            chain = chain_step(chain, order_key(h.tag));
+            slot.set(Held { chain, ..h });
+        }
+        chain
+    }
+
     #[cold]
     fn spilled_top_chain(&self) -> u64 {
-        with_spill(|s| s.last().map(|h| h.chain)).unwrap_or_else(|| self.held[MAX_HELD - 1].get().chain)
+        with_spill(|s| s.last().map(|h| h.chain)).unwrap_or_else(|| self.chain_at(MAX_HELD - 1))
     }
 
     /// Whether `chain` (a probe: the top chain extended by a new acquisition) is cached.
@@ -230,49 +253,87 @@ impl Local {
     /// Records that the thread released a hold whose [class key](class_key) is `key` (usually
     /// the last one it took). Matching the access class, not just the lock, keeps the recorded
     /// holds exact when one thread holds a lock in two ways (an upgradable and a plain read)
-    /// and releases them out of order.
+    /// and releases them out of order. Returns whether the hold was marked
+    /// [`WANTED`](tag::WANTED) (a lock-order edge refers to its lock).
+    #[cfg(test)]
+    pub(crate) fn pop_held(&self, key: u64) -> bool {
+        !self.pop_top(key) && self.pop_held_slow(key)
+    }
+
+    /// The release's fast path: pops the top hold if it is `key`'s, unmarked. A mutex's key is
+    /// its tag, so this is one comparison (a wanted hold's tag never equals a key).
     #[inline]
-    pub(crate) fn pop_held(&self, key: u64) {
+    pub(crate) fn pop_top(&self, key: u64) -> bool {
         let n = self.held_len.get();
-        // A mutex's key is its tag, so its release is one comparison.
         if n > 0 && n <= MAX_HELD && self.held[n - 1].get().tag == key {
             self.held_len.set(n - 1);
+            true
         } else {
-            self.remove_held(|h| class_key(h.tag) == key);
+            false
         }
+    }
+
+    /// [`Local::pop_held`] past its fast path: returns whether the hold was wanted.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn pop_held_slow(&self, key: u64) -> bool {
+        self.remove_held(|h| class_key(h.tag) == key).is_some_and(|t| t & tag::WANTED != 0)
     }
 
     /// Records that the thread released exactly the hold `tag` (lock, access and permits): for
-    /// holds that may differ only in their permit count.
-    pub(crate) fn pop_held_exact(&self, tag: u64) {
-        self.remove_held(|h| h.tag == tag);
+    /// holds that may differ only in their permit count. Returns whether it was wanted.
+    pub(crate) fn pop_held_exact(&self, tag: u64) -> bool {
+        self.remove_held(|h| h.tag & !tag::WANTED == tag).is_some_and(|t| t & tag::WANTED != 0)
+    }
+
+    /// Marks every recorded hold of the locks in `locks` as [`WANTED`](tag::WANTED).
+    #[cold]
+    pub(crate) fn mark_wanted(&self, locks: &[u64]) {
+        let n = self.held_len.get();
+        for slot in &self.held[..n.min(MAX_HELD)] {
+            let h = slot.get();
+            if locks.contains(&h.lock()) {
+                slot.set(Held { tag: h.tag | tag::WANTED, ..h });
+            }
+        }
+        if n > MAX_HELD {
+            with_spill(|s| {
+                for h in s.iter_mut().filter(|h| locks.contains(&tag::id(h.tag))) {
+                    h.tag |= tag::WANTED;
+                }
+            });
+        }
     }
 
     /// Removes the most recent recorded hold that `matches` (or, if none does, one of the holds
-    /// too deep to be recorded), and recomputes the chain keys above it.
+    /// too deep to be recorded), and recomputes the chain keys above it. Returns the removed
+    /// hold's tag, if a recorded one was removed.
     #[cold]
     #[inline(never)]
-    fn remove_held(&self, matches: impl Fn(&Held) -> bool) {
+    fn remove_held(&self, matches: impl Fn(&Held) -> bool) -> Option<u64> {
         let n = self.held_len.get();
         if n == 0 {
-            return;
+            return None;
         }
         if n <= MAX_HELD {
             // In place, without allocating: a semaphore's release comes this way every time.
-            let i = (0..n).rev().find(|&i| matches(&self.held[i].get())).unwrap_or(n - 1);
-            let mut chain = if i == 0 { CHAIN_SEED } else { self.held[i - 1].get().chain };
+            let found = (0..n).rev().find(|&i| matches(&self.held[i].get()));
+            let i = found.unwrap_or(n - 1);
+            let removed = found.map(|i| self.held[i].get().tag);
+            let mut chain = if i == 0 { CHAIN_SEED } else { self.chain_at(i - 1) };
             for j in i..n - 1 {
                 let h = self.held[j + 1].get();
                 chain = chain_step(chain, order_key(h.tag));
                 self.held[j].set(Held { chain, ..h });
             }
             self.held_len.set(n - 1);
-            return;
+            return removed;
         }
         let mut all = self.held_vec_with_unknown();
         let recorded = all.len();
+        let mut removed = None;
         if let Some(i) = (0..recorded).rev().find(|&i| matches(&all[i])) {
-            all.remove(i);
+            removed = Some(all.remove(i).tag);
             // The hold counted but not recorded (past the spill) keeps its place as unknown:
             // never a duplicate claiming a hold the thread no longer has.
             if n > recorded {
@@ -285,6 +346,7 @@ impl Local {
         }
         self.held_len.set(n - 1);
         self.store_held(&all);
+        removed
     }
 
     /// The recorded holds (including unknown slots), oldest first.
@@ -319,6 +381,28 @@ impl Local {
         let mut all = self.held_vec_with_unknown();
         all.retain(|h| h.tag != 0);
         all.into_iter()
+    }
+
+    /// Runs `f` on the locks the thread holds (those recorded), oldest first: from a copy on
+    /// the stack when they fit in the fixed array (no allocation), else from [`Local::held`].
+    pub(crate) fn with_held<R>(&self, f: impl FnOnce(&[Held]) -> R) -> R {
+        let n = self.held_len.get();
+        if n <= 4 {
+            // The common case, without filling a whole array first.
+            let mut copy = [Held::EMPTY; 4];
+            for (to, from) in copy.iter_mut().zip(&self.held[..n]) {
+                *to = from.get();
+            }
+            f(&copy[..n])
+        } else if n <= MAX_HELD {
+            let mut copy = [Held::EMPTY; MAX_HELD];
+            for (to, from) in copy.iter_mut().zip(&self.held[..n]) {
+                *to = from.get();
+            }
+            f(&copy[..n])
+        } else {
+            f(self.held().as_slice())
+        }
     }
 
     /// Whether the thread holds any lock.
@@ -392,7 +476,11 @@ mod tests {
             with(|l| l.pop_held(5)); // out of order, across the array and the spill
             assert_eq!(held_ids().len(), depth as usize - 1);
             assert!(!held_ids().contains(&5));
-            with(|l| (1..=depth).rev().filter(|&id| id != 5).for_each(|id| l.pop_held(id)));
+            with(|l| {
+                (1..=depth).rev().filter(|&id| id != 5).for_each(|id| {
+                    l.pop_held(id);
+                })
+            });
             assert!(!with(Local::holds_any));
         })
         .join()

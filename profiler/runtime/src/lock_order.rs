@@ -21,7 +21,8 @@
 //!
 //! Cost: the thread-local chain cache ([`crate::local`]) makes a held stack the thread has
 //! taken `B` under before cost one probe, at any depth. A miss takes the global graph's lock
-//! once for all the held locks. A new edge's stack is captured once per pair of acquisition
+//! once for all the held locks, unless `B` is fresh: then its edges wait in the thread's batch
+//! ([`crate::order_batch`]), and usually go with `B` when it is dropped. A new edge's stack is captured once per pair of acquisition
 //! sites (edges between short-lived locks created in a loop share it) and only after the edge
 //! cap is checked.
 //!
@@ -33,15 +34,16 @@
 //! `try_lock` adds no edge to the lock it takes (it cannot block), but the lock is then held, so
 //! a blocking acquisition made while holding it does.
 
-use std::collections::HashMap;
+use std::backtrace::Backtrace;
+use std::cell::Cell;
 use std::panic::Location;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-
-use backtrace::Backtrace;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::InversionPolicy;
-use crate::id_hash::IdHash;
 use crate::local::{Held, Local};
+use crate::order_batch::{FreshLock, PendingEdge};
+pub(crate) use crate::order_graph::{EdgeRecord, Mode, OrderGraph, graph};
 use crate::tag;
 use lockprof_trace::Access;
 
@@ -61,58 +63,13 @@ const MAX_CLASS_EDGES: usize = 4096;
 /// Graph steps spent deciding whether a dropped lock is on a cycle; past it, it is kept.
 const DROP_SEARCH_STEPS: usize = 4096;
 
-/// One occurrence of an edge in one mode: its first, with sites, thread and stack.
-#[derive(Clone)]
-pub(crate) struct Mode {
-    /// How `from` was held, and `to` taken.
-    pub from_access: Access,
-    pub to_access: Access,
-    /// The acquisition of `to` had a timeout (it ends by itself).
-    pub timed: bool,
-    pub from_at: &'static Location<'static>,
-    pub to_at: &'static Location<'static>,
-    pub thread: u64,
-    pub stack: Arc<Backtrace>,
-}
+/// The graph's clock: edges' firsts and locks' drops take their sequence numbers from it, when
+/// they happen (an edge waiting in a thread's batch keeps the number it was taken with).
+static SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// One recorded edge `from → to`.
-#[derive(Clone)]
-pub(crate) struct EdgeRecord {
-    pub from: u64,
-    pub to: u64,
-    /// The first occurrence of each mode, first occurrence of all first.
-    pub modes: Vec<Mode>,
-    /// Locks besides `from` and `to` held exclusively on every occurrence so far.
-    pub gates: Vec<u64>,
-    /// Semaphores held on every occurrence so far, with the fewest permits held of each.
-    pub permit_gates: Vec<(u64, u32)>,
-    /// Distinct threads that took this edge (at most 1024 are named).
-    pub threads: Vec<u64>,
-    /// When it was first taken, on the graph's clock of firsts and drops.
-    pub seq: u64,
-}
-
-/// The process's lock-order graph.
-#[derive(Default)]
-pub(crate) struct OrderGraph {
-    pub graph: crate::adjacency::Adjacency,
-    pub edges: HashMap<(u64, u64), EdgeRecord, IdHash>,
-    /// Edges not kept because [`MAX_EDGES`] were.
-    pub dropped: u64,
-    /// The next sequence number (edges' firsts and locks' drops share it).
-    pub next_seq: u64,
-    /// Dropped locks kept because they are on a cycle: id → drop's sequence number.
-    pub drops: HashMap<u64, u64, IdHash>,
-    /// One stack per pair of acquisition sites (addresses of the two locations).
-    stacks: HashMap<(usize, usize), Arc<Backtrace>, IdHash>,
-    /// The edge kept for each pair of lock classes (creation sites' addresses) after its
-    /// locks were dropped.
-    class_edges: HashMap<(usize, usize), (u64, u64), IdHash>,
-}
-
-pub(crate) fn graph() -> MutexGuard<'static, OrderGraph> {
-    static GRAPH: OnceLock<Mutex<OrderGraph>> = OnceLock::new();
-    GRAPH.get_or_init(Mutex::default).lock().unwrap_or_else(|e| e.into_inner())
+/// The next sequence number.
+pub(crate) fn next_seq() -> u64 {
+    SEQ.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The chain probe of acquiring `to` with `access` under the thread's held stack, if its edges
@@ -136,16 +93,26 @@ pub(crate) fn recorded(local: &Local, to: u64, access: Access) -> bool {
 }
 
 /// One edge occurrence to record.
-struct Occurrence {
-    from: Held,
-    gates: Vec<u64>,
-    permit_gates: Vec<(u64, u32)>,
+pub(crate) struct Occurrence {
+    pub from: Held,
+    pub gates: Vec<u64>,
+    pub permit_gates: Vec<(u64, u32)>,
+}
+
+/// What recording an acquisition's edges did.
+pub(crate) struct Recorded {
+    /// The acquisition is the end of at least one edge in the graph: the acquired lock must
+    /// tell the graph when it is dropped.
+    pub ordered: bool,
+    /// The description of the cycle this closes, if `LOCKPROF_ON_INVERSION=panic` asks to fail
+    /// on it (the caller panics, so that the panic points at the user's lock call).
+    pub inversion: Option<String>,
 }
 
 /// Records the calling thread's edges from every held lock to `to`, then caches `probe` (the
-/// chain from [`needs_recording`]). The caller holds the profiler's reentry guard. Returns the
-/// description of the cycle this closes if `LOCKPROF_ON_INVERSION=panic` asks to fail on it
-/// (the caller panics, so that the panic points at the user's lock call).
+/// chain from [`needs_recording`]). The caller holds the profiler's reentry guard. The holds
+/// that new edges start from or are gated by are marked wanted, so that their locks learn it
+/// when released (their headers are not at hand here).
 #[cold]
 #[inline(never)]
 pub(crate) fn record_edges(
@@ -154,19 +121,118 @@ pub(crate) fn record_edges(
     timed: bool,
     at: &'static Location<'static>,
     probe: u64,
-) -> Option<String> {
-    let (held, thread) = crate::local::with(|l| (l.held().collect::<Vec<Held>>(), l.thread_id()));
-    let occurrences = occurrences(&held, to, access);
-    let mut inversion = None;
-    if !occurrences.is_empty() {
-        let mut g = graph();
-        for occurrence in &occurrences {
-            let closed = record_globally(&mut g, occurrence, to, access, timed, at, thread);
-            inversion = inversion.or(closed);
-        }
-    }
+    fresh: Option<FreshLock>,
+) -> Recorded {
+    let thread = crate::local::current_thread_id();
+    let recorded = crate::local::with(|l| {
+        l.with_held(|held| {
+            let (wanted, recorded) = record(held, to, access, timed, at, thread, fresh);
+            if !wanted.is_empty() {
+                l.mark_wanted(&wanted);
+            }
+            recorded
+        })
+    });
     crate::local::with(|l| l.cache_chain(probe));
-    inversion
+    recorded
+}
+
+/// [`record_edges`] on a copy of the held stack: the locks to mark wanted, and what it recorded.
+fn record(
+    held: &[Held],
+    to: u64,
+    access: Access,
+    timed: bool,
+    at: &'static Location<'static>,
+    thread: u64,
+    fresh: Option<FreshLock>,
+) -> (Vec<u64>, Recorded) {
+    let occurrences = occurrences(held, to, access);
+    let any = !occurrences.is_empty();
+    let mut inversion = None;
+    // The locks new edges start from or are gated by must learn it: registered ones now (a guard
+    // never released would never tell them), the others when their holds are released (their
+    // headers are not at hand here). A hold already marked, or a lock just told, is skipped.
+    let mut wanted: Vec<u64> = Vec::new();
+    let marked = |l: u64| held.iter().any(|h| h.lock() == l && h.tag & tag::WANTED != 0);
+    let mut want = |o: &Occurrence| {
+        let locks = std::iter::once(o.from.lock()).chain(o.gates.iter().copied());
+        for l in locks.chain(o.permit_gates.iter().map(|&(s, _)| s)) {
+            if !wanted.contains(&l) && !marked(l) && !noted(l) {
+                wanted.push(l);
+            }
+        }
+    };
+    // Into a fresh lock claimed by this thread, with known stacks: into the thread's batch.
+    let batched = match fresh {
+        Some(fresh) if any && occurrences.iter().all(|o| crate::order_batch::stack_known(o.from.at, at)) => {
+            occurrences.iter().for_each(&mut want);
+            let mut register = (!fresh.registered).then_some((fresh.kind, fresh.name));
+            let pending = occurrences.into_iter().map(|occurrence| PendingEdge {
+                occurrence,
+                to,
+                to_access: access,
+                timed,
+                to_at: at,
+                to_site: fresh.site,
+                thread,
+                seq: next_seq(),
+                register: register.take(),
+            });
+            match crate::order_batch::defer(pending) {
+                None => true,
+                Some(pending) => {
+                    let mut g = graph();
+                    pending.for_each(|e| record_flushed(&mut g, e));
+                    false
+                }
+            }
+        }
+        _ => {
+            if any {
+                let mut g = graph();
+                for occurrence in &occurrences {
+                    let (new, closed) =
+                        record_globally(&mut g, occurrence, to, access, timed, at, thread, next_seq());
+                    if new {
+                        want(occurrence);
+                    }
+                    inversion = inversion.or(closed);
+                }
+                drop(g);
+                for o in &occurrences {
+                    crate::order_batch::note_stack_known(o.from.at, at);
+                }
+            }
+            false
+        }
+    };
+    (wanted, Recorded { ordered: any && !batched, inversion })
+}
+
+thread_local! {
+    /// The last lock this thread told the registry it is ordered (so that a held lock that
+    /// fresh locks are taken under, again and again, is told once).
+    static NOTED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Tells the registry that lock `id` is ordered, unless this thread just did; whether it is
+/// registered.
+fn noted(id: u64) -> bool {
+    if NOTED.try_with(Cell::get).ok() == Some(id) {
+        return true;
+    }
+    let registered = crate::locks::note_ordered(id);
+    if registered {
+        let _ = NOTED.try_with(|n| n.set(id));
+    }
+    registered
+}
+
+/// Records an edge from a thread's batch in the graph (never under the `panic` policy: nothing
+/// is batched then).
+pub(crate) fn record_flushed(g: &mut OrderGraph, e: PendingEdge) {
+    let _ = record_globally(g, &e.occurrence, e.to, e.to_access, e.timed, e.to_at, e.thread, e.seq);
 }
 
 /// The edges that acquiring `to` with `access` under `held` takes, by the read rules.
@@ -182,7 +248,7 @@ fn occurrences(held: &[Held], to: u64, access: Access) -> Vec<Occurrence> {
             None => permits.push((h.lock(), h.permits())),
         }
     }
-    let mut out: Vec<Occurrence> = Vec::new();
+    let mut out: Vec<Occurrence> = Vec::with_capacity(held.len());
     for from in held {
         let self_edge = from.lock() == to;
         // A plain read of a lock the thread reads: the self-edge of rule 2. Any other re-take
@@ -195,21 +261,29 @@ fn occurrences(held: &[Held], to: u64, access: Access) -> Vec<Occurrence> {
         }
         // Gates must be held exclusively: two orders under a shared (read) hold of G can still
         // run at the same time.
-        let mut gates: Vec<u64> = held
-            .iter()
-            .filter(|h| h.access() == Access::Exclusive)
-            .map(Held::lock)
-            .filter(|&l| l != from.lock() && l != to)
-            .collect();
-        gates.dedup();
-        let permit_gates = permits.iter().copied().filter(|&(s, _)| s != from.lock() && s != to).collect();
+        // Plain loops: with one lock held (the common case) both stay empty, unallocated.
+        let mut gates: Vec<u64> = Vec::new();
+        for h in held {
+            let l = h.lock();
+            if h.access() == Access::Exclusive && l != from.lock() && l != to && gates.last() != Some(&l) {
+                gates.push(l);
+            }
+        }
+        let mut permit_gates: Vec<(u64, u32)> = Vec::new();
+        for &(s, n) in &permits {
+            if s != from.lock() && s != to {
+                permit_gates.push((s, n));
+            }
+        }
         out.push(Occurrence { from: *from, gates, permit_gates });
     }
     out
 }
 
-/// Adds or updates an occurrence's edge in the global graph; returns the description of the
-/// cycle a new edge closes if `LOCKPROF_ON_INVERSION=panic` should fail on it.
+/// Adds or updates an occurrence's edge in the global graph; returns whether the edge is new,
+/// and the description of the cycle a new edge closes if `LOCKPROF_ON_INVERSION=panic` should
+/// fail on it.
+#[allow(clippy::too_many_arguments)]
 fn record_globally(
     g: &mut OrderGraph,
     o: &Occurrence,
@@ -218,7 +292,8 @@ fn record_globally(
     timed: bool,
     to_at: &'static Location<'static>,
     thread: u64,
-) -> Option<String> {
+    seq: u64,
+) -> (bool, Option<String>) {
     let from = o.from;
     let from_access = from.access();
     if let Some(edge) = g.edges.get(&(from.lock(), to)) {
@@ -228,7 +303,8 @@ fn record_globally(
                 .iter()
                 .any(|m| (m.from_access, m.to_access, m.timed) == (from_access, to_access, timed));
         let stack = new_mode.then(|| stack_for(g, from.at, to_at));
-        let edge = g.edges.get_mut(&(from.lock(), to))?;
+        let Some(edge) = g.edges.get_mut(&(from.lock(), to)) else { return (false, None) };
+        let gated = (edge.gates.len(), edge.permit_gates.len());
         edge.gates.retain(|gate| o.gates.contains(gate));
         edge.permit_gates.retain_mut(|(s, n)| match o.permit_gates.iter().find(|(t, _)| t == s) {
             Some(&(_, m)) => {
@@ -240,24 +316,23 @@ fn record_globally(
         if !edge.threads.contains(&thread) && edge.threads.len() < 1024 {
             edge.threads.push(thread);
         }
+        let ungated = gated != (edge.gates.len(), edge.permit_gates.len());
         if let Some(stack) = stack {
             edge.modes.push(Mode { from_access, to_access, timed, from_at: from.at, to_at, thread, stack });
         }
-        return None;
+        // A new untimed mode, or a gate lost, can make a cycle through the edge dangerous now.
+        let check = (new_mode && !timed) || ungated;
+        if !check || crate::config::config().on_inversion != InversionPolicy::Panic {
+            return (false, None);
+        }
+        return (false, crate::inversion::closed_cycle(g, from.lock(), to));
     }
     if g.edges.len() >= MAX_EDGES {
         g.dropped += 1;
-        return None;
+        return (false, None);
     }
     let stack = stack_for(g, from.at, to_at);
-    crate::locks::note_ordered(from.lock());
-    crate::locks::note_ordered(to);
-    for &gate in o.gates.iter().chain(o.permit_gates.iter().map(|(s, _)| s)) {
-        crate::locks::note_ordered(gate);
-    }
     g.graph.add_edge(from.lock(), to);
-    let seq = g.next_seq;
-    g.next_seq += 1;
     let mode = Mode { from_access, to_access, timed, from_at: from.at, to_at, thread, stack };
     g.edges.insert(
         (from.lock(), to),
@@ -272,9 +347,9 @@ fn record_globally(
         },
     );
     if timed || crate::config::config().on_inversion != InversionPolicy::Panic {
-        return None;
+        return (true, None);
     }
-    closed_cycle(g, from.lock(), to, &o.gates)
+    (true, crate::inversion::closed_cycle(g, from.lock(), to))
 }
 
 /// The stack for an edge first taken at `from_at` then `to_at`: shared by every edge with the
@@ -305,9 +380,8 @@ pub(crate) fn lock_dropped(id: u64) -> bool {
     if !g.graph.contains_node(id) {
         return false;
     }
-    let seq = g.next_seq;
+    let seq = next_seq();
     if on_cycle(&g.graph, id) {
-        g.next_seq += 1;
         g.drops.insert(id, seq);
         return true;
     }
@@ -339,7 +413,6 @@ pub(crate) fn lock_dropped(id: u64) -> bool {
         g.graph.remove_edge(key.0, key.1);
     }
     if kept {
-        g.next_seq += 1;
         g.drops.insert(id, seq);
     }
     kept
@@ -366,37 +439,4 @@ fn on_cycle(graph: &crate::adjacency::Adjacency, id: u64) -> bool {
         }
     }
     false
-}
-
-/// If the new edge `from → to` closes an ungated cycle, a one-paragraph description of it.
-fn closed_cycle(g: &OrderGraph, from: u64, to: u64, others: &[u64]) -> Option<String> {
-    let path = g.graph.shortest_path(to, from)?;
-    // path: to → … → from; with the new edge from → to it is a cycle.
-    let mut gates: Vec<u64> = others.to_vec();
-    let mut lines = Vec::new();
-    for pair in path.windows(2) {
-        let edge = g.edges.get(&(pair[0], pair[1]))?;
-        gates.retain(|gate| edge.gates.contains(gate));
-        if edge.modes.iter().all(|m| m.timed) {
-            return None; // an order taken only with a timeout cannot hang
-        }
-        let m = &edge.modes[0];
-        lines.push(format!(
-            "  lock #{} (acquired at {}) then lock #{} (at {}), by thread #{}",
-            edge.from, m.from_at, edge.to, m.to_at, m.thread
-        ));
-    }
-    if !gates.is_empty() {
-        return None; // every order of the cycle runs under a common gate lock
-    }
-    let new = g.edges.get(&(from, to))?;
-    let m = &new.modes[0];
-    lines.push(format!(
-        "  lock #{} (acquired at {}) then lock #{} (at {}), by thread #{} <- this acquisition",
-        new.from, m.from_at, new.to, m.to_at, m.thread
-    ));
-    Some(format!(
-        "lockprof: lock-order inversion (potential deadlock): this acquisition closes a cycle of lock orders:\n{}\n(LOCKPROF_ON_INVERSION=panic)",
-        lines.join("\n")
-    ))
 }

@@ -1,5 +1,17 @@
-//! The header every instrumented lock embeds: who holds it, where they took it, and (once the
-//! lock has mattered to the profiler) its registry id.
+//! The header every instrumented lock embeds: who holds it, where they took it, its id (from
+//! its first acquisition), and whether the registry or the lock-order graph knows it.
+//!
+//! # Registration is lazy
+//!
+//! A lock gets an id on its first acquisition, from the thread's own block of ids (no shared
+//! counter touched per lock, see [`crate::locks::next_id`]), and enters the registry only when
+//! something refers to it: a lock-order edge, a wait for it, contention figures (kept when a
+//! trace will be written), a write of a reader-writer lock (the order analysis needs to know),
+//! or a caller of [`LockState::id`]. A lock-order edge also marks the lock [`ORDERED`], so
+//! that its drop tells the order graph. The edge's recording thread has the acquired lock's
+//! header at hand, but not the held ones': their holds are marked, and their releases register
+//! them. A lock that never took part in anything costs no global lock and no allocation at
+//! creation, first acquisition or drop.
 //!
 //! This module holds the header and what the detector reads of it; how a lock call goes through
 //! it (`lock`, `try_lock`, `releasing`) is in its child module `acquire`.
@@ -29,6 +41,14 @@ const WRITTEN: u8 = 1;
 const CAPACITY_NOTED: u8 = 2;
 /// [`LockState::flags`]: a semaphore's use as a signal was told to the registry.
 const SIGNAL_NOTED: u8 = 4;
+/// [`LockState::flags`]: the registry has an entry for the lock (until its drop).
+const REGISTERED: u8 = 8;
+/// [`LockState::flags`]: a lock-order edge refers (or referred) to the lock: its drop asks the
+/// order graph whether to keep the edges.
+const ORDERED: u8 = 16;
+/// [`LockState::flags`]: one thread claimed the lock while it was fresh (no edge referred to
+/// it), and may keep edges into it in its batch (`crate::order_batch`).
+const PENDING: u8 = 32;
 
 /// The largest outstanding-permit count kept exactly; larger counts are stored as this, and the
 /// detector then never relies on them.
@@ -66,7 +86,7 @@ pub struct LockState {
     owner: AtomicU64,
     /// Where the current holder acquired it (the `#[track_caller]` location of its lock call).
     acquired_at: AtomicPtr<Location<'static>>,
-    /// Registry id, 0 until the lock is first acquired (see [`crate::locks`]).
+    /// The lock's id, 0 until it is first acquired (see [`crate::locks::next_id`]).
     id: AtomicU64,
     /// Contention statistics (an `Arc` the registry shares), null unless contention is profiled.
     stats: AtomicPtr<LockStats>,
@@ -138,10 +158,18 @@ impl LockState {
         let outstanding = u64::from(outstanding.min(SATURATED_OUTSTANDING));
         let word = u64::from(available) | (outstanding << 32) | (u64::from(signal) << 63);
         self.permits.store(word, Ordering::Release);
+        self.note_permits(word);
+    }
+
+    /// Tells the registry a semaphore's capacity from its permit word, if it is registered and
+    /// has not been told (or has just become a signal).
+    fn note_permits(&self, word: u64) {
+        let (available, outstanding, signal) =
+            (word as u32, ((word >> 32) & 0x7FFF_FFFF) as u32, word >> 63 == 1);
         let id = self.id.load(Ordering::Relaxed);
-        let flags = self.flags.load(Ordering::Relaxed);
-        if id != 0 && (flags & CAPACITY_NOTED == 0 || (signal && flags & SIGNAL_NOTED == 0)) {
-            self.note_capacity(id, available.saturating_add(outstanding as u32), signal);
+        let flags = self.flags.load(Ordering::Acquire);
+        if flags & REGISTERED != 0 && (flags & CAPACITY_NOTED == 0 || (signal && flags & SIGNAL_NOTED == 0)) {
+            self.note_capacity(id, available.saturating_add(outstanding), signal);
         }
     }
 
@@ -164,8 +192,49 @@ impl LockState {
     #[cold]
     #[inline(never)]
     fn first_write(&self, id: u64) {
-        self.flags.fetch_or(WRITTEN, Ordering::Relaxed);
-        crate::locks::note_written(id);
+        // Registered, so that the order analysis (and the `panic` policy at record time) knows
+        // the lock is written; the registration copies the flag.
+        let before = self.flags.fetch_or(WRITTEN, Ordering::AcqRel);
+        if before & REGISTERED != 0 {
+            crate::locks::note_written(id);
+        } else {
+            self.register(id);
+        }
+    }
+
+    /// Marks the lock as referred to by a lock-order edge, and registers it (so that the trace
+    /// can name it): called by the thread acquiring it or releasing it, which has the header at
+    /// hand.
+    #[inline]
+    pub(crate) fn note_ordered(&self, id: u64) {
+        if self.flags.load(Ordering::Acquire) & (ORDERED | REGISTERED) != ORDERED | REGISTERED {
+            self.first_order(id);
+        }
+    }
+
+    /// Claims the lock for the calling thread's batch of edges, if no edge has referred to it
+    /// and nobody has claimed it; with what its registry entry needs. Never under
+    /// `LOCKPROF_ON_INVERSION=panic` (the panic needs every edge in the graph at once).
+    pub(crate) fn claim_fresh(&self) -> Option<crate::order_batch::FreshLock> {
+        if crate::config::config().on_inversion == crate::config::InversionPolicy::Panic
+            || self.flags.load(Ordering::Acquire) & (ORDERED | PENDING) != 0
+        {
+            return None;
+        }
+        let before = self.flags.fetch_or(PENDING, Ordering::AcqRel);
+        (before & (ORDERED | PENDING) == 0).then(|| crate::order_batch::FreshLock {
+            kind: self.kind,
+            site: self.site,
+            name: if before & REGISTERED != 0 { None } else { self.name.as_ref().map(LockName::to_cow) },
+            registered: before & REGISTERED != 0,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn first_order(&self, id: u64) {
+        self.flags.fetch_or(ORDERED, Ordering::AcqRel);
+        self.ensure_registered(id);
     }
 
     /// Runs a timed acquisition attempt. On a reader-writer lock, an exclusive or upgradable one is
@@ -233,44 +302,121 @@ impl LockState {
         self.owner.store(0, Ordering::Release);
     }
 
-    /// The registry id of this lock, registering it on first call.
+    /// The lock's id, registering the lock (see the module docs) if it is not yet.
     #[inline]
     pub fn id(&self) -> u64 {
+        let id = self.allocated_id();
+        self.ensure_registered(id);
+        id
+    }
+
+    /// The lock's id, giving it one on first call (without registering it).
+    #[inline]
+    pub(crate) fn allocated_id(&self) -> u64 {
         let id = self.id.load(Ordering::Acquire);
-        if id != 0 { id } else { self.register() }
+        if id != 0 { id } else { self.allocate_id() }
     }
 
     #[cold]
     #[inline(never)]
-    fn register(&self) -> u64 {
-        let stats = crate::lock_stats::kept().then(|| Arc::new(LockStats::default()));
-        let fresh = crate::locks::register(
+    fn allocate_id(&self) -> u64 {
+        let fresh = crate::locks::next_id();
+        // Two threads may acquire a fresh lock at once: one id wins, the other is never used
+        // (ids need not be dense).
+        match self.id.compare_exchange(0, fresh, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => fresh,
+            Err(winner) => winner,
+        }
+    }
+
+    /// Registers the lock (id `id`) unless the registry has it already.
+    #[inline]
+    pub(crate) fn ensure_registered(&self, id: u64) {
+        if self.flags.load(Ordering::Acquire) & REGISTERED == 0 {
+            self.register(id);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn register(&self, id: u64) {
+        // The statistics, once per lock: a racing registration reuses the winner's.
+        let mut stats = self.stats.load(Ordering::Acquire);
+        if stats.is_null() && crate::lock_stats::kept() {
+            let fresh = Arc::into_raw(Arc::new(LockStats::default())).cast_mut();
+            match self.stats.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => stats = fresh,
+                Err(winner) => {
+                    // SAFETY: `fresh` came from `Arc::into_raw` just above and was never shared.
+                    drop(unsafe { Arc::from_raw(fresh) });
+                    stats = winner;
+                }
+            }
+        }
+        let shared = (!stats.is_null()).then(|| {
+            // SAFETY: a non-null `stats` is a pointer from `Arc::into_raw` that this header owns
+            // one reference of until it is dropped; this adds one for the registry.
+            unsafe {
+                Arc::increment_strong_count(stats);
+                Arc::from_raw(stats)
+            }
+        });
+        let flags = self.flags.load(Ordering::Acquire);
+        crate::locks::register(
+            id,
             self.kind,
             self.site,
             self.name.as_ref().map(LockName::to_cow),
-            stats.clone(),
+            shared,
+            flags & WRITTEN != 0,
         );
-        match self.id.compare_exchange(0, fresh, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => {
-                if let Some(stats) = stats {
-                    self.stats.store(Arc::into_raw(stats).cast_mut(), Ordering::Release);
-                }
-                fresh
-            }
-            Err(winner) => {
-                crate::locks::forget(fresh);
-                winner
-            }
+        let before = self.flags.fetch_or(REGISTERED, Ordering::AcqRel);
+        // A first write between the load above and the registration: tell it again (the
+        // read-modify-writes of `flags` are ordered, so one of the two sees the other's bit).
+        if before & WRITTEN != 0 && flags & WRITTEN == 0 {
+            crate::locks::note_written(id);
+        }
+        // A semaphore's counters, if it has published them (its first acquisition registers it
+        // before: then the next publication tells the capacity).
+        let word = self.permits.load(Ordering::Acquire);
+        if self.kind == LockKind::Semaphore && word != 0 {
+            self.note_permits(word);
         }
     }
 }
 
 impl Drop for LockState {
-    /// Forgets the lock, unless a finding or a lock-order edge still refers to it.
+    /// Forgets the lock, unless a finding or a lock-order edge still refers to it. A lock that
+    /// never took part in anything has nothing to forget: no global lock is taken.
     fn drop(&mut self) {
         let id = *self.id.get_mut();
-        if id != 0 {
-            crate::locks::unregister(id);
+        let flags = *self.flags.get_mut();
+        // The order graph outside the registry's shard lock (never taken under it).
+        if flags & PENDING != 0 && flags & ORDERED == 0 && crate::order_batch::discard(id, self.site) {
+            // A pure sink whose edges were all in this thread's batch: gone, as the graph would
+            // have forgotten them.
+            if flags & REGISTERED != 0 && crate::locks::unregister(id, None) {
+                let kept_by_order = crate::lock_order::lock_dropped(id);
+                crate::locks::unregister(id, Some(kept_by_order));
+            }
+        } else if flags & PENDING != 0 {
+            // Its edges may be in any thread's batch: all into the graph, which decides.
+            let sources = crate::order_batch::sources_of(id);
+            crate::order_batch::flush_all();
+            let kept_by_order = crate::lock_order::lock_dropped(id);
+            // Registered by the flush, perhaps, if not before.
+            crate::locks::unregister(id, Some(kept_by_order));
+            crate::order_batch::note_classes_known(&sources, self.site);
+        } else if flags & ORDERED != 0 {
+            crate::order_batch::flush_own();
+            let kept_by_order = crate::lock_order::lock_dropped(id);
+            if flags & REGISTERED != 0 {
+                crate::locks::unregister(id, Some(kept_by_order));
+            }
+        } else if flags & REGISTERED != 0 && crate::locks::unregister(id, None) {
+            // Its edges were recorded while it was held by a guard never released (forgotten).
+            let kept_by_order = crate::lock_order::lock_dropped(id);
+            crate::locks::unregister(id, Some(kept_by_order));
         }
         let stats = *self.stats.get_mut();
         if !stats.is_null() {

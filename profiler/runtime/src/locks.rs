@@ -1,10 +1,12 @@
-//! The lock half of the registry: every live lock that has been acquired, with its creation site
-//! and name, and every dropped lock that a finding or a lock-order edge still refers to (it is
-//! *pinned*, or kept by the order graph because it is on a cycle), so the trace can name it.
+//! The lock half of the registry: every live lock that something refers to (a wait, a finding,
+//! contention figures, a write of a reader-writer lock), with its creation site and name, and
+//! every dropped lock that a finding or a lock-order edge still refers to (it is *pinned*, or
+//! kept by the order graph because it is on a cycle), so the trace can name it; and the lock
+//! ids.
 //!
-//! A lock registers on its first acquisition (one allocation in its lifetime, never on the
-//! steady-state fast path) and unregisters when dropped unless pinned, so programs that create
-//! and drop many locks do not grow the registry.
+//! A lock registers lazily (see `lock_state.rs`): one allocation in its lifetime, never on the
+//! steady-state fast path, and none at all for a lock nothing refers to. It unregisters when
+//! dropped unless pinned, so programs that create and drop many locks do not grow the registry.
 
 use std::panic::Location;
 use std::sync::OnceLock;
@@ -14,7 +16,9 @@ use std::sync::Arc;
 
 use std::borrow::Cow;
 
+use crate::id_hash::IdHash;
 use crate::sharded_map::ShardedMap;
+use std::cell::Cell;
 
 use crate::lock_stats::LockStats;
 use lockprof_trace::LockKind;
@@ -28,7 +32,8 @@ pub(crate) struct LockInfo {
     /// Kept after the lock is dropped, because a finding, an order edge or its contention
     /// refers to it.
     pub pinned: bool,
-    /// It has (or had) lock-order edges: on its drop, the order graph decides whether to keep it.
+    /// A lock-order edge starts from it or is gated by it: on its drop, the order graph decides
+    /// whether to keep it (its header knows too, unless its hold was never released).
     pub ordered: bool,
     /// Reader-writer locks: taken for writing at least once.
     pub written: bool,
@@ -38,25 +43,55 @@ pub(crate) struct LockInfo {
     pub stats: Option<Arc<LockStats>>,
 }
 
-static NEXT_LOCK_ID: AtomicU64 = AtomicU64::new(1);
+/// The next block of lock ids to hand to a thread.
+static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
 
-pub(crate) fn registry() -> &'static ShardedMap<u64, LockInfo> {
-    static LOCKS: OnceLock<ShardedMap<u64, LockInfo>> = OnceLock::new();
+/// Ids a thread takes from [`NEXT_ID_BLOCK`] at once: threads that create locks at the same
+/// time touch the shared counter once per this many locks, not once per lock.
+const ID_BLOCK: u64 = 256;
+
+thread_local! {
+    /// The calling thread's ids: the next one and the end of its block.
+    static IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// A fresh lock id: never 0, never handed out twice, at most 40 bits for 2⁴⁰ / [`ID_BLOCK`]
+/// blocks (the held stack's tags keep 40 bits of it).
+pub(crate) fn next_id() -> u64 {
+    let take = |(next, end): (u64, u64)| {
+        if next < end {
+            (next, end)
+        } else {
+            let start = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
+            (start, start + ID_BLOCK)
+        }
+    };
+    let fresh = |ids: &Cell<(u64, u64)>| {
+        let (id, end) = take(ids.get());
+        ids.set((id + 1, end));
+        id
+    };
+    // A thread whose storage is being torn down takes a block of one.
+    IDS.try_with(fresh).unwrap_or_else(|_| NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed))
+}
+
+pub(crate) fn registry() -> &'static ShardedMap<u64, LockInfo, IdHash> {
+    static LOCKS: OnceLock<ShardedMap<u64, LockInfo, IdHash>> = OnceLock::new();
     LOCKS.get_or_init(ShardedMap::new)
 }
 
-/// Gives a lock (of `kind`, created at `site`, named `name`) a fresh id and records it.
+/// Records lock `id` (of `kind`, created at `site`, named `name`), unless it is recorded.
 pub(crate) fn register(
+    id: u64,
     kind: LockKind,
     site: &'static Location<'static>,
     name: Option<Cow<'static, str>>,
     stats: Option<Arc<LockStats>>,
-) -> u64 {
-    let id = NEXT_LOCK_ID.fetch_add(1, Ordering::Relaxed);
+    written: bool,
+) {
     let info =
-        LockInfo { kind, site, name, pinned: false, ordered: false, written: false, capacity: None, stats };
-    registry().insert(id, info);
-    id
+        || LockInfo { kind, site, name, pinned: false, ordered: false, written, capacity: None, stats };
+    registry().with_or_insert_mut(id, info, |info| info.written |= written);
 }
 
 /// Keeps `id` in the registry after its lock is dropped.
@@ -64,10 +99,9 @@ pub(crate) fn pin(id: u64) {
     registry().with_mut(&id, |info| info.pinned = true);
 }
 
-/// Marks `id` as having lock-order edges (or being a gate of one): its drop asks the order graph
-/// whether it must be kept.
-pub(crate) fn note_ordered(id: u64) {
-    registry().with_mut(&id, |info| info.ordered = true);
+/// Marks `id` as referred to by a lock-order edge, if it is registered (returns whether).
+pub(crate) fn note_ordered(id: u64) -> bool {
+    registry().with_mut(&id, |info| info.ordered = true).is_some()
 }
 
 /// Where lock `id` was created, if it is registered.
@@ -89,25 +123,28 @@ pub(crate) fn note_capacity(id: u64, capacity: Option<u32>) {
 /// creates and drops many locks loses the figures of the later ones rather than growing).
 pub const MAX_KEPT_FOR_FIGURES: u64 = 10_000;
 
-/// Called when a registered lock is dropped: it is forgotten unless something refers to it or
-/// it has contention figures (within [`MAX_KEPT_FOR_FIGURES`]).
-pub(crate) fn unregister(id: u64) {
+/// Called when a registered lock is dropped. `kept_by_order`: whether the order graph keeps its
+/// edges, if the caller knows; if not (`None`), an entry marked [`LockInfo::ordered`] is kept
+/// and `true` returned, for the caller to ask the graph and call again. Otherwise the registry
+/// forgets the lock unless something refers to it or it has contention figures (within
+/// [`MAX_KEPT_FOR_FIGURES`]). One shard lock in the common case.
+pub(crate) fn unregister(id: u64, kept_by_order: Option<bool>) -> bool {
     static KEPT: AtomicU64 = AtomicU64::new(0);
-    let ordered = registry().with(&id, |info| info.ordered).unwrap_or(false);
-    // Outside the registry's shard lock: the order graph's lock is never taken under it.
-    if ordered && !crate::lock_order::lock_dropped(id) {
-        registry().with_mut(&id, |info| info.ordered = false);
-    }
+    let mut ask_the_graph = false;
     registry().remove_if(&id, |info| {
-        if info.pinned || info.ordered {
+        let kept = match kept_by_order {
+            Some(kept) => kept,
+            None if info.ordered => {
+                ask_the_graph = true;
+                true
+            }
+            None => false,
+        };
+        if info.pinned || kept {
             return false;
         }
         let has_figures = info.stats.as_ref().is_some_and(|s| s.acquisitions.load(Ordering::Relaxed) > 0);
         !(has_figures && KEPT.fetch_add(1, Ordering::Relaxed) < MAX_KEPT_FOR_FIGURES)
     });
-}
-
-/// Drops an id that lost the race to become a lock's id.
-pub(crate) fn forget(id: u64) {
-    registry().remove(&id);
+    ask_the_graph
 }

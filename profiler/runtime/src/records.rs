@@ -2,12 +2,12 @@
 //! episodes, deadlocks, long waits and warnings. The modules that find them write here; the
 //! trace snapshot reads here.
 
+use std::backtrace::Backtrace;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use backtrace::Backtrace;
 use lockprof_trace::{Access, DeadlockPolicy};
 
 use crate::wait_for_graph::Member;

@@ -16,22 +16,31 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 const SHARDS: usize = 16;
 
 /// A hash map that threads share, locked one shard at a time.
-pub(crate) struct ShardedMap<K, V> {
-    shards: Box<[Mutex<HashMap<K, V>>]>,
-    /// Picks a key's shard; fixed keys, so the choice costs one SipHash and no randomness.
-    hasher: std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
+///
+/// `S` hashes keys, for the shard and within it: SipHash (fixed keys) by default; the lock
+/// registry, keyed by lock ids that no adversary chooses, uses one multiply
+/// ([`crate::id_hash::IdHash`]).
+pub(crate) struct ShardedMap<
+    K,
+    V,
+    S = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
+> {
+    shards: Box<[Mutex<HashMap<K, V, S>>]>,
+    /// Picks a key's shard.
+    hasher: S,
 }
 
-impl<K: Hash + Eq, V> ShardedMap<K, V> {
+impl<K: Hash + Eq, V, S: BuildHasher + Default> ShardedMap<K, V, S> {
     pub(crate) fn new() -> Self {
         ShardedMap {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: Default::default(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::with_hasher(S::default()))).collect(),
+            hasher: S::default(),
         }
     }
 
-    fn shard(&self, key: &K) -> MutexGuard<'_, HashMap<K, V>> {
-        let index = (self.hasher.hash_one(key) as usize) % SHARDS;
+    fn shard(&self, key: &K) -> MutexGuard<'_, HashMap<K, V, S>> {
+        // The high bits: a multiplicative hash mixes into them.
+        let index = ((self.hasher.hash_one(key) >> 40) as usize) % SHARDS;
         // A panic inside a closure below leaves the map itself consistent: ignore poisoning.
         self.shards[index].lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -102,7 +111,7 @@ mod tests {
 
     #[test]
     fn behaves_as_a_map_from_many_threads() {
-        let map = ShardedMap::new();
+        let map: ShardedMap<u64, u64> = ShardedMap::new();
         std::thread::scope(|s| {
             for t in 0..4u64 {
                 let map = &map;

@@ -1,4 +1,5 @@
-//! A held-stack entry's tag: lock id (low 40 bits), access (4 bits), permits (high 20 bits).
+//! A held-stack entry's tag: lock id (low 40 bits), access (4 bits), permits (19 bits), and
+//! the top bit, [`WANTED`], which only the thread's own held stack sets.
 //! A mutex's tag is its id, so the common push stores one word.
 
 use lockprof_trace::Access;
@@ -11,7 +12,13 @@ pub(crate) const ID_AND_ACCESS: u64 = (1 << (ID_BITS + 4)) - 1;
 
 /// The largest permit count a tag keeps; larger counts are stored as this (saturated), and
 /// the detector does not rely on them.
-pub(crate) const MAX_PERMITS: u32 = 0xF_FFFF;
+pub(crate) const MAX_PERMITS: u32 = 0x7_FFFF;
+
+/// Set on a held-stack entry whose lock a new lock-order edge refers to (as the lock held, or
+/// a gate) while the lock may not know it yet: its release then tells the lock (see
+/// `LockState::releasing_as`). A tag with it never equals a release key, so the fast release
+/// comparison sends such a release to the cold path, at no cost to the others.
+pub(crate) const WANTED: u64 = 1 << 63;
 
 #[inline]
 pub(crate) const fn make(id: u64, access: Access, permits: u32) -> u64 {
@@ -29,7 +36,7 @@ pub(crate) const fn access(tag: u64) -> Access {
 }
 
 pub(crate) const fn permits(tag: u64) -> u32 {
-    (tag >> (ID_BITS + 4)) as u32
+    ((tag & !WANTED) >> (ID_BITS + 4)) as u32
 }
 
 /// Encoding in a held-stack tag (4 bits).

@@ -11,13 +11,13 @@
 //! the assumptions that make a task's wait as frozen as a thread's, see
 //! [`crate::wait_for_graph`] ("Tasks").
 
+use std::backtrace::Backtrace;
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 use std::time::Instant;
 
 use crate::sharded_map::ShardedMap;
-use backtrace::Backtrace;
 
 use crate::async_holders::AsyncHolders;
 use crate::lock_state::LockState;

@@ -9,13 +9,13 @@
 //! [`WaitSlot`] is the thread's outgoing edge in the wait-for graph; see
 //! [`crate::wait_for_graph`] for the protocol that reads it.
 
+use std::backtrace::Backtrace;
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::sharded_map::ShardedMap;
-use backtrace::Backtrace;
 
 use std::time::Instant;
 

@@ -191,11 +191,11 @@
 //!
 //! Exploration is bounded ([`MAX_THREADS`] waiting threads).
 
+use std::backtrace::Backtrace;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::Location;
 use std::sync::Arc;
 
-use backtrace::Backtrace;
 use lockprof_analysis::digraph::DiGraph;
 
 use crate::lock_state::{PermitCounts, SATURATED_OUTSTANDING};

@@ -17,11 +17,10 @@
 //! The thread starts with the first wait episode, wakes every half watchdog threshold or every
 //! re-check period (whichever is shorter), and uses no lockprof lock.
 
+use std::backtrace::Backtrace;
 use std::collections::HashMap;
 use std::sync::{Arc, Once};
 use std::time::Duration;
-
-use backtrace::Backtrace;
 
 use crate::threads::live_records;
 

@@ -65,6 +65,8 @@ impl LockState {
         let id = self.registered_id();
         self.record_order(id, access, false, at);
         if !raw.try_acquire() {
+            // A thread that may block for good keeps no edge back (see `order_batch`).
+            crate::order_batch::flush_own();
             self.wait_profiled(id, at, raw, access, permits);
         }
         self.hold_acquired(id, at, access, permits);
@@ -103,7 +105,7 @@ impl LockState {
         if let Some(probe) = local::with(|l| crate::lock_order::needs_recording(l, id, access, timed)) {
             // Outside the thread-local closure, so that `#[track_caller]` points a panic at the
             // user's lock call.
-            if let Some(inversion) = Self::record_order_slow(id, access, timed, at, probe) {
+            if let Some(inversion) = self.record_order_slow(id, access, timed, at, probe) {
                 std::panic::panic_any(inversion);
             }
         }
@@ -112,6 +114,7 @@ impl LockState {
     #[cold]
     #[inline(never)]
     fn record_order_slow(
+        &self,
         id: u64,
         access: Access,
         timed: bool,
@@ -123,7 +126,11 @@ impl LockState {
         if local::with(local::Local::first_time_named) {
             crate::threads::note_current(local::current_thread_id());
         }
-        crate::lock_order::record_edges(id, access, timed, at, probe)
+        let recorded = crate::lock_order::record_edges(id, access, timed, at, probe, self.claim_fresh());
+        if recorded.ordered {
+            self.note_ordered(id);
+        }
+        recorded.inversion
     }
 
     /// Acquires `raw` within `timeout` (a timed acquisition such as `try_lock_for`). Records
@@ -148,7 +155,10 @@ impl LockState {
         if counted {
             self.permits.fetch_add(1, Ordering::SeqCst);
         }
-        let acquired = raw.try_acquire() || self.wait_timed(at, raw, access, permits, timeout);
+        let acquired = raw.try_acquire() || {
+            crate::order_batch::flush_own();
+            self.wait_timed(at, raw, access, permits, timeout)
+        };
         if counted {
             self.permits.fetch_sub(1, Ordering::SeqCst);
         }
@@ -191,7 +201,20 @@ impl LockState {
     /// Records the calling thread as a holder (acquired at `at`).
     #[inline(always)]
     fn acquired_as(&self, id: u64, at: &'static Location<'static>, access: Access, permits: u32) {
-        if let Some(stats) = self.stats() {
+        self.acquired_counted(self.stats(), id, at, access, permits);
+    }
+
+    /// [`LockState::acquired_as`], with the lock's statistics already loaded.
+    #[inline(always)]
+    fn acquired_counted(
+        &self,
+        stats: Option<&crate::lock_stats::LockStats>,
+        id: u64,
+        at: &'static Location<'static>,
+        access: Access,
+        permits: u32,
+    ) {
+        if let Some(stats) = stats {
             stats.count_acquisition(access == Access::Exclusive);
         }
         local::with(|l| {
@@ -215,8 +238,13 @@ impl LockState {
     /// re-entry or an upgrade, which continue the hold they are part of).
     #[inline(always)]
     fn hold_acquired(&self, id: u64, at: &'static Location<'static>, access: Access, permits: u32) {
-        self.acquired_as(id, at, access, permits);
-        self.hold_starts(access);
+        let stats = self.stats();
+        self.acquired_counted(stats, id, at, access, permits);
+        // Waiters are counted, and holds flagged, only when contention is profiled, that is,
+        // for a lock with statistics (see `hold.rs`): without them there is nothing to look at.
+        if stats.is_some() {
+            self.hold_starts(access);
+        }
     }
 
     /// Fast path: the calling thread is about to release the exclusive hold of the raw lock.
@@ -230,23 +258,38 @@ impl LockState {
     pub fn releasing_as(&self, access: Access) {
         let id = self.id.load(Ordering::Relaxed);
         let key = local::class_key(crate::tag::make(id, access, 0));
-        local::with(|l| l.pop_held(key));
+        if !local::with(|l| l.pop_top(key)) {
+            self.release_out_of_order(id, key);
+        }
         if matches!(access, Access::Exclusive | Access::Upgradable) {
             self.owner.store(0, Ordering::Release);
         }
         self.hold_ends(id);
     }
 
+    /// [`LockState::releasing_as`] past the top of the held stack, or of a hold that a
+    /// lock-order edge recorded during it refers to (it tells this lock).
+    #[cold]
+    #[inline(never)]
+    fn release_out_of_order(&self, id: u64, key: u64) {
+        if local::with(|l| l.pop_held_slow(key)) {
+            self.note_ordered(id);
+        }
+    }
+
     /// The calling thread is about to return `permits` permits it took in one acquisition.
     pub fn releasing_permits(&self, permits: u32) {
         let id = self.id.load(Ordering::Relaxed);
         let tag = crate::tag::make(id, Access::Permits, permits);
-        local::with(|l| l.pop_held_exact(tag));
+        if local::with(|l| l.pop_held_exact(tag)) {
+            self.note_ordered(id);
+        }
         self.hold_ends(id);
     }
 
-    /// The registry id, registering the lock (and, the first time in the process, installing
-    /// the exit hook that writes the trace) on its first acquisition.
+    /// The lock's id, given on its first acquisition (which also, the first time in the
+    /// process, installs the exit hook that writes the trace). The lock registers then only if
+    /// its contention figures are kept; otherwise later, if something refers to it.
     #[inline]
     fn registered_id(&self) -> u64 {
         let id = self.id.load(Ordering::Acquire);
@@ -257,6 +300,10 @@ impl LockState {
     #[inline(never)]
     fn first_acquisition(&self) -> u64 {
         crate::trace::writer::install_exit_hook();
-        self.id()
+        let id = self.allocated_id();
+        if crate::lock_stats::kept() {
+            self.ensure_registered(id);
+        }
+        id
     }
 }

@@ -5,7 +5,8 @@
 //! `waited_since`, when the current hold started making someone wait (0: nobody yet).
 //!
 //! - A waiter counts itself in, then flags the hold (`waited_since`: 0 → now) if nobody has.
-//! - Every acquisition looks at both words (two loads; the clock only if one is set): if others
+//! - Every acquisition of a lock with statistics (kept when contention is profiled) looks at
+//!   both words (two loads; the clock only if one is set): if others
 //!   still wait, its hold is contended from its first instant, so an exclusive holder sets
 //!   `waited_since` to now. This is what charges the *next* holder while waiters stay queued
 //!   across a hand-over. If nobody waits but the flag is set, the flag is stale (its waiter has
@@ -18,7 +19,8 @@
 //!
 //! The waiters of one hold form one interval, so per lock the charges add up to the union;
 //! holds of one exclusive lock never overlap. Waiters are counted only when contention is
-//! profiled, so without `LOCKPROF_TRACE` both words stay 0 and cost one load each.
+//! profiled, so without `LOCKPROF_TRACE` both words stay 0: an acquisition does not look at
+//! them, and a release costs one load.
 
 use std::sync::atomic::Ordering::SeqCst;
 

@@ -10,6 +10,9 @@ pub use writer::write_now;
 /// A trace of everything this process has recorded so far (what would be written now), for
 /// tests and for programs that inspect themselves.
 ///
+/// Without `LOCKPROF_TRACE`, locks register lazily (`lock_state.rs`): a lock that an order edge
+/// starts from is named in the trace from its release on (the edge itself is there at once).
+///
 /// ```
 /// let trace = lockprof_profiler::trace::snapshot();
 /// assert_eq!(trace.format, "lockprof-trace");

@@ -1,9 +1,8 @@
 //! Turns the live registry into a [`Trace`]: the only place where stacks are symbolised.
 
+use std::backtrace::Backtrace;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-use backtrace::Backtrace;
 
 use crate::records::found_so_far;
 use crate::wait_for_graph::{Blocks, Member};
@@ -20,7 +19,6 @@ struct Stacks {
     by_capture: HashMap<*const Backtrace, u32>,
     by_frames: HashMap<Vec<Frame>, u32>,
     stacks: Vec<Stack>,
-    symbolizer: crate::stacks::Symbolizer,
 }
 
 impl Stacks {
@@ -28,7 +26,13 @@ impl Stacks {
         if let Some(&id) = self.by_capture.get(&Arc::as_ptr(stack)) {
             return id;
         }
-        let frames = self.symbolizer.symbolise(stack);
+        // std resolves under its backtrace lock, which a capture takes too: a lock taken while
+        // it resolves (by an allocator built on lockprof's locks) must not capture a stack on
+        // this thread, so it is taken unprofiled.
+        let frames = {
+            let _reentry = crate::threads::enter_profiler();
+            crate::stacks::symbolise(stack)
+        };
         let next = u32::try_from(self.stacks.len()).unwrap_or(u32::MAX);
         let id = *self.by_frames.entry(frames.clone()).or_insert_with(|| {
             self.stacks.push(Stack { id: next, frames });
@@ -41,7 +45,7 @@ impl Stacks {
 
 /// An edge of the order graph as the trace has it: its first mode in the edge's own fields,
 /// with the strongest accesses of all.
-fn order_edge(e: &crate::lock_order::EdgeRecord, stacks: &mut Stacks) -> OrderEdge {
+fn order_edge(e: &crate::order_graph::EdgeRecord, stacks: &mut Stacks) -> OrderEdge {
     let modes: Vec<OrderMode> = e
         .modes
         .iter()
@@ -79,12 +83,14 @@ fn order_edge(e: &crate::lock_order::EdgeRecord, stacks: &mut Stacks) -> OrderEd
 
 /// A trace of everything recorded so far.
 pub(crate) fn take(reason: WriteReason) -> Trace {
+    // Every thread's batched lock-order edges (and the fresh locks they name) first.
+    crate::order_batch::flush_all();
     let mut trace = Trace::empty(reason);
     trace.process.wait_episodes = crate::records::wait_episodes();
     let mut stacks = Stacks::default();
     trace.deadlocks = deadlocks(&mut |stack| Some(stacks.intern(stack)));
     {
-        let graph = crate::lock_order::graph();
+        let graph = crate::order_graph::graph();
         let mut edges: Vec<_> = graph.edges.values().cloned().collect();
         trace.lock_order_dropped = graph.dropped;
         drop(graph); // symbolising is slow; do not hold up threads recording new edges
@@ -195,7 +201,7 @@ pub(crate) fn sites_only(reason: WriteReason) -> Trace {
 /// The lock and thread tables, with every thread the trace refers to.
 fn registry_sections(trace: &mut Trace) {
     // Dropped locks the order graph keeps, with when they were dropped.
-    let drops = crate::lock_order::graph().drops.clone();
+    let drops = crate::order_graph::graph().drops.clone();
     trace.locks = crate::locks::registry().collect(|&id, entry| {
         Some(LockEntry {
             id,
@@ -248,7 +254,6 @@ fn contention(stacks: &mut Stacks) -> Contention {
                 value.1.ns.load(Relaxed),
             ))
         });
-        stacks.symbolizer.prepare(entries.iter().map(|(_, bt, _, _)| &**bt));
         let mut rows: Vec<StackContention> = entries
             .iter()
             .map(|(lock, bt, count, ns)| StackContention {
