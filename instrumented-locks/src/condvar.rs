@@ -6,7 +6,9 @@ use std::panic::Location;
 use std::sync::{LockResult, PoisonError, WaitTimeoutResult};
 use std::time::{Duration, Instant};
 
-use lockprof_profiler::{LockKind, LockName, LockState};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lockprof_profiler::{LockKind, LockName, LockState, SignalShape};
 
 use crate::mutex::MutexGuard;
 
@@ -34,9 +36,13 @@ use crate::mutex::MutexGuard;
 /// ```
 pub struct Condvar {
     state: LockState,
-    /// Bumped by every notification, under `generation`'s own lock: a waiter takes that lock
-    /// before it releases its mutex, so a notification cannot slip in between and be lost.
-    generation: std::sync::Mutex<u64>,
+    /// Taken by every notification and by a waiter before it releases its mutex, so a
+    /// notification cannot slip in between and be lost; the waiter waits on `cv` with it.
+    generation: std::sync::Mutex<()>,
+    /// Bumped by every notification under `generation`: a waiter reads it under the same lock
+    /// when it starts to wait, so a notification after that read moves it (the all-asleep rule,
+    /// `lockprof_profiler::Signal`).
+    progress: AtomicU64,
     cv: std::sync::Condvar,
 }
 
@@ -56,7 +62,8 @@ impl Condvar {
     const fn named_opt(name: Option<LockName>) -> Self {
         Condvar {
             state: LockState::new(LockKind::Condvar, name),
-            generation: std::sync::Mutex::new(0),
+            generation: std::sync::Mutex::new(()),
+            progress: AtomicU64::new(0),
             cv: std::sync::Condvar::new(),
         }
     }
@@ -115,8 +122,11 @@ impl Condvar {
         let at = Location::caller();
         let mutex = guard.mutex();
         let generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
+        let seen = self.progress.load(Ordering::SeqCst);
         drop(guard);
-        self.state.condvar_wait(at, || drop(self.cv.wait(generation)));
+        // An untimed wait: a signal wait, which only a notification ends (see the all-asleep rule).
+        self.state
+            .signal_wait(at, &self.progress, seen, SignalShape::Notify, || drop(self.cv.wait(generation)));
         mutex.lock()
     }
 
@@ -216,7 +226,9 @@ impl Condvar {
     /// lockprof::Condvar::new().notify_one(); // no waiter: nothing happens
     /// ```
     pub fn notify_one(&self) {
-        *self.generation.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        let generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
+        self.progress.fetch_add(1, Ordering::SeqCst);
+        drop(generation);
         self.cv.notify_one();
     }
 
@@ -226,7 +238,9 @@ impl Condvar {
     /// lockprof::Condvar::new().notify_all();
     /// ```
     pub fn notify_all(&self) {
-        *self.generation.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        let generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
+        self.progress.fetch_add(1, Ordering::SeqCst);
+        drop(generation);
         self.cv.notify_all();
     }
 }

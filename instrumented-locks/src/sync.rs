@@ -24,9 +24,11 @@
 //!
 //! In the wait-for graph (lockprof's own types, std's API): [`Mutex`], [`RwLock`], [`Condvar`],
 //! and one-time initialisation, [`Once`], [`OnceLock`] and [`LazyLock`] (a wait for another
-//! thread's initialiser, or a re-entrant one, is a wait in the graph). Re-exported from std
-//! unchanged (same types, so values mix freely with code that uses `std::sync`): [`Arc`],
-//! [`Weak`], [`atomic`], [`mpsc`], [`Barrier`] and the result and error types. Unstable items of `std::sync` (`mpmc`, `Exclusive`,
+//! thread's initialiser, or a re-entrant one, is a wait in the graph). Known to the all-asleep
+//! rule (lockprof's wrappers over std's, std's API): [`mpsc`]'s channels, [`Barrier`], and the
+//! untimed waits of [`Condvar`]. Re-exported from std unchanged (same types, so values mix
+//! freely with code that uses `std::sync`): [`Arc`], [`Weak`], [`atomic`], [`BarrierWaitResult`]
+//! and the result and error types. Unstable items of `std::sync` (`mpmc`, `Exclusive`,
 //! `ReentrantLock`, `MappedMutexGuard`, ...) are not re-exported: they need a nightly compiler.
 
 #[cfg(any(feature = "off", not(feature = "profiler")))]
@@ -46,9 +48,18 @@ pub use std::sync::ONCE_INIT;
 #[allow(clippy::declare_interior_mutable_const)] // as std's: each use is a fresh `Once`
 pub const ONCE_INIT: Once = Once::new();
 pub use std::sync::{
-    Arc, Barrier, BarrierWaitResult, LockResult, OnceState, PoisonError, TryLockError, TryLockResult,
-    WaitTimeoutResult, Weak, atomic, mpsc,
+    Arc, BarrierWaitResult, LockResult, OnceState, PoisonError, TryLockError, TryLockResult,
+    WaitTimeoutResult, Weak, atomic,
 };
+#[cfg(any(feature = "off", not(feature = "profiler")))]
+pub use std::sync::{Barrier, mpsc};
+
+#[cfg(all(feature = "profiler", not(feature = "off")))]
+mod barrier;
+#[cfg(all(feature = "profiler", not(feature = "off")))]
+pub mod mpsc;
+#[cfg(all(feature = "profiler", not(feature = "off")))]
+pub use barrier::Barrier;
 #[cfg(any(feature = "off", not(feature = "profiler")))]
 pub use std::sync::{LazyLock, Once, OnceLock};
 

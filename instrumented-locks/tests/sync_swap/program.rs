@@ -110,6 +110,30 @@ pub fn run() -> Vec<String> {
     let _: Option<mpsc::RecvTimeoutError> = None;
     let _: Option<mpsc::TryRecvError> = None;
 
+    // The rest of mpsc's API: the iterator types, try_iter, recv_timeout, try_send's errors,
+    // disconnection, and Debug output.
+    let (tx, rx) = mpsc::sync_channel::<u8>(1);
+    out.push(format!("{:?} {:?}", tx.try_send(1), tx.try_send(2)));
+    out.push(format!("{tx:?} {rx:?}"));
+    let now: mpsc::TryIter<'_, u8> = rx.try_iter();
+    out.push(format!("try_iter {:?}", now.collect::<Vec<_>>()));
+    out.push(format!("{:?}", rx.recv_timeout(std::time::Duration::from_millis(1))));
+    drop(tx);
+    out.push(format!("{:?} {:?}", rx.try_recv(), rx.recv()));
+    let (tx, rx) = mpsc::channel::<u8>();
+    tx.send(3).unwrap();
+    tx.send(4).unwrap();
+    drop(tx);
+    let by_ref: mpsc::Iter<'_, u8> = rx.iter();
+    out.push(format!("iter {:?}", by_ref.take(1).collect::<Vec<_>>()));
+    let owned: mpsc::IntoIter<u8> = rx.into_iter();
+    out.push(format!("into_iter {:?}", owned.collect::<Vec<_>>()));
+    let (tx, rx) = mpsc::channel::<u8>();
+    drop(rx);
+    out.push(format!("{:?} {tx:?}", tx.send(5)));
+    let barrier = Barrier::new(1);
+    out.push(format!("{barrier:?} {:?}", barrier.wait().is_leader()));
+
     // Barrier and BarrierWaitResult in scoped threads (Scope, ScopedJoinHandle).
     let barrier = Barrier::new(3);
     let leaders = AtomicUsize::new(0);

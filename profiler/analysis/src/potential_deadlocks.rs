@@ -492,6 +492,7 @@ mod tests {
         t.deadlocks.push(Deadlock {
             detected_by: 1,
             background: false,
+            all_asleep: false,
             policy: DeadlockPolicy::Panic,
             knot: vec![],
             cycle: vec![hop(1, 2, 1), hop(1, 1, 2)],

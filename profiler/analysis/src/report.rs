@@ -38,14 +38,32 @@ pub fn lock_label(trace: &Trace, id: u64) -> String {
         // A thread's lifetime, which joins wait for (`lockprof::thread`).
         return format!("the thread spawned at {}", thread.site);
     }
+    let noun = match trace.lock(id).map(|l| l.kind) {
+        Some(LockKind::Channel) => "channel",
+        Some(LockKind::Barrier) => "barrier",
+        Some(LockKind::Condvar) => "condvar",
+        _ => "lock",
+    };
     match trace.lock(id).and_then(|l| l.name.as_deref()) {
-        Some(name) => format!("lock #{id} {name:?}"),
-        None => format!("lock #{id}"),
+        Some(name) => format!("{noun} #{id} {name:?}"),
+        None => format!("{noun} #{id}"),
     }
 }
 
 /// A deadlock's cycle on one line: `thread #1 "a" → lock #2 "B" → thread #2 "b" → … → thread #1 "a"`.
+/// For a deadlock of the all-asleep rule, which need not be a cycle: every thread with what it
+/// waits for, `thread #1 "a" waits on channel #2; thread #2 "b" waits on lock #3`.
 pub fn cycle_line(trace: &Trace, deadlock: &Deadlock) -> String {
+    if deadlock.all_asleep {
+        let waits: Vec<String> = deadlock
+            .cycle
+            .iter()
+            .map(|hop| {
+                format!("{} waits on {}", thread_label(trace, hop.thread), lock_label(trace, hop.waits_for))
+            })
+            .collect();
+        return waits.join("; ");
+    }
     let mut cycle = String::new();
     for hop in &deadlock.cycle {
         let _ =
@@ -79,7 +97,13 @@ pub fn order_cycle_line(trace: &Trace, edges: &[usize]) -> String {
 pub fn render_deadlock(trace: &Trace, deadlock: &Deadlock) -> String {
     let mut out = String::new();
     let k = deadlock.cycle.len();
-    let headline = if k == 1 && deadlock.knot.is_empty() {
+    let headline = if deadlock.all_asleep && k == 1 {
+        "the only thread is asleep: it waits, with no timeout, for a condition variable, channel or barrier that no thread is left to wake".to_owned()
+    } else if deadlock.all_asleep {
+        format!(
+            "all {k} threads are asleep: each waits, with no timeout, for a lock, condition variable, channel, join, barrier or initialisation that only another of them could end"
+        )
+    } else if k == 1 && deadlock.knot.is_empty() {
         "a thread waits for a lock it already holds".to_owned()
     } else if deadlock.knot.is_empty() {
         format!("{k} threads, each waiting for a lock the next one holds")
@@ -103,9 +127,13 @@ pub fn render_deadlock(trace: &Trace, deadlock: &Deadlock) -> String {
     if let Some(first) = deadlock.cycle.first() {
         cycle.push_str(&thread_label(trace, first.thread));
     }
-    let _ = writeln!(out, "  cycle: {cycle}");
+    if deadlock.all_asleep {
+        let _ = writeln!(out, "  threads: {}", cycle_line(trace, deadlock));
+    } else {
+        let _ = writeln!(out, "  cycle: {cycle}");
+    }
     for hop in &deadlock.cycle {
-        render_hop(trace, hop, &mut out);
+        render_hop(trace, hop, deadlock.all_asleep, &mut out);
     }
     if !deadlock.knot.is_empty() {
         let _ = writeln!(
@@ -113,7 +141,7 @@ pub fn render_deadlock(trace: &Trace, deadlock: &Deadlock) -> String {
             "\n  also deadlocked with them (every permit or hold they wait for is held in this set):"
         );
         for hop in &deadlock.knot {
-            render_hop(trace, hop, &mut out);
+            render_hop(trace, hop, false, &mut out);
         }
     }
     out
@@ -131,11 +159,17 @@ fn access_note(trace: &Trace, lock: u64, access: Access, permits: u32) -> String
     }
 }
 
-fn render_hop(trace: &Trace, hop: &CycleHop, out: &mut String) {
+/// One thread of a deadlock. Under the all-asleep rule a hop whose `holds` is what it waits for
+/// blocks no other thread's lock wait: only its wait is shown.
+fn render_hop(trace: &Trace, hop: &CycleHop, all_asleep: bool, out: &mut String) {
     let _ = writeln!(out);
     let _ = writeln!(out, "  {}", thread_label(trace, hop.thread));
     let is_thread = |lock: u64| trace.lock(lock).is_some_and(|l| l.kind == LockKind::Thread);
-    if is_thread(hop.holds) {
+    if all_asleep && hop.holds == hop.waits_for {
+        // holds nothing another member waits for
+    } else if all_asleep && is_thread(hop.holds) {
+        let _ = writeln!(out, "    is       {}, which another of them joins", lock_label(trace, hop.holds));
+    } else if is_thread(hop.holds) {
         let _ =
             writeln!(out, "    is       {}, which the previous thread joins", lock_label(trace, hop.holds));
     } else if hop.queued {

@@ -42,6 +42,7 @@ fn abba(offset: u64) -> Trace {
     t.deadlocks = vec![Deadlock {
         detected_by: 1 + offset,
         background: false,
+        all_asleep: false,
         policy: DeadlockPolicy::Panic,
         knot: vec![],
         cycle: vec![

@@ -46,7 +46,7 @@ fn record_and_apply(detector: &ThreadRecord, deadlock: FoundDeadlock, background
 
 #[track_caller]
 fn apply(detector: &ThreadRecord, deadlock: FoundDeadlock, background: bool, can_panic: bool) {
-    let FoundDeadlock { key, cycle, knot } = deadlock;
+    let FoundDeadlock { key, cycle, knot, all_asleep } = deadlock;
     for m in cycle.iter().chain(&knot) {
         crate::locks::pin(m.waits_for);
         crate::locks::pin(m.blocks_on);
@@ -61,6 +61,7 @@ fn apply(detector: &ThreadRecord, deadlock: FoundDeadlock, background: bool, can
             key,
             detected_by: detector.id,
             background,
+            all_asleep,
             policy,
             cycle: cycle.into_iter().map(Arc::new).collect(),
             knot: knot.into_iter().map(Arc::new).collect(),

@@ -66,12 +66,15 @@ impl LockState {
         };
         crate::records::count_episode();
         let episode = Episode::begin(record, self, at, access, permits, false, raw.writer_mark());
+        let _asleep = crate::threads::Asleep::enter();
         if let Some(found) = crate::wait_for_graph::find_deadlock(&episode.record) {
             if can_unwind {
                 crate::deadlock::found(&episode.record, found);
             } else {
                 crate::deadlock::found_where_panic_cannot_end_it(&episode.record, found);
             }
+        } else {
+            crate::all_asleep::check_after_sleeping(&episode.record, can_unwind);
         }
         let stack = episode.stack();
         if access == Access::Shared {

@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 mod adjacency;
+mod all_asleep;
 pub mod async_holders;
 mod config;
 pub mod contention;
@@ -63,6 +64,7 @@ mod waits;
 mod warnings;
 mod watchdog;
 
+pub use all_asleep::all_asleep_checks;
 pub use config::{Config, GRACE, InversionPolicy, config};
 pub use local::current_thread_id;
 pub use lock_name::LockName;
@@ -73,3 +75,4 @@ pub use lockprof_trace::{Access, DeadlockPolicy, LockKind};
 pub use raw_lock::{RawLock, WriterMark};
 pub use records::{deadlocks_found, wait_episodes};
 pub use trace::write_now;
+pub use waits::signal::{Quorum, Signal, SignalShape};

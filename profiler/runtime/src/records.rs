@@ -34,6 +34,8 @@ pub(crate) struct Found {
     pub detected_by: u64,
     /// Found by the background re-check (`crate::watchdog`), not by a thread starting to wait.
     pub background: bool,
+    /// Found by the all-asleep rule: every thread of the process waits (`crate::all_asleep`).
+    pub all_asleep: bool,
     pub policy: DeadlockPolicy,
     pub cycle: Vec<Arc<Member>>,
     pub knot: Vec<Arc<Member>>,

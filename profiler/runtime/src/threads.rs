@@ -12,6 +12,7 @@
 use std::backtrace::Backtrace;
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::sharded_map::ShardedMap;
@@ -71,15 +72,58 @@ pub(crate) struct HeldCopy {
 pub(crate) struct WaitSlot {
     pub seq: u64,
     pub waiting: Option<Waiting>,
+    /// Set with `waiting` for a *signal wait* (a condition variable, a channel, a barrier: see
+    /// `crate::waits::signal`), cleared with it.
+    pub signal: Option<SignalWait>,
+}
+
+/// What a signal wait publishes besides its [`Waiting`]: the object's progress counter, its value
+/// when the wait began, and for a barrier its arrivals and party count. The pointers are read, as
+/// `Waiting::lock` is dereferenced, only with the slot's mutex held, while the waiting thread is
+/// still inside the call that borrows the object.
+pub(crate) struct SignalWait {
+    pub progress: *const AtomicU64,
+    pub seen: u64,
+    pub quorum: Option<(*const AtomicU64, u64)>,
+    /// A channel's side: 1 a receive, 2 a send, 0 anything else.
+    pub side: u8,
+}
+
+impl SignalWait {
+    /// Whether nothing that could end this wait has happened since it began: the counter has not
+    /// moved and, for a barrier, fewer than its parties are inside it (see `crate::all_asleep`).
+    ///
+    /// # Safety
+    /// Only with the slot's mutex held (the object is then alive, see above).
+    pub unsafe fn still_asleep(&self) -> bool {
+        // SAFETY: the caller holds the slot's mutex, so the waiter is still in the call that
+        // borrows the object the pointers point into.
+        let progress = unsafe { &*self.progress }.load(Ordering::SeqCst);
+        if progress != self.seen {
+            return false;
+        }
+        match self.quorum {
+            None => true,
+            Some((arrivals, parties)) => {
+                // SAFETY: as above.
+                let arrived = unsafe { &*arrivals }.load(Ordering::SeqCst);
+                arrived.saturating_sub(progress) < parties
+            }
+        }
+    }
 }
 
 /// Everything the detector may read about another thread.
 pub(crate) struct ThreadRecord {
     pub id: u64,
+    /// The operating system's id of the thread (Linux: `gettid`), 0 for a node that is not a
+    /// thread (a task).
+    pub tid: i32,
     slot: Mutex<WaitSlot>,
 }
 
-// SAFETY: the only non-Send/Sync fields are `Waiting::lock` and `Waiting::writer_mark`, pointers
+// SAFETY: the only non-Send/Sync fields are `Waiting::lock`, `Waiting::writer_mark` and the
+// pointers of `SignalWait`, pointers
 // used solely
 // by `ThreadRecord::with_slot` callers while `slot`'s mutex is held; see `Waiting::lock` for why
 // the pointee is alive then. All other fields are Send + Sync.
@@ -142,7 +186,7 @@ pub(crate) fn node_name(id: u64) -> Option<String> {
 /// A record for a node that is not a thread (a task), to publish with [`publish_node`] while it
 /// waits.
 pub(crate) fn node_record(id: u64) -> Arc<ThreadRecord> {
-    Arc::new(ThreadRecord { id, slot: Mutex::default() })
+    Arc::new(ThreadRecord { id, tid: 0, slot: Mutex::default() })
 }
 
 /// Makes `record` visible to the detector.
@@ -171,7 +215,81 @@ struct RecordHandle(Arc<ThreadRecord>);
 impl Drop for RecordHandle {
     fn drop(&mut self) {
         live().remove(&self.0.id);
+        KNOWN_THREADS.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// Threads with a live record (which know their OS id), for the all-asleep pre-check.
+static KNOWN_THREADS: AtomicUsize = AtomicUsize::new(0);
+/// Threads in an untimed wait that lockprof knows (a lock episode, a signal wait) right now.
+static ASLEEP_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// The all-asleep pre-check: whether every thread with a record may be in an untimed wait (two
+/// loads; the check itself confirms against the operating system's list of threads).
+pub(crate) fn all_known_may_be_asleep() -> bool {
+    let known = KNOWN_THREADS.load(Ordering::SeqCst);
+    known > 0 && ASLEEP_THREADS.load(Ordering::SeqCst) >= known
+}
+
+/// Counts the calling thread as asleep (in an untimed known wait) while it lives.
+pub(crate) struct Asleep(());
+
+impl Asleep {
+    pub(crate) fn enter() -> Asleep {
+        ASLEEP_THREADS.fetch_add(1, Ordering::SeqCst);
+        Asleep(())
+    }
+}
+
+impl Drop for Asleep {
+    fn drop(&mut self) {
+        ASLEEP_THREADS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The calling thread's id at the operating system (Linux), 0 where there is none.
+pub(crate) fn os_tid() -> i32 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid has no preconditions and cannot fail.
+        unsafe { libc::gettid() }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        0
+    }
+}
+
+fn internal() -> &'static Mutex<Vec<i32>> {
+    static INTERNAL: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+    &INTERNAL
+}
+
+/// Marks the calling thread as one of the profiler's own (the watchdog, the trace writer): it
+/// never runs user code, so the all-asleep rule leaves it out.
+fn mark_internal() {
+    let tid = os_tid();
+    if tid != 0 {
+        internal().lock().unwrap_or_else(|e| e.into_inner()).push(tid);
+    }
+}
+
+/// Starts one of the profiler's own threads, and returns once it has marked itself internal
+/// (so an all-asleep check never mistakes it for a thread lockprof does not know).
+pub(crate) fn spawn_internal(name: &str, run: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    let (marked, wait) = std::sync::mpsc::sync_channel::<()>(1);
+    std::thread::Builder::new().name(name.into()).spawn(move || {
+        mark_internal();
+        let _ = marked.send(());
+        run();
+    })?;
+    let _ = wait.recv();
+    Ok(())
+}
+
+/// The OS ids of the profiler's own threads.
+pub(crate) fn internal_tids() -> Vec<i32> {
+    internal().lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// The calling thread's record, created on first use. `None` while the thread is being torn down
@@ -185,8 +303,9 @@ pub(crate) fn current_record() -> Option<Arc<ThreadRecord>> {
             }
             let id = crate::local::current_thread_id();
             let name = std::thread::current().name().map(str::to_owned);
-            let record = Arc::new(ThreadRecord { id, slot: Mutex::default() });
+            let record = Arc::new(ThreadRecord { id, tid: os_tid(), slot: Mutex::default() });
             seen().insert(id, name);
+            KNOWN_THREADS.fetch_add(1, Ordering::SeqCst);
             live().insert(id, Arc::clone(&record));
             *cell = Some(RecordHandle(Arc::clone(&record)));
             Some(record)

@@ -180,6 +180,15 @@
 //! comes last sees every other member's published wait and every owner word (as above), so its
 //! holder is seen waiting, and it explores.
 //!
+//! # All threads asleep
+//!
+//! Signal waits (condition variables, channels, barriers) are published as timed: no cycle of
+//! this graph goes through them. The all-asleep rule (`crate::all_asleep`, where its proof is)
+//! reuses this module's observations and justifications with one change: the signal waiters
+//! that it has shown cannot be woken (every thread of the process is asleep, and their objects'
+//! progress counters have not moved) are members of `PB` without a blocker
+//! ([`Snapshot::permanently_blocked_given`]); every other member must be justified as above.
+//!
 //! Exploration is bounded ([`MAX_THREADS`] waiting threads).
 
 use std::backtrace::Backtrace;
@@ -200,16 +209,16 @@ pub const MAX_THREADS: usize = 4096;
 
 /// One waiting thread as observed: what it waits for and the state of that lock.
 #[derive(Clone)]
-struct Obs {
-    record: Arc<ThreadRecord>,
-    seq: u64,
-    lock_id: u64,
+pub(crate) struct Obs {
+    pub record: Arc<ThreadRecord>,
+    pub seq: u64,
+    pub lock_id: u64,
     kind: LockKind,
-    access: Access,
-    permits: u32,
-    timed: bool,
-    wait_at: &'static Location<'static>,
-    stack: Arc<Backtrace>,
+    pub access: Access,
+    pub permits: u32,
+    pub timed: bool,
+    pub wait_at: &'static Location<'static>,
+    pub stack: Arc<Backtrace>,
     owner: Option<(u64, Access, &'static Location<'static>)>,
     counts: PermitCounts,
     /// Reader-writer locks: timed exclusive attempts in flight on the lock.
@@ -218,19 +227,19 @@ struct Obs {
     writer_marked: bool,
     held: Arc<[HeldCopy]>,
     /// Async locks: the wait's FIFO tickets (before, after its queueing).
-    fifo: Option<(u64, u64)>,
+    pub fifo: Option<(u64, u64)>,
     /// Async locks: the shared holders recorded in the lock.
-    async_shared: Vec<(u64, &'static Location<'static>)>,
+    pub async_shared: Vec<(u64, &'static Location<'static>)>,
     /// Async locks: guards of this lock have moved between nodes, so its holds justify nothing.
     async_moved: bool,
 }
 
-type ObsKey = (u64, u64, Option<(u64, Access)>, PermitCounts, u64, bool, Vec<u64>, bool);
+pub(crate) type ObsKey = (u64, u64, Option<(u64, Access)>, PermitCounts, u64, bool, Vec<u64>, bool);
 
 impl Obs {
     /// What must not change between passes for the observation to be the same. The held copy
     /// belongs to the episode, so the sequence number covers it.
-    fn key(&self) -> ObsKey {
+    pub(crate) fn key(&self) -> ObsKey {
         (
             self.record.id,
             self.seq,
@@ -245,7 +254,7 @@ impl Obs {
 }
 
 /// Reads `record`'s slot and, if it is waiting, the state of the lock it waits for.
-fn observe(record: &Arc<ThreadRecord>) -> Option<Obs> {
+pub(crate) fn observe(record: &Arc<ThreadRecord>) -> Option<Obs> {
     record.with_slot(|slot| {
         let waiting = slot.waiting.as_ref()?;
         // SAFETY: `waiting.lock` points to the lock this thread is blocked on. We hold the slot's
@@ -293,14 +302,14 @@ pub(crate) enum Blocks {
 }
 
 /// The observations of one pass, indexed for the justification rules.
-struct Snapshot {
-    obs: BTreeMap<u64, Obs>,
+pub(crate) struct Snapshot {
+    pub obs: BTreeMap<u64, Obs>,
     /// Lock id → (thread, held copy) for every waiting thread's held locks.
     holders: HashMap<u64, Vec<(u64, HeldCopy)>>,
 }
 
 impl Snapshot {
-    fn take(records: &[Arc<ThreadRecord>]) -> Option<Snapshot> {
+    pub(crate) fn take(records: &[Arc<ThreadRecord>]) -> Option<Snapshot> {
         let mut obs = BTreeMap::new();
         for record in records {
             if let Some(o) = observe(record) {
@@ -328,7 +337,7 @@ impl Snapshot {
     }
 
     /// The members of `pb` that block `t`'s wait, and how; empty if `t` is not justified.
-    fn blockers(&self, t: &Obs, pb: &BTreeSet<u64>) -> Vec<(u64, Blocks)> {
+    pub(crate) fn blockers(&self, t: &Obs, pb: &BTreeSet<u64>) -> Vec<(u64, Blocks)> {
         let holders = self.holders.get(&t.lock_id).map(Vec::as_slice).unwrap_or(&[]);
         if t.access == Access::Permits {
             let counts = t.counts;
@@ -414,10 +423,20 @@ impl Snapshot {
 
     /// The greatest set of untimed waiters each justified by members of the set.
     fn permanently_blocked(&self) -> BTreeSet<u64> {
-        let mut pb: BTreeSet<u64> = self.obs.iter().filter(|(_, o)| !o.timed).map(|(&t, _)| t).collect();
+        self.permanently_blocked_given(&BTreeSet::new())
+    }
+
+    /// [`Snapshot::permanently_blocked`], with the threads of `asleep` (observed threads in
+    /// signal waits that nothing can end, see `crate::all_asleep`) members without a blocker.
+    pub(crate) fn permanently_blocked_given(&self, asleep: &BTreeSet<u64>) -> BTreeSet<u64> {
+        let mut pb: BTreeSet<u64> =
+            self.obs.iter().filter(|(t, o)| !o.timed || asleep.contains(t)).map(|(&t, _)| t).collect();
         loop {
-            let unjustified: Vec<u64> =
-                pb.iter().copied().filter(|t| self.blockers(&self.obs[t], &pb).is_empty()).collect();
+            let unjustified: Vec<u64> = pb
+                .iter()
+                .copied()
+                .filter(|t| !asleep.contains(t) && self.blockers(&self.obs[t], &pb).is_empty())
+                .collect();
             if unjustified.is_empty() {
                 return pb;
             }
@@ -452,6 +471,9 @@ pub(crate) struct FoundDeadlock {
     pub cycle: Vec<Member>,
     /// The other threads deadlocked with them (a semaphore knot, more readers).
     pub knot: Vec<Member>,
+    /// Found by the all-asleep rule (`crate::all_asleep`): `cycle` is every thread of the
+    /// process, each in an untimed wait that only another of them could end.
+    pub all_asleep: bool,
 }
 
 /// Looks for a deadlock that `start`'s current wait is part of, and returns it only once the
@@ -527,7 +549,7 @@ pub(crate) fn find_deadlock(start: &Arc<ThreadRecord>) -> Option<FoundDeadlock> 
     let mut key: Vec<(u64, u64)> =
         cycle.iter().chain(&knot).map(|m| (m.thread, first.obs[&m.thread].seq)).collect();
     key.sort_unstable();
-    Some(FoundDeadlock { key, cycle, knot })
+    Some(FoundDeadlock { key, cycle, knot, all_asleep: false })
 }
 
 /// The shortest cycle through `start` in `graph`, as the threads in edge order starting with

@@ -32,9 +32,8 @@ pub(crate) fn ensure_started() {
     let Some(period) = [watchdog.map(|t| t / 2), recheck].into_iter().flatten().min() else { return };
     START.call_once(|| {
         let period = period.max(Duration::from_millis(5));
-        let spawned = std::thread::Builder::new()
-            .name("lockprof-watchdog".into())
-            .spawn(move || run(period, watchdog, recheck));
+        let spawned =
+            crate::threads::spawn_internal("lockprof-watchdog", move || run(period, watchdog, recheck));
         if let Err(error) = spawned {
             crate::diag::say(&format!("lockprof: could not start the watchdog: {error}"));
         }
@@ -47,6 +46,9 @@ fn run(period: Duration, watchdog: Option<Duration>, recheck: Option<Duration>) 
         std::thread::sleep(period);
         if let Some(older_than) = recheck {
             recheck_waits(older_than);
+            // Every thread asleep, one of them for a whole period: a lost wake-up, say (its
+            // notifier has exited), which no thread is left to find as it falls asleep.
+            crate::all_asleep::recheck(older_than);
         }
         if let Some(threshold) = watchdog {
             if scan(threshold, &mut reported) {

@@ -269,6 +269,9 @@ impl<W: Write + ?Sized> Json<'_, W> {
         if d.background {
             self.bool("background", true);
         }
+        if d.all_asleep {
+            self.bool("all_asleep", true);
+        }
         self.str("policy", policy(d.policy));
         self.array("cycle", &d.cycle, Self::hop);
         if !d.knot.is_empty() {
@@ -434,6 +437,8 @@ fn kind(k: LockKind) -> &'static str {
         LockKind::Condvar => "condvar",
         LockKind::Thread => "thread",
         LockKind::Once => "once",
+        LockKind::Channel => "channel",
+        LockKind::Barrier => "barrier",
     }
 }
 

@@ -21,6 +21,11 @@ pub enum LockKind {
     /// The initialisation lock of a one-time cell (`lockprof::sync::{Once, OnceLock, LazyLock}`),
     /// held by the thread whose initialiser runs.
     Once,
+    /// A channel (`lockprof::sync::mpsc`): waited on by a blocking receive or a blocking send on
+    /// a full bounded channel, never held; its site is the `channel`/`sync_channel` call.
+    Channel,
+    /// A barrier (`lockprof::sync::Barrier`): waited on, never held.
+    Barrier,
 }
 
 impl LockKind {
@@ -34,6 +39,8 @@ impl LockKind {
             LockKind::Condvar => "condvar",
             LockKind::Thread => "thread",
             LockKind::Once => "lazy initialisation",
+            LockKind::Channel => "channel",
+            LockKind::Barrier => "barrier",
         }
     }
 }

@@ -320,7 +320,7 @@ impl Merger {
     }
 
     fn map_deadlock(&mut self, deadlock: &Deadlock, ids: &mut IdMap) -> Deadlock {
-        let Deadlock { detected_by, background, policy, cycle, knot } = deadlock;
+        let Deadlock { detected_by, background, all_asleep, policy, cycle, knot } = deadlock;
         let mut map_hop = |hop: &CycleHop| {
             let CycleHop {
                 thread,
@@ -354,6 +354,7 @@ impl Merger {
         Deadlock {
             detected_by: self.thread(ids, *detected_by),
             background: *background,
+            all_asleep: *all_asleep,
             policy: *policy,
             cycle,
             knot,

@@ -161,6 +161,13 @@ pub struct Deadlock {
     /// wait already under way (a queued writer taking the writer mark, say).
     #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "is_false"))]
     pub background: bool,
+    /// Found by the all-asleep rule: every live thread of the process was in an untimed wait
+    /// that only another of them could end (a lock, a condition variable, a channel, a join, a
+    /// barrier, an initialisation). `cycle` then lists every thread, each with what it waits
+    /// for and, where it blocks another thread's lock wait, what it holds (else `holds` is the
+    /// object it waits for, `hold_site` its wait site).
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "is_false"))]
+    pub all_asleep: bool,
     /// The policy applied after it was found.
     pub policy: DeadlockPolicy,
     /// The threads in wait order, starting with `detected_by`: thread `i` waits for the lock that

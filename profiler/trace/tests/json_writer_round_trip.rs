@@ -19,6 +19,8 @@ fn full_trace(reason: WriteReason) -> Trace {
         LockKind::Condvar,
         LockKind::Thread,
         LockKind::Once,
+        LockKind::Channel,
+        LockKind::Barrier,
     ];
     let locks = kinds
         .iter()
@@ -61,6 +63,7 @@ fn full_trace(reason: WriteReason) -> Trace {
             Deadlock {
                 detected_by: 1,
                 background: true,
+                all_asleep: false,
                 policy: DeadlockPolicy::Abort,
                 cycle: vec![
                     hop(1, 1, 2, Access::Shared, Access::Upgradable, 0, true),
@@ -71,6 +74,7 @@ fn full_trace(reason: WriteReason) -> Trace {
             Deadlock {
                 detected_by: 2,
                 background: false,
+                all_asleep: true,
                 policy: DeadlockPolicy::Panic,
                 cycle: vec![hop(2, 1, 1, Access::Exclusive, Access::Exclusive, 0, false)],
                 knot: vec![],
@@ -78,6 +82,7 @@ fn full_trace(reason: WriteReason) -> Trace {
             Deadlock {
                 detected_by: 2,
                 background: false,
+                all_asleep: false,
                 policy: DeadlockPolicy::Report,
                 cycle: vec![hop(1, 1, 1, Access::Exclusive, Access::Exclusive, 0, false)],
                 knot: vec![],

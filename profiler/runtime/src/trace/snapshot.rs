@@ -179,6 +179,7 @@ fn deadlocks(stack: &mut dyn FnMut(&Arc<Backtrace>) -> Option<u32>) -> Vec<Deadl
         all.push(Deadlock {
             detected_by: deadlock.detected_by,
             background: deadlock.background,
+            all_asleep: deadlock.all_asleep,
             policy: deadlock.policy,
             cycle,
             knot,

@@ -70,7 +70,7 @@ pub(crate) fn write_soon(reason: WriteReason) {
     }
     static START: Once = Once::new();
     START.call_once(|| {
-        let spawned = std::thread::Builder::new().name("lockprof-writer".into()).spawn(run_writer);
+        let spawned = crate::threads::spawn_internal("lockprof-writer", run_writer);
         if spawned.is_ok() {
             WRITER_PROCESS.store(std::process::id(), Ordering::Release);
         }

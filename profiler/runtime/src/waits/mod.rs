@@ -3,3 +3,4 @@
 //! the detector's rules and proof apply to it (see [`crate::wait_for_graph`]).
 
 mod join;
+pub(crate) mod signal;
