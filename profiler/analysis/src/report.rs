@@ -655,6 +655,18 @@ fn render_waits(trace: &Trace, out: &mut String) {
             w.held_site
         );
     }
+    for w in &trace.awaits_holding_lock {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "warning: {} held {} (acquired at {}) across an .await: {} ran on its thread meanwhile (at {}); a task that locks it there blocks the thread, and the holder with it",
+            thread_label(trace, w.task),
+            lock_label(trace, w.lock),
+            w.held_site,
+            thread_label(trace, w.observer),
+            w.observed_site
+        );
+    }
 }
 
 /// One-line summary of what `check` fails on, e.g. `no findings` or

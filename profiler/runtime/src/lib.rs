@@ -49,6 +49,7 @@ mod records;
 mod sharded_map;
 mod stacks;
 mod tag;
+pub mod task_id;
 pub mod tasks;
 mod threads;
 mod timeline;

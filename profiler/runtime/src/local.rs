@@ -64,10 +64,12 @@ pub(crate) struct Held {
     pub at: &'static Location<'static>,
     /// The chain key of the held stack up to and including this hold.
     pub chain: u64,
+    /// The tokio task that took it ([`crate::task_id`]), or 0 outside any task.
+    pub task: u64,
 }
 
 impl Held {
-    const EMPTY: Held = Held { tag: 0, at: Location::caller(), chain: CHAIN_SEED };
+    const EMPTY: Held = Held { tag: 0, at: Location::caller(), chain: CHAIN_SEED, task: 0 };
 
     /// The lock's id.
     #[inline]
@@ -89,6 +91,8 @@ impl Held {
 /// The fast-path state of one thread.
 pub(crate) struct Local {
     thread: Cell<u64>,
+    /// The tokio task that made the thread's last lockprof call ([`crate::task_id`]; 0: none).
+    task: Cell<u64>,
     /// The thread was named in the trace's thread list (on its first recorded order edge).
     named: Cell<bool>,
     /// Holds, including spilled and uncounted ones.
@@ -102,6 +106,7 @@ thread_local! {
     static LOCAL: Local = const {
         Local {
             thread: Cell::new(0),
+            task: Cell::new(0),
             named: Cell::new(false),
             held_len: Cell::new(0),
             held: [const { Cell::new(Held::EMPTY) }; MAX_HELD],
@@ -135,7 +140,9 @@ fn push_spilled(local: &Local, tag: u64, at: &'static Location<'static>) {
     let below = local.top_chain();
     let n = local.held_len.get();
     if n - MAX_HELD < MAX_SPILL {
-        with_spill(|s| s.push(Held { tag, at, chain: chain_step(below, order_key(tag)) }));
+        with_spill(|s| {
+            s.push(Held { tag, at, chain: chain_step(below, order_key(tag)), task: local.task.get() })
+        });
     }
     local.held_len.set(n + 1);
 }
@@ -178,13 +185,45 @@ impl Local {
         !self.named.replace(true)
     }
 
-    /// Records that the thread now holds the lock of `tag`, acquired at `at`.
+    /// Notes that tokio task `task` (a node, or 0 outside any task) makes a lockprof call at
+    /// `at` on this thread. One compare while the same task keeps calling; when another task
+    /// (or the thread outside any task) takes over while holds taken by a task are on the
+    /// stack, that task has yielded holding them ([`crate::warnings::check_task_switch`]).
+    #[inline(always)]
+    pub(crate) fn enter_task(&self, task: u64, at: &'static Location<'static>) {
+        if self.task.get() != task {
+            self.task_switched(task, at);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn task_switched(&self, task: u64, at: &'static Location<'static>) {
+        self.task.set(task);
+        if self.holds_any() {
+            crate::warnings::check_task_switch(self, task, at);
+        }
+    }
+
+    /// The task of the thread's last lockprof call (0: none).
+    #[inline]
+    pub(crate) fn task(&self) -> u64 {
+        self.task.get()
+    }
+
+    /// Records that the thread now holds the lock of `tag`, acquired at `at` (by the task of
+    /// the last [`Local::enter_task`]).
     #[inline]
     pub(crate) fn push_held(&self, tag: u64, at: &'static Location<'static>) {
         let n = self.held_len.get();
         if n < MAX_HELD {
             let below = if n == 0 { CHAIN_SEED } else { self.held[n - 1].get().chain };
-            self.held[n].set(Held { tag, at, chain: chain_step(below, order_key(tag)) });
+            self.held[n].set(Held {
+                tag,
+                at,
+                chain: chain_step(below, order_key(tag)),
+                task: self.task.get(),
+            });
             self.held_len.set(n + 1);
         } else {
             push_spilled(self, tag, at);

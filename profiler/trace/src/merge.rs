@@ -35,9 +35,9 @@ use std::collections::HashMap;
 
 use crate::LockKind;
 use crate::schema::{
-    CondvarWaitWhileHolding, Contention, CycleHop, Deadlock, Frame, LockContention, LockEntry, LongWait,
-    OrderEdge, OrderMode, PermitGate, Process, Site, Stack, StackContention, TRACE_FORMAT, TRACE_VERSION,
-    ThreadEntry, Timeline, TimelineSpan, Trace, WriteReason,
+    AwaitHoldingLock, CondvarWaitWhileHolding, Contention, CycleHop, Deadlock, Frame, LockContention,
+    LockEntry, LongWait, OrderEdge, OrderMode, PermitGate, Process, Site, Stack, StackContention,
+    TRACE_FORMAT, TRACE_VERSION, ThreadEntry, Timeline, TimelineSpan, Trace, WriteReason,
 };
 
 /// The first element of the merged trace's `process.command`.
@@ -92,6 +92,7 @@ struct Merger {
     lock_order_dropped: u64,
     long_waits: Vec<LongWait>,
     condvar_waits_while_holding: Vec<CondvarWaitWhileHolding>,
+    awaits_holding_lock: Vec<AwaitHoldingLock>,
     contention: Option<Contention>,
     timeline: Option<Timeline>,
     stacks: Vec<Stack>,
@@ -123,6 +124,7 @@ impl Merger {
             lock_order_dropped,
             long_waits,
             condvar_waits_while_holding,
+            awaits_holding_lock,
             contention,
             timeline,
             stacks,
@@ -216,6 +218,17 @@ impl Merger {
                 held_site: held_site.clone(),
             };
             self.condvar_waits_while_holding.push(merged);
+        }
+        for warning in awaits_holding_lock {
+            let AwaitHoldingLock { task, lock, held_site, observer, observed_site } = warning;
+            let merged = AwaitHoldingLock {
+                task: self.thread(&mut ids, *task),
+                lock: self.lock(&mut ids, *lock),
+                held_site: held_site.clone(),
+                observer: self.thread(&mut ids, *observer),
+                observed_site: observed_site.clone(),
+            };
+            self.awaits_holding_lock.push(merged);
         }
     }
 
@@ -484,6 +497,7 @@ impl Merger {
             lock_order_dropped,
             long_waits,
             condvar_waits_while_holding,
+            awaits_holding_lock,
             contention,
             timeline,
             stacks,
@@ -508,6 +522,7 @@ impl Merger {
             lock_order_dropped,
             long_waits,
             condvar_waits_while_holding,
+            awaits_holding_lock,
             contention,
             timeline,
             stacks,

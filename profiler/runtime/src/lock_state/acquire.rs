@@ -62,6 +62,9 @@ impl LockState {
     #[inline(never)]
     #[track_caller]
     fn lock_slow(&self, at: &'static Location<'static>, raw: &dyn RawLock, access: Access, permits: u32) {
+        // Before any wait: a guard that another task keeps across `.await` on this thread is
+        // warned about even if this call then blocks on it.
+        local::with(|l| l.enter_task(crate::task_id::current(), at));
         let id = self.registered_id();
         self.record_order(id, access, false, at);
         if !raw.try_acquire() {
@@ -195,6 +198,7 @@ impl LockState {
             stats.count_acquisition(access == Access::Exclusive);
         }
         local::with(|l| {
+            l.enter_task(crate::task_id::current(), at);
             if matches!(access, Access::Exclusive | Access::Upgradable) {
                 // Site first, then owner with Release: a detector that reads this owner
                 // (Acquire) also sees this site.

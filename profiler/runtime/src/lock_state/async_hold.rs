@@ -82,6 +82,9 @@ impl LockState {
         attributed: bool,
     ) -> AsyncHold {
         let access = if attributed { access } else { Access::Permits };
+        // A task's call on this thread: a std guard another task keeps across `.await` shows.
+        let task = if node & crate::async_holders::TASK_NODE != 0 { node } else { 0 };
+        crate::local::with(|l| l.enter_task(task, at));
         self.registered_async_id();
         if let Some(stats) = self.stats() {
             stats.count_acquisition(access == Access::Exclusive);
