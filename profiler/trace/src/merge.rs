@@ -142,7 +142,8 @@ impl Merger {
         let mut ids = IdMap::default();
         self.add_locks(locks, &mut ids);
         for ThreadEntry { id, name } in threads {
-            let new = self.threads.len() as u64 + 1;
+            // Tasks stay tasks (their entries are numbered as threads are, with the bit kept).
+            let new = (self.threads.len() as u64 + 1) | (id & crate::schema::TASK_BIT);
             self.threads.push(ThreadEntry { id: new, name: name.clone() });
             ids.threads.insert(*id, new);
         }

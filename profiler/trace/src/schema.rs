@@ -143,7 +143,12 @@ pub struct LockEntry {
     pub capacity: Option<u32>,
 }
 
-/// A thread.
+/// The bit of a [`ThreadEntry`] id that marks a tokio task rather than a thread (the owners and
+/// waiters of async locks are tasks); such an entry is named `task N`, N being tokio's task id.
+/// Merging keeps the bit.
+pub const TASK_BIT: u64 = 1 << 48;
+
+/// A thread (or, with [`TASK_BIT`] in its id, a tokio task).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct ThreadEntry {
