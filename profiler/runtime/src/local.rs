@@ -36,7 +36,7 @@ pub(crate) const MAX_SPILL: usize = 4096;
 const CHAIN_SLOTS: usize = 512;
 
 /// The chain key of the empty held stack.
-const CHAIN_SEED: u64 = 0x243F_6A88_85A3_08D3;
+pub(crate) const CHAIN_SEED: u64 = 0x243F_6A88_85A3_08D3;
 
 /// The bit that marks a timed acquisition in a chain probe (above the tag's id and access bits,
 /// which is where permits would go; chains never include permits).

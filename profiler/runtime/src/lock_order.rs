@@ -400,3 +400,26 @@ fn closed_cycle(g: &OrderGraph, from: u64, to: u64, others: &[u64]) -> Option<St
         lines.join("\n")
     ))
 }
+
+/// [`record_edges`] for a held set that is not the calling thread's own stack: a tokio task's
+/// (its async locks, and the std locks it holds on this thread), taken by node `node`. The
+/// caller holds the profiler's reentry guard and caches the chain ([`crate::task_order`]).
+pub(crate) fn record_edges_held(
+    held: &[Held],
+    node: u64,
+    to: u64,
+    access: Access,
+    timed: bool,
+    at: &'static Location<'static>,
+) -> Option<String> {
+    let occurrences = occurrences(held, to, access);
+    let mut inversion = None;
+    if !occurrences.is_empty() {
+        let mut g = graph();
+        for occurrence in &occurrences {
+            let closed = record_globally(&mut g, occurrence, to, access, timed, at, node);
+            inversion = inversion.or(closed);
+        }
+    }
+    inversion
+}

@@ -46,9 +46,16 @@ impl LockState {
     pub fn lock_as<R: RawLock>(&self, at: &'static Location<'static>, raw: &R, access: Access, permits: u32) {
         let id = self.id.load(Ordering::Acquire);
         // Nothing held, or a held stack whose edges into this lock are recorded (one probe of
-        // the chain cache, at any depth): no bookkeeping beyond the holder's record.
+        // the chain cache, at any depth): no bookkeeping beyond the holder's record. Inside a
+        // tokio task (feature `tokio`): one compare with the thread's last task, and a task
+        // holding async locks takes the slow path, which records its orders.
+        let task = crate::task_id::current();
         if id != 0
-            && local::with(|l| !l.holds_any() || crate::lock_order::recorded(l, id, access))
+            && local::with(|l| {
+                l.enter_task(task, at);
+                !crate::task_held::holds_any(task)
+                    && (!l.holds_any() || crate::lock_order::recorded(l, id, access))
+            })
             && raw.try_acquire()
         {
             self.hold_acquired(id, at, access, permits);
@@ -102,7 +109,17 @@ impl LockState {
     /// timeout if `timed`): one chain-cache probe when this held stack has taken it before.
     #[inline]
     #[track_caller]
-    fn record_order(&self, id: u64, access: Access, timed: bool, at: &'static Location<'static>) {
+    pub(super) fn record_order(&self, id: u64, access: Access, timed: bool, at: &'static Location<'static>) {
+        let task = local::with(|l| l.task());
+        if crate::task_held::holds_any(task) {
+            // A task holding async locks: its orders are from those and from everything the
+            // thread holds (a std lock blocks the thread, and every hold on it).
+            let held = local::with(|l| l.held().collect());
+            if let Some(inversion) = crate::task_order::record(task, held, id, access, timed, at) {
+                std::panic::panic_any(inversion);
+            }
+            return;
+        }
         if let Some(probe) = local::with(|l| crate::lock_order::needs_recording(l, id, access, timed)) {
             // Outside the thread-local closure, so that `#[track_caller]` points a panic at the
             // user's lock call.
@@ -144,6 +161,7 @@ impl LockState {
         permits: u32,
         timeout: std::time::Duration,
     ) -> bool {
+        local::with(|l| l.enter_task(crate::task_id::current(), at));
         let id = self.registered_id();
         self.record_order(id, access, true, at);
         let counted =
@@ -179,6 +197,7 @@ impl LockState {
     ) -> bool {
         let acquired = raw.try_acquire();
         if acquired {
+            local::with(|l| l.enter_task(crate::task_id::current(), at));
             self.hold_acquired(self.registered_id(), at, access, permits);
         }
         acquired
@@ -191,14 +210,14 @@ impl LockState {
         self.acquired_as(self.registered_id(), at, access, permits);
     }
 
-    /// Records the calling thread as a holder (acquired at `at`).
+    /// Records the calling thread as a holder (acquired at `at`, by the task of the thread's last
+    /// [`local::Local::enter_task`], which every acquisition path calls first).
     #[inline(always)]
     fn acquired_as(&self, id: u64, at: &'static Location<'static>, access: Access, permits: u32) {
         if let Some(stats) = self.stats() {
             stats.count_acquisition(access == Access::Exclusive);
         }
         local::with(|l| {
-            l.enter_task(crate::task_id::current(), at);
             if matches!(access, Access::Exclusive | Access::Upgradable) {
                 // Site first, then owner with Release: a detector that reads this owner
                 // (Acquire) also sees this site.
