@@ -63,11 +63,12 @@ pub(crate) fn push(node: u64, tag: u64, at: &'static Location<'static>) -> u8 {
     {
         return 0;
     }
+    // Only the owner turns a free entry into a hold (and a hold is cleared once, by whoever
+    // releases it), so plain stores suffice: site first, then the tag that publishes it.
     for (i, entry) in s.tags.iter().enumerate() {
-        if entry.load(Ordering::Relaxed) == 0
-            && entry.compare_exchange(0, tag, Ordering::AcqRel, Ordering::Relaxed).is_ok()
-        {
-            s.sites[i].store(ptr::from_ref(at).cast_mut(), Ordering::Release);
+        if entry.load(Ordering::Relaxed) == 0 {
+            s.sites[i].store(ptr::from_ref(at).cast_mut(), Ordering::Relaxed);
+            entry.store(tag, Ordering::Release);
             return i as u8 + 1;
         }
     }
@@ -81,8 +82,9 @@ pub(crate) fn remove(node: u64, entry: u8, tag: u64, releaser: u64) {
     let Some(i) = usize::from(entry).checked_sub(1) else { return };
     let s = slot(node);
     // The slot is the taker's until the taker frees it, which it does only once every entry,
-    // this one included, is clear: so this entry is still the taker's.
-    let _ = s.tags[i].compare_exchange(tag, 0, Ordering::AcqRel, Ordering::Relaxed);
+    // this one included, is clear: so this entry still holds this hold.
+    debug_assert_eq!(s.tags[i].load(Ordering::Relaxed), tag);
+    s.tags[i].store(0, Ordering::Release);
     if releaser == node && s.tags.iter().all(|t| t.load(Ordering::Relaxed) == 0) {
         s.node.store(0, Ordering::Release);
     }
