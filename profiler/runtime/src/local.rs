@@ -188,21 +188,19 @@ impl Local {
     /// Notes that tokio task `task` (a node, or 0 outside any task) makes a lockprof call at
     /// `at` on this thread. One compare while the same task keeps calling; when another task
     /// (or the thread outside any task) takes over while holds taken by a task are on the
-    /// stack, that task has yielded holding them ([`crate::warnings::check_task_switch`]).
+    /// stack, that task has yielded holding them: returns true, and the caller checks them
+    /// ([`crate::warnings::check_task_switch`]).
     #[inline(always)]
-    pub(crate) fn enter_task(&self, task: u64, at: &'static Location<'static>) {
-        if self.task.get() != task {
-            self.task_switched(task, at);
-        }
+    #[must_use]
+    pub(crate) fn enter_task(&self, task: u64) -> bool {
+        self.task.get() != task && self.task_switched(task)
     }
 
     #[cold]
     #[inline(never)]
-    fn task_switched(&self, task: u64, at: &'static Location<'static>) {
+    fn task_switched(&self, task: u64) -> bool {
         self.task.set(task);
-        if self.holds_any() {
-            crate::warnings::check_task_switch(self, task, at);
-        }
+        self.holds_any()
     }
 
     /// The task of the thread's last lockprof call (0: none).

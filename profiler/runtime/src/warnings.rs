@@ -40,10 +40,23 @@ pub(crate) fn check_condvar_wait(condvar: &LockState, at: &'static Location<'sta
     }
 }
 
+/// Notes that tokio task `task` (0: none) makes a lockprof call at `at` on this thread, and
+/// checks the thread's holds if another task made the last one ([`crate::local::Local::enter_task`]).
+#[inline(always)]
+pub(crate) fn enter_task(task: u64, at: &'static Location<'static>) {
+    crate::local::with(|l| {
+        if l.enter_task(task) {
+            check_task_switch(l, task, at);
+        }
+    });
+}
+
 /// Called when another tokio task (`task`, or 0: the thread outside any task) makes a lockprof
 /// call at `at` on a thread whose held stack has holds: every hold taken by a different task
 /// was kept across a yield of that task (a task's poll runs on one thread from start to end, so
 /// another task runs on it only once the first has returned `Pending`, from an `.await`).
+#[cold]
+#[inline(never)]
 pub(crate) fn check_task_switch(local: &crate::local::Local, task: u64, at: &'static Location<'static>) {
     let yielded: Vec<crate::local::Held> = local.held().filter(|h| h.task != 0 && h.task != task).collect();
     if yielded.is_empty() {

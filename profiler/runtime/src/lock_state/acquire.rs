@@ -52,7 +52,9 @@ impl LockState {
         let task = crate::task_id::current();
         if id != 0
             && local::with(|l| {
-                l.enter_task(task, at);
+                if l.enter_task(task) {
+                    crate::warnings::check_task_switch(l, task, at);
+                }
                 !crate::task_held::holds_any(task)
                     && (!l.holds_any() || crate::lock_order::recorded(l, id, access))
             })
@@ -71,7 +73,7 @@ impl LockState {
     fn lock_slow(&self, at: &'static Location<'static>, raw: &dyn RawLock, access: Access, permits: u32) {
         // Before any wait: a guard that another task keeps across `.await` on this thread is
         // warned about even if this call then blocks on it.
-        local::with(|l| l.enter_task(crate::task_id::current(), at));
+        crate::warnings::enter_task(crate::task_id::current(), at);
         let id = self.registered_id();
         self.record_order(id, access, false, at);
         if !raw.try_acquire() {
@@ -161,7 +163,7 @@ impl LockState {
         permits: u32,
         timeout: std::time::Duration,
     ) -> bool {
-        local::with(|l| l.enter_task(crate::task_id::current(), at));
+        crate::warnings::enter_task(crate::task_id::current(), at);
         let id = self.registered_id();
         self.record_order(id, access, true, at);
         let counted =
@@ -197,7 +199,7 @@ impl LockState {
     ) -> bool {
         let acquired = raw.try_acquire();
         if acquired {
-            local::with(|l| l.enter_task(crate::task_id::current(), at));
+            crate::warnings::enter_task(crate::task_id::current(), at);
             self.hold_acquired(self.registered_id(), at, access, permits);
         }
         acquired

@@ -86,7 +86,7 @@ impl LockState {
         let access = if attributed { access } else { Access::Permits };
         // A task's call on this thread: a std guard another task keeps across `.await` shows.
         let task = if node & crate::async_holders::TASK_NODE != 0 { node } else { 0 };
-        crate::local::with(|l| l.enter_task(task, at));
+        crate::warnings::enter_task(task, at);
         let id = self.registered_async_id();
         // A task's borrowed guard: in its held locks, for its lock orders.
         let entry = if task != 0 && access != Access::Permits {
@@ -120,8 +120,11 @@ impl LockState {
     pub fn async_acquiring(&self, node: u64, at: &'static Location<'static>, access: Access) {
         if node & crate::async_holders::TASK_NODE == 0 {
             // A thread (`blocking_*`, or polling outside any task): its own held stack.
+            let task = crate::task_id::current();
             let holds = crate::local::with(|l| {
-                l.enter_task(crate::task_id::current(), at);
+                if l.enter_task(task) {
+                    crate::warnings::check_task_switch(l, task, at);
+                }
                 l.holds_any()
             });
             if holds {
@@ -131,7 +134,9 @@ impl LockState {
             return;
         }
         let thread_holds = crate::local::with(|l| {
-            l.enter_task(node, at);
+            if l.enter_task(node) {
+                crate::warnings::check_task_switch(l, node, at);
+            }
             l.holds_any()
         });
         if thread_holds || crate::task_held::holds_any(node) {
