@@ -141,7 +141,7 @@ fn push_spilled(local: &Local, tag: u64, at: &'static Location<'static>) {
     let n = local.held_len.get();
     if n - MAX_HELD < MAX_SPILL {
         with_spill(|s| {
-            s.push(Held { tag, at, chain: chain_step(below, order_key(tag)), task: local.task.get() })
+            s.push(Held { tag, at, chain: chain_step(below, order_key(tag)), task: local.current_task() })
         });
     }
     local.held_len.set(n + 1);
@@ -193,7 +193,8 @@ impl Local {
     #[inline(always)]
     #[must_use]
     pub(crate) fn enter_task(&self, task: u64) -> bool {
-        self.task.get() != task && self.task_switched(task)
+        // Without the `tokio` feature there are no tasks (`task` is always 0): nothing to do.
+        cfg!(feature = "tokio") && self.task.get() != task && self.task_switched(task)
     }
 
     #[cold]
@@ -201,6 +202,13 @@ impl Local {
     fn task_switched(&self, task: u64) -> bool {
         self.task.set(task);
         self.holds_any()
+    }
+
+    /// The task of the thread's last lockprof call, for a new hold (always 0 without the
+    /// `tokio` feature, a constant the fast path folds).
+    #[inline(always)]
+    fn current_task(&self) -> u64 {
+        if cfg!(feature = "tokio") { self.task.get() } else { 0 }
     }
 
     /// The task of the thread's last lockprof call (0: none).
@@ -220,7 +228,7 @@ impl Local {
                 tag,
                 at,
                 chain: chain_step(below, order_key(tag)),
-                task: self.task.get(),
+                task: self.current_task(),
             });
             self.held_len.set(n + 1);
         } else {
