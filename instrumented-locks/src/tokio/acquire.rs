@@ -55,6 +55,11 @@ impl<F: Future> Future for Acquire<'_, F> {
         // queueing (a forced yield, every 128 operations or so): that is no wait.
         let yielding = !::tokio::task::coop::has_budget_remaining();
         let first = this.before.is_none() && !yielding;
+        let node = first.then(super::node::polling);
+        if let Some(node) = node {
+            // A blocking acquisition starts: the lock-order edges from what the task holds.
+            this.state.async_acquiring(node, this.at, *this.access);
+        }
         let before =
             if yielding { 0 } else { *this.before.get_or_insert_with(|| this.holders.ticket_before()) };
         match this.inner.poll(cx) {
@@ -62,12 +67,12 @@ impl<F: Future> Future for Acquire<'_, F> {
                 if let Some(wait) = this.wait.take() {
                     wait.acquired(this.state);
                 }
-                Poll::Ready((out, super::node::polling()))
+                Poll::Ready((out, node.unwrap_or_else(super::node::polling)))
             }
             Poll::Pending => {
-                if first {
+                if let Some(node) = node {
                     let spec = AsyncWaitSpec {
-                        node: super::node::polling(),
+                        node,
                         blocking: false,
                         at: this.at,
                         access: *this.access,
@@ -98,6 +103,7 @@ pub(crate) fn blocking<G>(
     try_now: impl FnOnce() -> Option<G>,
     block: impl FnOnce() -> G,
 ) -> G {
+    state.async_acquiring(lockprof_profiler::current_thread_id(), at, access);
     if let Some(got) = try_now() {
         return got;
     }

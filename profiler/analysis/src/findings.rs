@@ -23,17 +23,20 @@ pub enum FindingKind {
     LongWait,
     /// A wait on a condition variable while holding another lock.
     CondvarWaitWhileHolding,
+    /// A tokio task kept a std (or parking_lot) guard across an `.await`.
+    AwaitHoldingLock,
 }
 
 impl FindingKind {
     /// Every kind, in report order.
-    pub const ALL: [FindingKind; 6] = [
+    pub const ALL: [FindingKind; 7] = [
         FindingKind::Deadlock,
         FindingKind::PotentialDeadlock,
         FindingKind::PotentialClassDeadlock,
         FindingKind::PotentialStall,
         FindingKind::LongWait,
         FindingKind::CondvarWaitWhileHolding,
+        FindingKind::AwaitHoldingLock,
     ];
 
     /// A stable rule id (`deadlock`, ...), as used in SARIF and suppressions.
@@ -45,6 +48,7 @@ impl FindingKind {
             FindingKind::PotentialStall => "potential-stall",
             FindingKind::LongWait => "long-wait",
             FindingKind::CondvarWaitWhileHolding => "condvar-wait-while-holding",
+            FindingKind::AwaitHoldingLock => "await-holding-lock",
         }
     }
 
@@ -69,6 +73,9 @@ impl FindingKind {
             FindingKind::CondvarWaitWhileHolding => {
                 "A thread waited on a condition variable while holding another lock: every thread that needs that lock waits for the notification too."
             }
+            FindingKind::AwaitHoldingLock => {
+                "A tokio task held a std or parking_lot lock across an .await: a task that locks it on the same worker thread blocks that thread, and the holder can never run to release it."
+            }
         }
     }
 
@@ -78,9 +85,12 @@ impl FindingKind {
             FindingKind::Deadlock | FindingKind::PotentialDeadlock | FindingKind::PotentialClassDeadlock => {
                 true
             }
-            FindingKind::PotentialStall | FindingKind::LongWait | FindingKind::CondvarWaitWhileHolding => {
-                false
-            }
+            // A hazard, not a hang: the run shows another task ran meanwhile, not that one
+            // needed the lock (if one had, on that thread, the deadlock would be reported).
+            FindingKind::PotentialStall
+            | FindingKind::LongWait
+            | FindingKind::CondvarWaitWhileHolding
+            | FindingKind::AwaitHoldingLock => false,
         }
     }
 }
@@ -229,6 +239,25 @@ pub fn findings(trace: &Trace) -> Vec<Finding> {
                 FindingSite {
                     site: w.held_site.clone(),
                     role: format!("{thread} acquired {}", lock_label(trace, w.held)),
+                },
+            ],
+        });
+    }
+    for w in &trace.awaits_holding_lock {
+        let task = thread_label(trace, w.task);
+        let observer = thread_label(trace, w.observer);
+        let lock = lock_label(trace, w.lock);
+        all.push(Finding {
+            kind: FindingKind::AwaitHoldingLock,
+            title: format!("{task} held {lock} across an .await ({observer} ran on its thread meanwhile)"),
+            sites: vec![
+                FindingSite {
+                    site: w.held_site.clone(),
+                    role: format!("{task} acquired {lock}, held across .await"),
+                },
+                FindingSite {
+                    site: w.observed_site.clone(),
+                    role: format!("{observer} ran on the same thread while {task} was suspended"),
                 },
             ],
         });

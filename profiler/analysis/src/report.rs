@@ -25,10 +25,33 @@ pub const MAX_FRAMES: usize = 16;
 /// trace.threads.push(ThreadEntry { id: 2, name: Some("worker\n".into()) });
 /// assert_eq!(lockprof_analysis::report::thread_label(&trace, 2), r#"thread #2 "worker\n""#);
 /// ```
+///
+/// A tokio task (an id with [`TASK_BIT`](lockprof_trace::schema::TASK_BIT)) is `task 7`, by
+/// tokio's task id:
+///
+/// ```
+/// # use lockprof_trace::schema::{TASK_BIT, Trace, ThreadEntry, WriteReason};
+/// let mut trace = Trace::empty(WriteReason::Exit);
+/// trace.threads.push(ThreadEntry { id: TASK_BIT | 7, name: Some("task 7".into()) });
+/// assert_eq!(lockprof_analysis::report::thread_label(&trace, TASK_BIT | 7), "task 7");
+/// ```
 pub fn thread_label(trace: &Trace, id: u64) -> String {
+    if id & lockprof_trace::schema::TASK_BIT != 0 {
+        return task_label(trace, id);
+    }
     match trace.thread(id).and_then(|t| t.name.as_deref()) {
         Some(name) => format!("thread #{id} {name:?}"),
         None => format!("thread #{id}"),
+    }
+}
+
+/// `task 7` (the name the runtime gives a task entry), or `task #ID` (the entry's id without
+/// the task bit) when the entry has no such name (a crafted or merged trace).
+fn task_label(trace: &Trace, id: u64) -> String {
+    let name = trace.thread(id).and_then(|t| t.name.as_deref());
+    match name.and_then(|n| n.strip_prefix("task ")) {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => format!("task {n}"),
+        _ => format!("task #{}", id & !lockprof_trace::schema::TASK_BIT),
     }
 }
 
@@ -92,11 +115,23 @@ pub fn order_cycle_line(trace: &Trace, edges: &[usize]) -> String {
     line
 }
 
+/// What a deadlock's members are: `threads`, `tasks` (tokio's), or `tasks and threads`.
+fn members_noun(deadlock: &Deadlock) -> &'static str {
+    let task = |hop: &CycleHop| hop.thread & lockprof_trace::schema::TASK_BIT != 0;
+    let members = || deadlock.cycle.iter().chain(&deadlock.knot);
+    match (members().all(task), members().any(task)) {
+        (true, _) => "tasks",
+        (false, true) => "tasks and threads",
+        (false, false) => "threads",
+    }
+}
+
 /// Renders one deadlock: the cycle drawn thread → lock → thread, then each thread with what it
 /// holds, what it waits for, and its stack.
 pub fn render_deadlock(trace: &Trace, deadlock: &Deadlock) -> String {
     let mut out = String::new();
     let k = deadlock.cycle.len();
+    let noun = members_noun(deadlock);
     let headline = if deadlock.all_asleep && k == 1 {
         "the only thread is asleep: it waits, with no timeout, for a condition variable, channel or barrier that no thread is left to wake".to_owned()
     } else if deadlock.all_asleep {
@@ -104,12 +139,13 @@ pub fn render_deadlock(trace: &Trace, deadlock: &Deadlock) -> String {
             "all {k} threads are asleep: each waits, with no timeout, for a lock, condition variable, channel, join, barrier or initialisation that only another of them could end"
         )
     } else if k == 1 && deadlock.knot.is_empty() {
-        "a thread waits for a lock it already holds".to_owned()
+        let who = if noun == "tasks" { "a task" } else { "a thread" };
+        format!("{who} waits for a lock it already holds")
     } else if deadlock.knot.is_empty() {
-        format!("{k} threads, each waiting for a lock the next one holds")
+        format!("{k} {noun}, each waiting for a lock the next one holds")
     } else {
         format!(
-            "{} threads in a knot: each waits for locks or permits only the others can release",
+            "{} {noun} in a knot: each waits for locks or permits only the others can release",
             k + deadlock.knot.len()
         )
     };
@@ -687,6 +723,18 @@ fn render_waits(trace: &Trace, out: &mut String) {
             w.wait_site,
             lock_label(trace, w.held),
             w.held_site
+        );
+    }
+    for w in &trace.awaits_holding_lock {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "warning: {} held {} (acquired at {}) across an .await: {} ran on its thread meanwhile (at {}); a task that locks it there blocks the thread, and the holder with it",
+            thread_label(trace, w.task),
+            lock_label(trace, w.lock),
+            w.held_site,
+            thread_label(trace, w.observer),
+            w.observed_site
         );
     }
 }

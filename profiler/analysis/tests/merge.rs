@@ -273,3 +273,28 @@ fn dangling_references_stay_dangling() {
     let json = serde_json::to_vec(&merged).expect("serialise");
     assert!(parse(&json).is_err(), "the loader must still reject the dangling reference");
 }
+
+#[test]
+fn tasks_stay_tasks_in_a_merge_and_keep_their_names() {
+    // Task 7 of one process and task 7 of another: two entries, both still tasks, named by
+    // tokio's id, and the deadlock between them still names tasks.
+    let mut one = abba(0);
+    for thread in &mut one.threads {
+        thread.name = Some(format!("task {}", thread.id + 6));
+        thread.id |= TASK_BIT;
+    }
+    for deadlock in &mut one.deadlocks {
+        deadlock.detected_by |= TASK_BIT;
+        for hop in &mut deadlock.cycle {
+            hop.thread |= TASK_BIT;
+        }
+    }
+    assert_loadable(&one);
+    let merged = merge([("one", &one), ("two", &one)]);
+    assert_loadable(&merged);
+    assert_eq!(merged.threads.len(), 4);
+    assert!(merged.threads.iter().all(|t| t.id & TASK_BIT != 0), "{:?}", merged.threads);
+    let text = lockprof_analysis::report::render(&merged, "merged");
+    assert!(text.contains("task 7 → lock") && text.contains("2 tasks, each waiting"), "{text}");
+    assert!(!text.contains("thread #"), "{text}");
+}

@@ -16,7 +16,7 @@ pub const SHARED_SLOTS: usize = 8;
 
 /// Node-id bit of a task (a tokio task id with this bit set); thread ids never reach it. Below
 /// 2^53, so that node ids stay exact in JSON readers that parse numbers as doubles (Perfetto).
-pub const TASK_NODE: u64 = 1 << 48;
+pub const TASK_NODE: u64 = lockprof_trace::schema::TASK_BIT;
 
 /// Node-id bit of a thread polling a future outside any task (`block_on`): a node of its own,
 /// distinct from the thread's blocking waits.

@@ -37,7 +37,7 @@ pub(crate) const MAX_SPILL: usize = 4096;
 const CHAIN_SLOTS: usize = 512;
 
 /// The chain key of the empty held stack.
-const CHAIN_SEED: u64 = 0x243F_6A88_85A3_08D3;
+pub(crate) const CHAIN_SEED: u64 = 0x243F_6A88_85A3_08D3;
 
 /// The bit that marks a timed acquisition in a chain probe (above the tag's id and access bits,
 /// which is where permits would go; chains never include permits).
@@ -67,10 +67,12 @@ pub(crate) struct Held {
     /// (computed by the first probe under it, so that a lock taken and released with nothing
     /// taken under it never pays for it).
     pub chain: u64,
+    /// The tokio task that took it ([`crate::task_id`]), or 0 outside any task.
+    pub task: u64,
 }
 
 impl Held {
-    const EMPTY: Held = Held { tag: 0, at: Location::caller(), chain: CHAIN_SEED };
+    const EMPTY: Held = Held { tag: 0, at: Location::caller(), chain: CHAIN_SEED, task: 0 };
 
     /// The lock's id.
     #[inline]
@@ -92,6 +94,8 @@ impl Held {
 /// The fast-path state of one thread.
 pub(crate) struct Local {
     thread: Cell<u64>,
+    /// The tokio task that made the thread's last lockprof call ([`crate::task_id`]; 0: none).
+    task: Cell<u64>,
     /// The thread was named in the trace's thread list (on its first recorded order edge).
     named: Cell<bool>,
     /// Holds, including spilled and uncounted ones.
@@ -105,6 +109,7 @@ thread_local! {
     static LOCAL: Local = const {
         Local {
             thread: Cell::new(0),
+            task: Cell::new(0),
             named: Cell::new(false),
             held_len: Cell::new(0),
             held: [const { Cell::new(Held::EMPTY) }; MAX_HELD],
@@ -138,7 +143,9 @@ fn push_spilled(local: &Local, tag: u64, at: &'static Location<'static>) {
     let below = local.top_chain();
     let n = local.held_len.get();
     if n - MAX_HELD < MAX_SPILL {
-        with_spill(|s| s.push(Held { tag, at, chain: chain_step(below, order_key(tag)) }));
+        with_spill(|s| {
+            s.push(Held { tag, at, chain: chain_step(below, order_key(tag)), task: local.current_task() })
+        });
     }
     local.held_len.set(n + 1);
 }
@@ -181,12 +188,45 @@ impl Local {
         !self.named.replace(true)
     }
 
-    /// Records that the thread now holds the lock of `tag`, acquired at `at`.
+    /// Notes that tokio task `task` (a node, or 0 outside any task) makes a lockprof call at
+    /// `at` on this thread. One compare while the same task keeps calling; when another task
+    /// (or the thread outside any task) takes over while holds taken by a task are on the
+    /// stack, that task has yielded holding them: returns true, and the caller checks them
+    /// ([`crate::warnings::check_task_switch`]).
+    #[inline(always)]
+    #[must_use]
+    pub(crate) fn enter_task(&self, task: u64) -> bool {
+        // Without the `tokio` feature there are no tasks (`task` is always 0): nothing to do.
+        cfg!(feature = "tokio") && self.task.get() != task && self.task_switched(task)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn task_switched(&self, task: u64) -> bool {
+        self.task.set(task);
+        self.holds_any()
+    }
+
+    /// The task of the thread's last lockprof call, for a new hold (always 0 without the
+    /// `tokio` feature, a constant the fast path folds).
+    #[inline(always)]
+    fn current_task(&self) -> u64 {
+        if cfg!(feature = "tokio") { self.task.get() } else { 0 }
+    }
+
+    /// The task of the thread's last lockprof call (0: none).
+    #[inline]
+    pub(crate) fn task(&self) -> u64 {
+        self.task.get()
+    }
+
+    /// Records that the thread now holds the lock of `tag`, acquired at `at` (by the task of
+    /// the last [`Local::enter_task`]).
     #[inline]
     pub(crate) fn push_held(&self, tag: u64, at: &'static Location<'static>) {
         let n = self.held_len.get();
         if n < MAX_HELD {
-            self.held[n].set(Held { tag, at, chain: 0 });
+            self.held[n].set(Held { tag, at, chain: 0, task: self.current_task() });
             self.held_len.set(n + 1);
         } else {
             push_spilled(self, tag, at);

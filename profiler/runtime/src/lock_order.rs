@@ -440,3 +440,42 @@ fn on_cycle(graph: &crate::adjacency::Adjacency, id: u64) -> bool {
     }
     false
 }
+/// [`record_edges`] for a held set that is not the calling thread's own stack: a tokio task's
+/// (its async locks, and the std locks it holds on this thread), taken by node `node`. The
+/// caller holds the profiler's reentry guard and caches the chain ([`crate::task_order`]).
+/// Nothing is batched: the edges go to the graph at once. The locks new edges start from or are
+/// gated by are told they are ordered: async locks are registered at their first acquisition;
+/// the thread's own holds among them are marked wanted, as [`record_edges`] does.
+pub(crate) fn record_edges_held(
+    held: &[Held],
+    node: u64,
+    to: u64,
+    access: Access,
+    timed: bool,
+    at: &'static Location<'static>,
+) -> Option<String> {
+    let occurrences = occurrences(held, to, access);
+    if occurrences.is_empty() {
+        return None;
+    }
+    let mut inversion = None;
+    let mut wanted: Vec<u64> = Vec::new();
+    let mut g = graph();
+    for occurrence in &occurrences {
+        let (new, closed) = record_globally(&mut g, occurrence, to, access, timed, at, node, next_seq());
+        if new {
+            let locks = std::iter::once(occurrence.from.lock()).chain(occurrence.gates.iter().copied());
+            for l in locks.chain(occurrence.permit_gates.iter().map(|&(s, _)| s)) {
+                if !wanted.contains(&l) && !noted(l) {
+                    wanted.push(l);
+                }
+            }
+        }
+        inversion = inversion.or(closed);
+    }
+    drop(g);
+    if !wanted.is_empty() {
+        crate::local::with(|l| l.mark_wanted(&wanted));
+    }
+    inversion
+}

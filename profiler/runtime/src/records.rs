@@ -87,6 +87,28 @@ pub(crate) struct CondvarWhileHolding {
     pub thread: u64,
 }
 
+/// A tokio task kept a std (or parking_lot) lockprof guard across a yield: another node
+/// (`observer`) made a lockprof call on the same thread while the task still held it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct AwaitHoldingLock {
+    /// The task that holds the guard (a task node).
+    pub task: u64,
+    pub lock: u64,
+    /// Where the task took the guard.
+    pub held_at: &'static Location<'static>,
+    /// The task (or the thread, outside any task) that ran on the thread meanwhile.
+    pub observer: u64,
+    /// Where the observer's lockprof call was.
+    pub observed_at: &'static Location<'static>,
+}
+
+/// The `.await`-holding-lock warnings, each distinct pair of sites once (at most
+/// [`MAX_WARNINGS`]).
+pub(crate) fn await_warnings() -> &'static Mutex<Vec<AwaitHoldingLock>> {
+    static WARNINGS: OnceLock<Mutex<Vec<AwaitHoldingLock>>> = OnceLock::new();
+    WARNINGS.get_or_init(Mutex::default)
+}
+
 /// At most this many distinct warnings are kept.
 pub(crate) const MAX_WARNINGS: usize = 1_000;
 

@@ -139,7 +139,9 @@ impl LockState {
                     .collect()
             })
         } else {
-            Arc::new([])
+            // A task holds no thread's locks: one shared empty list, no allocation per wait.
+            static NONE: std::sync::OnceLock<Arc<[HeldCopy]>> = std::sync::OnceLock::new();
+            Arc::clone(NONE.get_or_init(|| Arc::new([])))
         };
         crate::threads::note_node(spec.node);
         crate::watchdog::ensure_started();
@@ -153,7 +155,8 @@ impl LockState {
                 timed: !spec.may_be_permanent,
                 at: spec.at,
                 stack: Arc::clone(&stack),
-                since: Instant::now(),
+                // The wait's start, when it was timed already (one clock read fewer).
+                since: wait.start.map_or_else(Instant::now, |(start, _)| start),
                 held,
                 writer_mark: None,
                 fifo: Some(spec.fifo),

@@ -1,6 +1,9 @@
-//! Warnings: things that are not deadlocks by themselves but make them likely. For now, waiting
-//! on a condition variable while holding another lockprof lock (lockdep's "sleeping while
-//! holding"): every thread that needs the held lock now waits for a notification too.
+//! Warnings: things that are not deadlocks by themselves but make them likely: waiting on a
+//! condition variable while holding another lockprof lock (lockdep's "sleeping while holding"):
+//! every thread that needs the held lock now waits for a notification too; and a tokio task
+//! yielding at an `.await` while it holds a std (or parking_lot) lockprof guard (clippy's
+//! `await_holding_lock`, at run time): any task that then locks it on the same thread blocks
+//! the thread, and with it the task that would release it.
 
 use std::panic::Location;
 
@@ -32,6 +35,51 @@ pub(crate) fn check_condvar_wait(condvar: &LockState, at: &'static Location<'sta
             crate::locks::pin(condvar_id);
             crate::locks::pin(warning.held);
             crate::threads::note_current(thread);
+            all.push(warning);
+        }
+    }
+}
+
+/// Notes that tokio task `task` (0: none) makes a lockprof call at `at` on this thread, and
+/// checks the thread's holds if another task made the last one ([`crate::local::Local::enter_task`]).
+#[inline(always)]
+pub(crate) fn enter_task(task: u64, at: &'static Location<'static>) {
+    crate::local::with(|l| {
+        if l.enter_task(task) {
+            check_task_switch(l, task, at);
+        }
+    });
+}
+
+/// Called when another tokio task (`task`, or 0: the thread outside any task) makes a lockprof
+/// call at `at` on a thread whose held stack has holds: every hold taken by a different task
+/// was kept across a yield of that task (a task's poll runs on one thread from start to end, so
+/// another task runs on it only once the first has returned `Pending`, from an `.await`).
+#[cold]
+#[inline(never)]
+pub(crate) fn check_task_switch(local: &crate::local::Local, task: u64, at: &'static Location<'static>) {
+    let yielded: Vec<crate::local::Held> = local.held().filter(|h| h.task != 0 && h.task != task).collect();
+    if yielded.is_empty() {
+        return;
+    }
+    let Some(_reentry) = crate::threads::enter_profiler() else { return };
+    let observer = if task != 0 { task } else { local.thread_id() };
+    let mut all = crate::records::await_warnings().lock().unwrap_or_else(|e| e.into_inner());
+    for h in yielded {
+        let warning = crate::records::AwaitHoldingLock {
+            task: h.task,
+            lock: h.lock(),
+            held_at: h.at,
+            observer,
+            observed_at: at,
+        };
+        let seen = all.iter().any(|w| {
+            std::ptr::eq(w.held_at, warning.held_at) && std::ptr::eq(w.observed_at, warning.observed_at)
+        });
+        if !seen && all.len() < crate::records::MAX_WARNINGS {
+            crate::locks::pin(warning.lock);
+            crate::threads::note_node(warning.task);
+            crate::threads::note_node(observer);
             all.push(warning);
         }
     }

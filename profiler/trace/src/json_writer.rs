@@ -24,9 +24,9 @@ use crate::access::Access;
 use crate::lock_kind::LockKind;
 use crate::policy::DeadlockPolicy;
 use crate::schema::{
-    CondvarWaitWhileHolding, Contention, CycleHop, Deadlock, Frame, LockContention, LockEntry, LongWait,
-    OrderEdge, OrderMode, Process, Site, SpanKind, Stack, StackContention, ThreadEntry, Timeline,
-    TimelineSpan, Trace, WriteReason,
+    AwaitHoldingLock, CondvarWaitWhileHolding, Contention, CycleHop, Deadlock, Frame, LockContention,
+    LockEntry, LongWait, OrderEdge, OrderMode, Process, Site, SpanKind, Stack, StackContention, ThreadEntry,
+    Timeline, TimelineSpan, Trace, WriteReason,
 };
 
 /// Writes `trace` as pretty-printed JSON to `out`, in pieces of about [`CHUNK`] bytes (so a large
@@ -206,6 +206,9 @@ impl<W: Write + ?Sized> Json<'_, W> {
         if !t.condvar_waits_while_holding.is_empty() {
             self.array("condvar_waits_while_holding", &t.condvar_waits_while_holding, Self::condvar_wait);
         }
+        if !t.awaits_holding_lock.is_empty() {
+            self.array("awaits_holding_lock", &t.awaits_holding_lock, Self::await_holding);
+        }
         if let Some(contention) = &t.contention {
             self.object("contention", |w| w.contention(contention));
         }
@@ -366,6 +369,14 @@ impl<W: Write + ?Sized> Json<'_, W> {
         self.site("wait_site", &c.wait_site);
         self.num("held", c.held);
         self.site("held_site", &c.held_site);
+    }
+
+    fn await_holding(&mut self, a: &AwaitHoldingLock) {
+        self.num("task", a.task);
+        self.num("lock", a.lock);
+        self.site("held_site", &a.held_site);
+        self.num("observer", a.observer);
+        self.site("observed_site", &a.observed_site);
     }
 
     fn contention(&mut self, c: &Contention) {

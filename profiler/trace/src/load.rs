@@ -194,6 +194,14 @@ fn check_references(trace: &Trace) -> Result<(), String> {
             return Err(format!("condvar_waits_while_holding[{n}] names lock {l} which is not in \"locks\""));
         }
     }
+    for (n, w) in trace.awaits_holding_lock.iter().enumerate() {
+        if let Some(t) = [w.task, w.observer].into_iter().find(|&t| no_thread(t)) {
+            return Err(format!("awaits_holding_lock[{n}] names thread {t} which is not in \"threads\""));
+        }
+        if no_lock(w.lock) {
+            return Err(format!("awaits_holding_lock[{n}] names lock {} which is not in \"locks\"", w.lock));
+        }
+    }
     if let Some(contention) = &trace.contention {
         for l in &contention.locks {
             if no_lock(l.lock) {

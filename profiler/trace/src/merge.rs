@@ -35,9 +35,9 @@ use std::collections::HashMap;
 
 use crate::LockKind;
 use crate::schema::{
-    CondvarWaitWhileHolding, Contention, CycleHop, Deadlock, Frame, LockContention, LockEntry, LongWait,
-    OrderEdge, OrderMode, PermitGate, Process, Site, Stack, StackContention, TRACE_FORMAT, TRACE_VERSION,
-    ThreadEntry, Timeline, TimelineSpan, Trace, WriteReason,
+    AwaitHoldingLock, CondvarWaitWhileHolding, Contention, CycleHop, Deadlock, Frame, LockContention,
+    LockEntry, LongWait, OrderEdge, OrderMode, PermitGate, Process, Site, Stack, StackContention,
+    TRACE_FORMAT, TRACE_VERSION, ThreadEntry, Timeline, TimelineSpan, Trace, WriteReason,
 };
 
 /// The first element of the merged trace's `process.command`.
@@ -92,6 +92,7 @@ struct Merger {
     lock_order_dropped: u64,
     long_waits: Vec<LongWait>,
     condvar_waits_while_holding: Vec<CondvarWaitWhileHolding>,
+    awaits_holding_lock: Vec<AwaitHoldingLock>,
     contention: Option<Contention>,
     timeline: Option<Timeline>,
     stacks: Vec<Stack>,
@@ -123,6 +124,7 @@ impl Merger {
             lock_order_dropped,
             long_waits,
             condvar_waits_while_holding,
+            awaits_holding_lock,
             contention,
             timeline,
             stacks,
@@ -140,7 +142,8 @@ impl Merger {
         let mut ids = IdMap::default();
         self.add_locks(locks, &mut ids);
         for ThreadEntry { id, name } in threads {
-            let new = self.threads.len() as u64 + 1;
+            // Tasks stay tasks (their entries are numbered as threads are, with the bit kept).
+            let new = (self.threads.len() as u64 + 1) | (id & crate::schema::TASK_BIT);
             self.threads.push(ThreadEntry { id: new, name: name.clone() });
             ids.threads.insert(*id, new);
         }
@@ -216,6 +219,17 @@ impl Merger {
                 held_site: held_site.clone(),
             };
             self.condvar_waits_while_holding.push(merged);
+        }
+        for warning in awaits_holding_lock {
+            let AwaitHoldingLock { task, lock, held_site, observer, observed_site } = warning;
+            let merged = AwaitHoldingLock {
+                task: self.thread(&mut ids, *task),
+                lock: self.lock(&mut ids, *lock),
+                held_site: held_site.clone(),
+                observer: self.thread(&mut ids, *observer),
+                observed_site: observed_site.clone(),
+            };
+            self.awaits_holding_lock.push(merged);
         }
     }
 
@@ -485,6 +499,7 @@ impl Merger {
             lock_order_dropped,
             long_waits,
             condvar_waits_while_holding,
+            awaits_holding_lock,
             contention,
             timeline,
             stacks,
@@ -509,6 +524,7 @@ impl Merger {
             lock_order_dropped,
             long_waits,
             condvar_waits_while_holding,
+            awaits_holding_lock,
             contention,
             timeline,
             stacks,

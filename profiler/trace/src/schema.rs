@@ -43,6 +43,9 @@ pub struct Trace {
     /// Waits on a condition variable while holding another lock ("sleeping while holding").
     #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Vec::is_empty"))]
     pub condvar_waits_while_holding: Vec<CondvarWaitWhileHolding>,
+    /// tokio tasks that kept a std (or parking_lot) lockprof guard across an `.await`.
+    #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Vec::is_empty"))]
+    pub awaits_holding_lock: Vec<AwaitHoldingLock>,
     /// The contention profile, when it was kept (a trace was being written).
     #[cfg_attr(feature = "read", serde(default, skip_serializing_if = "Option::is_none"))]
     pub contention: Option<Contention>,
@@ -140,7 +143,12 @@ pub struct LockEntry {
     pub capacity: Option<u32>,
 }
 
-/// A thread.
+/// The bit of a [`ThreadEntry`] id that marks a tokio task rather than a thread (the owners and
+/// waiters of async locks are tasks); such an entry is named `task N`, N being tokio's task id.
+/// Merging keeps the bit.
+pub const TASK_BIT: u64 = 1 << 48;
+
+/// A thread (or, with [`TASK_BIT`] in its id, a tokio task).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct ThreadEntry {
@@ -366,6 +374,24 @@ pub struct CondvarWaitWhileHolding {
     pub held_site: Site,
 }
 
+/// A tokio task kept a std (or parking_lot) lockprof guard across an `.await`: while it held
+/// the guard, another task (or the thread, outside any task) made a lockprof call on the same
+/// thread, which it can only do once the first task has yielded.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
+pub struct AwaitHoldingLock {
+    /// The task holding the guard (an entry of `threads`, named `task N`).
+    pub task: u64,
+    /// The lock it held.
+    pub lock: u64,
+    /// Where the task acquired it.
+    pub held_site: Site,
+    /// The task (or thread) that ran on the same thread meanwhile.
+    pub observer: u64,
+    /// Where the observer's lockprof call was.
+    pub observed_site: Site,
+}
+
 /// The contention profile.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
@@ -497,6 +523,7 @@ impl Trace {
             lock_order_dropped: 0,
             long_waits: Vec::new(),
             condvar_waits_while_holding: Vec::new(),
+            awaits_holding_lock: Vec::new(),
             contention: None,
             timeline: None,
             stacks: Vec::new(),

@@ -156,6 +156,13 @@ fn full_trace(reason: WriteReason) -> Trace {
             held: 1,
             held_site: site(41),
         }],
+        awaits_holding_lock: vec![AwaitHoldingLock {
+            task: 1,
+            lock: 1,
+            held_site: site(42),
+            observer: 1,
+            observed_site: site(43),
+        }],
         contention: Some(Contention {
             sample: 3,
             locks: vec![LockContention {
@@ -208,6 +215,7 @@ fn optional_sections_left_out_read_back_as_absent() {
     let mut trace = full_trace(WriteReason::Exit);
     trace.long_waits.clear();
     trace.condvar_waits_while_holding.clear();
+    trace.awaits_holding_lock.clear();
     trace.contention = None;
     trace.timeline = None;
     let json = json_writer::to_vec(&trace);

@@ -46,9 +46,18 @@ impl LockState {
     pub fn lock_as<R: RawLock>(&self, at: &'static Location<'static>, raw: &R, access: Access, permits: u32) {
         let id = self.id.load(Ordering::Acquire);
         // Nothing held, or a held stack whose edges into this lock are recorded (one probe of
-        // the chain cache, at any depth): no bookkeeping beyond the holder's record.
+        // the chain cache, at any depth): no bookkeeping beyond the holder's record. Inside a
+        // tokio task (feature `tokio`): one compare with the thread's last task, and a task
+        // holding async locks takes the slow path, which records its orders.
+        let task = crate::task_id::current();
         if id != 0
-            && local::with(|l| !l.holds_any() || crate::lock_order::recorded(l, id, access))
+            && local::with(|l| {
+                if l.enter_task(task) {
+                    crate::warnings::check_task_switch(l, task, at);
+                }
+                !crate::task_held::holds_any(task)
+                    && (!l.holds_any() || crate::lock_order::recorded(l, id, access))
+            })
             && raw.try_acquire()
         {
             self.hold_acquired(id, at, access, permits);
@@ -62,6 +71,9 @@ impl LockState {
     #[inline(never)]
     #[track_caller]
     fn lock_slow(&self, at: &'static Location<'static>, raw: &dyn RawLock, access: Access, permits: u32) {
+        // Before any wait: a guard that another task keeps across `.await` on this thread is
+        // warned about even if this call then blocks on it.
+        crate::warnings::enter_task(crate::task_id::current(), at);
         let id = self.registered_id();
         self.record_order(id, access, false, at);
         if !raw.try_acquire() {
@@ -101,7 +113,17 @@ impl LockState {
     /// timeout if `timed`): one chain-cache probe when this held stack has taken it before.
     #[inline]
     #[track_caller]
-    fn record_order(&self, id: u64, access: Access, timed: bool, at: &'static Location<'static>) {
+    pub(super) fn record_order(&self, id: u64, access: Access, timed: bool, at: &'static Location<'static>) {
+        let task = local::with(|l| l.task());
+        if crate::task_held::holds_any(task) {
+            // A task holding async locks: its orders are from those and from everything the
+            // thread holds (a std lock blocks the thread, and every hold on it).
+            let held = local::with(|l| l.held().collect());
+            if let Some(inversion) = crate::task_order::record(task, held, id, access, timed, at) {
+                std::panic::panic_any(inversion);
+            }
+            return;
+        }
         if let Some(probe) = local::with(|l| crate::lock_order::needs_recording(l, id, access, timed)) {
             // Outside the thread-local closure, so that `#[track_caller]` points a panic at the
             // user's lock call.
@@ -148,6 +170,7 @@ impl LockState {
         permits: u32,
         timeout: std::time::Duration,
     ) -> bool {
+        crate::warnings::enter_task(crate::task_id::current(), at);
         let id = self.registered_id();
         self.record_order(id, access, true, at);
         let counted =
@@ -186,6 +209,7 @@ impl LockState {
     ) -> bool {
         let acquired = raw.try_acquire();
         if acquired {
+            crate::warnings::enter_task(crate::task_id::current(), at);
             self.hold_acquired(self.registered_id(), at, access, permits);
         }
         acquired
@@ -198,7 +222,8 @@ impl LockState {
         self.acquired_as(self.registered_id(), at, access, permits);
     }
 
-    /// Records the calling thread as a holder (acquired at `at`).
+    /// Records the calling thread as a holder (acquired at `at`, by the task of the thread's last
+    /// [`local::Local::enter_task`], which every acquisition path calls first).
     #[inline(always)]
     fn acquired_as(&self, id: u64, at: &'static Location<'static>, access: Access, permits: u32) {
         self.acquired_counted(self.stats(), id, at, access, permits);

@@ -32,15 +32,17 @@ pub struct AsyncHold {
     access: Access,
     /// Shared holds: the slot in the lock's table (+1; 0: not recorded).
     slot: u8,
+    /// The entry in the task's held locks ([`crate::task_held`], +1; 0: not recorded).
+    entry: u8,
 }
 
 impl AsyncHold {
     /// A hold that records nothing (lockprof bypassed, as inside its own machinery).
-    pub const NONE: AsyncHold = AsyncHold { node: 0, access: Access::Permits, slot: 0 };
+    pub const NONE: AsyncHold = AsyncHold { node: 0, access: Access::Permits, slot: 0, entry: 0 };
 
     /// The same hold, now shared (a downgraded write guard), without a table slot.
     pub fn downgraded(self) -> AsyncHold {
-        AsyncHold { access: Access::Shared, slot: 0, ..self }
+        AsyncHold { access: Access::Shared, slot: 0, entry: 0, ..self }
     }
 }
 
@@ -82,7 +84,16 @@ impl LockState {
         attributed: bool,
     ) -> AsyncHold {
         let access = if attributed { access } else { Access::Permits };
-        self.registered_async_id();
+        // A task's call on this thread: a std guard another task keeps across `.await` shows.
+        let task = if node & crate::async_holders::TASK_NODE != 0 { node } else { 0 };
+        crate::warnings::enter_task(task, at);
+        let id = self.registered_async_id();
+        // A task's borrowed guard: in its held locks, for its lock orders.
+        let entry = if task != 0 && access != Access::Permits {
+            crate::task_held::push(task, crate::tag::make(id, access, 0), at)
+        } else {
+            0
+        };
         if let Some(stats) = self.stats() {
             stats.count_acquisition(access == Access::Exclusive);
         }
@@ -95,7 +106,55 @@ impl LockState {
             Access::Shared | Access::SharedRecursive => holders.insert(node, at),
             Access::Permits => 0,
         };
-        AsyncHold { node, access, slot }
+        AsyncHold { node, access, slot, entry }
+    }
+
+    /// Node `node` starts acquiring this async lock with `access` at `at` (an acquire future's
+    /// first poll, or a `blocking_*` call): records the lock-order edges from what it holds, as
+    /// a thread's blocking acquisition does. Nothing held: a compare or two.
+    ///
+    /// # Panics
+    /// Under `LOCKPROF_ON_INVERSION=panic`, when this closes a lock-order cycle.
+    #[inline]
+    #[track_caller]
+    pub fn async_acquiring(&self, node: u64, at: &'static Location<'static>, access: Access) {
+        if node & crate::async_holders::TASK_NODE == 0 {
+            // A thread (`blocking_*`, or polling outside any task): its own held stack.
+            let task = crate::task_id::current();
+            let holds = crate::local::with(|l| {
+                if l.enter_task(task) {
+                    crate::warnings::check_task_switch(l, task, at);
+                }
+                l.holds_any()
+            });
+            if holds {
+                let id = self.registered_async_id();
+                self.record_order(id, access, false, at);
+            }
+            return;
+        }
+        let thread_holds = crate::local::with(|l| {
+            if l.enter_task(node) {
+                crate::warnings::check_task_switch(l, node, at);
+            }
+            l.holds_any()
+        });
+        if thread_holds || crate::task_held::holds_any(node) {
+            self.record_task_order(node, at, access);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn record_task_order(&self, node: u64, at: &'static Location<'static>, access: Access) {
+        let id = self.registered_async_id();
+        // The std locks this task took on this thread (another task's, kept across its own
+        // `.await`, do not block this one: it yields while it waits).
+        let held = crate::task_order::thread_held_by(node);
+        if let Some(inversion) = crate::task_order::record(node, held, id, access, false, at) {
+            std::panic::panic_any(inversion);
+        }
     }
 
     /// `releaser` is about to release `hold`. A release by another node than the taker means
@@ -114,6 +173,9 @@ impl LockState {
             Access::Permits => {}
         }
         let id = self.id.load(Ordering::Relaxed);
+        if hold.entry != 0 {
+            crate::task_held::remove(hold.node, hold.entry, crate::tag::make(id, hold.access, 0), releaser);
+        }
         if self.waited_since.load(Ordering::Relaxed) != 0 {
             self.charge_async_holder(id, releaser);
         }

@@ -45,6 +45,7 @@ fn relative_sites(trace: &Trace) -> BTreeSet<&str> {
     }
     sites.extend(trace.long_waits.iter().map(|w| &w.wait_site));
     sites.extend(trace.condvar_waits_while_holding.iter().flat_map(|w| [&w.wait_site, &w.held_site]));
+    sites.extend(trace.awaits_holding_lock.iter().flat_map(|w| [&w.held_site, &w.observed_site]));
     sites
         .into_iter()
         .map(|s| s.file.as_str())

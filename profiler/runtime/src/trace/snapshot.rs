@@ -8,9 +8,9 @@ use crate::records::found_so_far;
 use crate::wait_for_graph::{Blocks, Member};
 use lockprof_trace::Access;
 use lockprof_trace::schema::{
-    CondvarWaitWhileHolding, Contention, CycleHop, Deadlock, Frame, LockContention, LockEntry, LongWait,
-    OrderEdge, OrderMode, PermitGate, Site, Stack, StackContention, ThreadEntry, Timeline, TimelineSpan,
-    Trace, WriteReason,
+    AwaitHoldingLock, CondvarWaitWhileHolding, Contention, CycleHop, Deadlock, Frame, LockContention,
+    LockEntry, LongWait, OrderEdge, OrderMode, PermitGate, Site, Stack, StackContention, ThreadEntry,
+    Timeline, TimelineSpan, Trace, WriteReason,
 };
 
 /// Interns stacks: the same captured stack (by pointer) or the same frames get one id.
@@ -123,6 +123,18 @@ pub(crate) fn take(reason: WriteReason) -> Trace {
             wait_site: Site::from_location(w.wait_at),
             held: w.held,
             held_site: Site::from_location(w.held_at),
+        })
+        .collect();
+
+    let awaits = crate::records::await_warnings().lock().unwrap_or_else(|e| e.into_inner()).clone();
+    trace.awaits_holding_lock = awaits
+        .iter()
+        .map(|w| AwaitHoldingLock {
+            task: w.task,
+            lock: w.lock,
+            held_site: Site::from_location(w.held_at),
+            observer: w.observer,
+            observed_site: Site::from_location(w.observed_at),
         })
         .collect();
 
@@ -299,6 +311,7 @@ fn referenced_threads(trace: &Trace) -> Vec<u64> {
         ids.extend(w.holder);
     }
     ids.extend(trace.condvar_waits_while_holding.iter().map(|w| w.thread));
+    ids.extend(trace.awaits_holding_lock.iter().flat_map(|w| [w.task, w.observer]));
     if let Some(timeline) = &trace.timeline {
         ids.extend(timeline.spans.iter().map(|s| s.thread));
     }
