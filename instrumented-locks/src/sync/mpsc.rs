@@ -60,6 +60,8 @@ struct Line(Signal);
 impl Shared {
     #[track_caller]
     fn new(bounded: bool, rendezvous: bool) -> Arc<Shared> {
+        // A channel's sends and receives may never wait: the trace is written at exit anyway.
+        lockprof_profiler::install_exit_hook();
         let state = LockState::new(LockKind::Channel, None);
         Arc::new(Shared {
             state,

@@ -133,11 +133,7 @@ impl LockState {
             site_stack(spec.at)
         };
         let held: Arc<[HeldCopy]> = if spec.blocking {
-            crate::local::with(|l| {
-                l.held()
-                    .map(|h| HeldCopy { lock: h.lock(), access: h.access(), permits: h.permits(), at: h.at })
-                    .collect()
-            })
+            HeldCopy::of_current_thread()
         } else {
             // A task holds no thread's locks: one shared empty list, no allocation per wait.
             static NONE: std::sync::OnceLock<Arc<[HeldCopy]>> = std::sync::OnceLock::new();

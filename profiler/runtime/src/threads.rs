@@ -66,6 +66,17 @@ pub(crate) struct HeldCopy {
     pub at: &'static Location<'static>,
 }
 
+impl HeldCopy {
+    /// The calling thread's held locks, as a wait publishes them.
+    pub(crate) fn of_current_thread() -> Arc<[HeldCopy]> {
+        crate::local::with(|l| {
+            l.held()
+                .map(|h| HeldCopy { lock: h.lock(), access: h.access(), permits: h.permits(), at: h.at })
+                .collect()
+        })
+    }
+}
+
 /// A thread's outgoing wait-for edge, with a sequence number that changes on every episode start
 /// and end (so a reader can tell "the same wait" from "a later wait on the same lock").
 #[derive(Default)]

@@ -5,7 +5,7 @@ mod paths;
 pub(crate) mod snapshot;
 pub(crate) mod writer;
 
-pub use writer::write_now;
+pub use writer::{install_exit_hook, write_now};
 
 /// A trace of everything this process has recorded so far (what would be written now), for
 /// tests and for programs that inspect themselves.

@@ -24,8 +24,15 @@ unsafe extern "C" {
     fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
 }
 
-/// Registers the exit hook once, if a trace path is configured.
-pub(crate) fn install_exit_hook() {
+/// Registers the exit hook that writes the trace, once, if a trace path is configured. A lock's
+/// first acquisition calls it; so do the wait types that may never block (a channel when it is
+/// made, a barrier at its first wait), so that a program that only uses those still writes
+/// its trace at exit.
+///
+/// ```
+/// lockprof_profiler::install_exit_hook();
+/// ```
+pub fn install_exit_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if config().trace_path.is_some() {

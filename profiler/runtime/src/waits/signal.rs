@@ -207,11 +207,7 @@ impl SignalEpisode {
     ) -> Self {
         crate::trace::writer::install_exit_hook();
         let stack = Arc::new(crate::stacks::capture());
-        let held: Arc<[HeldCopy]> = crate::local::with(|l| {
-            l.held()
-                .map(|h| HeldCopy { lock: h.lock(), access: h.access(), permits: h.permits(), at: h.at })
-                .collect()
-        });
+        let held = HeldCopy::of_current_thread();
         crate::threads::note_current(record.id);
         crate::watchdog::ensure_started();
         record.with_slot(|slot| {
