@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use std::backtrace::Backtrace;
 use lockprof_trace::Access;
+use std::backtrace::Backtrace;
 
 use crate::id_hash::IdHash;
 

@@ -86,6 +86,8 @@ impl LockState {
             self.wait(at, raw, access, permits);
             return;
         };
+        // The wait's stacks and spans name the lock: the trace lists it from the registry.
+        self.ensure_registered(id);
         let start = std::time::Instant::now();
         let start_ns = crate::contention::now_ns();
         // Counted until acquired, so that every hold meanwhile is charged (see `hold.rs`).
@@ -288,8 +290,10 @@ impl LockState {
     }
 
     /// The lock's id, given on its first acquisition (which also, the first time in the
-    /// process, installs the exit hook that writes the trace). The lock registers then only if
-    /// its contention figures are kept; otherwise later, if something refers to it.
+    /// process, installs the exit hook that writes the trace). When contention is profiled, the
+    /// lock gets its statistics block then: an unnamed mutex or reader-writer lock without
+    /// registering (the trace lists it from its block, see `lock_stats/blocks.rs`), any other
+    /// lock by registering. Otherwise it registers later, if something refers to it.
     #[inline]
     fn registered_id(&self) -> u64 {
         let id = self.id.load(Ordering::Acquire);
@@ -302,7 +306,11 @@ impl LockState {
         crate::trace::writer::install_exit_hook();
         let id = self.allocated_id();
         if crate::lock_stats::kept() {
-            self.ensure_registered(id);
+            if self.name.is_none() && matches!(self.kind, LockKind::Mutex | LockKind::RwLock) {
+                self.stats_block(id);
+            } else {
+                self.ensure_registered(id);
+            }
         }
         id
     }
