@@ -147,7 +147,7 @@ fn record(
     thread: u64,
     fresh: Option<FreshLock>,
 ) -> (Vec<u64>, Recorded) {
-    let occurrences = occurrences(held, to, access);
+    let mut occurrences = occurrences(held, to, access);
     let any = !occurrences.is_empty();
     let mut inversion = None;
     // The locks new edges start from or are gated by must learn it: registered ones now (a guard
@@ -168,7 +168,7 @@ fn record(
         Some(fresh) if any && occurrences.iter().all(|o| crate::order_batch::stack_known(o.from.at, at)) => {
             occurrences.iter().for_each(&mut want);
             let mut register = (!fresh.registered).then_some((fresh.kind, fresh.name));
-            let pending = occurrences.into_iter().map(|occurrence| PendingEdge {
+            let pending = occurrences.drain(..).map(|occurrence| PendingEdge {
                 occurrence,
                 to,
                 to_access: access,
@@ -207,7 +207,22 @@ fn record(
             false
         }
     };
+    spare_occurrences(occurrences);
     (wanted, Recorded { ordered: any && !batched, inversion })
+}
+
+thread_local! {
+    /// An emptied vector of occurrences, kept for the thread's next recording: a fresh lock
+    /// taken under a held one (a million short-lived locks) allocates none.
+    static SPARE: Cell<Vec<Occurrence>> = const { Cell::new(Vec::new()) };
+}
+
+/// Keeps `v`'s buffer for the next [`occurrences`], if it is small.
+fn spare_occurrences(mut v: Vec<Occurrence>) {
+    v.clear();
+    if v.capacity() <= 64 {
+        let _ = SPARE.try_with(|spare| spare.set(v));
+    }
 }
 
 thread_local! {
@@ -248,7 +263,8 @@ fn occurrences(held: &[Held], to: u64, access: Access) -> Vec<Occurrence> {
             None => permits.push((h.lock(), h.permits())),
         }
     }
-    let mut out: Vec<Occurrence> = Vec::with_capacity(held.len());
+    let mut out: Vec<Occurrence> = SPARE.try_with(Cell::take).unwrap_or_default();
+    out.reserve(held.len());
     for from in held {
         let self_edge = from.lock() == to;
         // A plain read of a lock the thread reads: the self-edge of rule 2. Any other re-take
