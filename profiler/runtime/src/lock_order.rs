@@ -72,6 +72,15 @@ pub(crate) fn next_seq() -> u64 {
     SEQ.fetch_add(1, Ordering::Relaxed)
 }
 
+/// The clock's reading, without advancing it: the number of an edge that waits in a batch (one
+/// atomic read-modify-write less per fresh lock). The lifetime rule asks only whether an
+/// edge's number is greater than a drop's (`order_rules::dropped_too_early`), and a reading
+/// taken before a drop's increment (in the clock's modification order) is at most the drop's
+/// number, one taken after it greater: the rule sees the reading as it would the increment.
+pub(crate) fn current_seq() -> u64 {
+    SEQ.load(Ordering::Relaxed)
+}
+
 /// The chain probe of acquiring `to` with `access` under the thread's held stack, if its edges
 /// still need recording (`None`: nothing held, or this chain was recorded before). One multiply
 /// and one compare, whatever the depth.
@@ -167,17 +176,21 @@ fn record(
     let batched = match fresh {
         Some(fresh) if any && occurrences.iter().all(|o| crate::order_batch::stack_known(o.from.at, at)) => {
             occurrences.iter().for_each(&mut want);
-            let mut register = (!fresh.registered).then_some((fresh.kind, fresh.name));
-            let pending = occurrences.drain(..).map(|occurrence| PendingEdge {
-                occurrence,
-                to,
-                to_access: access,
-                timed,
-                to_at: at,
-                to_site: fresh.site,
-                thread,
-                seq: next_seq(),
-                register: register.take(),
+            let mut register = (!fresh.registered).then_some((fresh.kind, fresh.name.map(Box::new)));
+            let pending = occurrences.drain(..).map(|occurrence| {
+                let (kind, name) = register.take().map_or((None, None), |(kind, name)| (Some(kind), name));
+                PendingEdge {
+                    occurrence,
+                    to,
+                    to_access: access,
+                    timed,
+                    to_at: at,
+                    to_site: fresh.site,
+                    thread,
+                    seq: current_seq(),
+                    register: kind,
+                    name,
+                }
             });
             match crate::order_batch::defer(pending) {
                 None => true,
