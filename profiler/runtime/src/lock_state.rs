@@ -322,6 +322,16 @@ impl LockState {
     #[cold]
     #[inline(never)]
     fn allocate_id(&self) -> u64 {
+        // A lock that takes a statistics block takes its id with it: the block's attachment (one
+        // compare-exchange) decides the id, which every thread then copies from the block (the
+        // same value), so that its first acquisition costs one atomic read-modify-write, not two.
+        if self.takes_block()
+            && let Some(block) = self.stats_block(0)
+        {
+            let id = block.id();
+            self.id.store(id, Ordering::Release);
+            return id;
+        }
         let fresh = crate::locks::next_id();
         // Two threads may acquire a fresh lock at once: one id wins, the other is never used
         // (ids need not be dense).
@@ -339,8 +349,18 @@ impl LockState {
         }
     }
 
+    /// Whether the lock gets a statistics block on its first acquisition without registering:
+    /// contention is profiled, and it is an unnamed mutex or reader-writer lock (the trace lists
+    /// it from its block; see `crate::lock_stats`). Its id then comes with the block.
+    pub(crate) fn takes_block(&self) -> bool {
+        self.name.is_none()
+            && matches!(self.kind, LockKind::Mutex | LockKind::RwLock)
+            && crate::lock_stats::kept()
+    }
+
     /// The lock's statistics block, attached now if contention is profiled and it has none: once
-    /// per lock, a racing attachment reuses the winner's.
+    /// per lock, a racing attachment reuses the winner's. `id` 0: the lock has no id yet, and the
+    /// block brings a fresh one (see `allocate_id`).
     pub(crate) fn stats_block(&self, id: u64) -> Option<&'static StatsBlock> {
         let current = self.stats.load(Ordering::Acquire);
         // SAFETY: as in `stats`: null or from a `&'static StatsBlock`.
@@ -350,6 +370,7 @@ impl LockState {
         if !crate::lock_stats::kept() {
             return None;
         }
+        let id = if id == 0 { crate::locks::next_id() } else { id };
         let fresh = crate::lock_stats::take(id, self.kind, self.site);
         match self.stats.compare_exchange(
             ptr::null_mut(),

@@ -304,13 +304,10 @@ impl LockState {
     #[inline(never)]
     fn first_acquisition(&self) -> u64 {
         crate::trace::writer::install_exit_hook();
+        // A lock that takes a block has it with its id.
         let id = self.allocated_id();
-        if crate::lock_stats::kept() {
-            if self.name.is_none() && matches!(self.kind, LockKind::Mutex | LockKind::RwLock) {
-                self.stats_block(id);
-            } else {
-                self.ensure_registered(id);
-            }
+        if crate::lock_stats::kept() && !self.takes_block() {
+            self.ensure_registered(id);
         }
         id
     }

@@ -98,11 +98,21 @@ fn kind_code(kind: LockKind) -> u8 {
 }
 
 impl StatsBlock {
-    /// Rewrites the identity (seqlock writer): only by the block's one owner.
-    fn rewrite(&self, live: bool, id: u64, kind: LockKind, site: &'static Location<'static>) {
+    /// Runs `write` as a seqlock writer: only by the block's one owner.
+    fn rewrite(&self, write: impl FnOnce()) {
         let seq = self.seq.load(Ordering::Relaxed);
         self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
+        write();
+        self.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// Makes the block lock `id`'s, its counters zeroed, owned by the lock's header alone.
+    fn claim(&self, id: u64, kind: LockKind, site: &'static Location<'static>) {
+        self.rewrite(|| self.write_identity(id, kind, site));
+    }
+
+    fn write_identity(&self, id: u64, kind: LockKind, site: &'static Location<'static>) {
         for counter in [
             &self.stats.acquisitions,
             &self.stats.contended,
@@ -112,17 +122,22 @@ impl StatsBlock {
         ] {
             counter.store(0, Ordering::Relaxed);
         }
-        self.live.store(live, Ordering::Relaxed);
+        self.live.store(true, Ordering::Relaxed);
         self.kind.store(kind_code(kind), Ordering::Relaxed);
         self.id.store(id, Ordering::Relaxed);
         self.site.store(ptr::from_ref(site).cast_mut(), Ordering::Relaxed);
         self.refs.store(1, Ordering::Relaxed);
-        self.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// The id of the lock that owns the block (stable while it does).
+    pub(crate) fn id(&self) -> u64 {
+        self.id.load(Ordering::Relaxed)
     }
 
     /// Gives the block back (its last owner lets go of it).
     fn release(&'static self) {
-        self.rewrite(false, 0, LockKind::Mutex, Location::caller());
+        // No lock owns it now; the next claim rewrites the rest.
+        self.rewrite(|| self.live.store(false, Ordering::Relaxed));
         let pooled = POOL
             .try_with(|pool| {
                 let mut pool = pool.0.borrow_mut();
@@ -146,7 +161,7 @@ impl StatsBlock {
 /// A block for lock `id` (of `kind`, created at `site`), owned by the caller (the lock's header).
 pub(crate) fn take(id: u64, kind: LockKind, site: &'static Location<'static>) -> &'static StatsBlock {
     let block = POOL.try_with(|pool| pool.0.borrow_mut().pop()).ok().flatten().unwrap_or_else(refill);
-    block.rewrite(true, id, kind, site);
+    block.claim(id, kind, site);
     block
 }
 
