@@ -3,8 +3,9 @@
 //! Kept only when a trace will be written (`LOCKPROF_TRACE` set); otherwise the lock types pay
 //! for deadlock detection alone.
 //!
-//! - **Per lock** ([`LockStats`], in a heap block the lock points to, so it survives moves of the
-//!   lock and is still there for the trace after the lock is dropped): acquisitions (the only
+//! - **Per lock** ([`LockStats`], in a block the lock points to, from `lock_stats/blocks.rs`,
+//!   so it survives moves of the lock, lets the trace list a lock that never registered, and is
+//!   still there for the trace after the lock is dropped if the registry keeps it): acquisitions (the only
 //!   fast-path cost: one counter bump), contended acquisitions, total and maximum wait, and the
 //!   *contended hold time*: how long the lock was held while at least one other thread waited
 //!   for it (the union of those intervals; `lock_state/hold.rs`). Only such holds are timed, each

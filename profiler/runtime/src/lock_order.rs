@@ -72,6 +72,15 @@ pub(crate) fn next_seq() -> u64 {
     SEQ.fetch_add(1, Ordering::Relaxed)
 }
 
+/// The clock's reading, without advancing it: the number of an edge that waits in a batch (one
+/// atomic read-modify-write less per fresh lock). The lifetime rule asks only whether an
+/// edge's number is greater than a drop's (`order_rules::dropped_too_early`), and a reading
+/// taken before a drop's increment (in the clock's modification order) is at most the drop's
+/// number, one taken after it greater: the rule sees the reading as it would the increment.
+pub(crate) fn current_seq() -> u64 {
+    SEQ.load(Ordering::Relaxed)
+}
+
 /// The chain probe of acquiring `to` with `access` under the thread's held stack, if its edges
 /// still need recording (`None`: nothing held, or this chain was recorded before). One multiply
 /// and one compare, whatever the depth.
@@ -147,7 +156,7 @@ fn record(
     thread: u64,
     fresh: Option<FreshLock>,
 ) -> (Vec<u64>, Recorded) {
-    let occurrences = occurrences(held, to, access);
+    let mut occurrences = occurrences(held, to, access);
     let any = !occurrences.is_empty();
     let mut inversion = None;
     // The locks new edges start from or are gated by must learn it: registered ones now (a guard
@@ -167,17 +176,21 @@ fn record(
     let batched = match fresh {
         Some(fresh) if any && occurrences.iter().all(|o| crate::order_batch::stack_known(o.from.at, at)) => {
             occurrences.iter().for_each(&mut want);
-            let mut register = (!fresh.registered).then_some((fresh.kind, fresh.name));
-            let pending = occurrences.into_iter().map(|occurrence| PendingEdge {
-                occurrence,
-                to,
-                to_access: access,
-                timed,
-                to_at: at,
-                to_site: fresh.site,
-                thread,
-                seq: next_seq(),
-                register: register.take(),
+            let mut register = (!fresh.registered).then_some((fresh.kind, fresh.name.map(Box::new)));
+            let pending = occurrences.drain(..).map(|occurrence| {
+                let (kind, name) = register.take().map_or((None, None), |(kind, name)| (Some(kind), name));
+                PendingEdge {
+                    occurrence,
+                    to,
+                    to_access: access,
+                    timed,
+                    to_at: at,
+                    to_site: fresh.site,
+                    thread,
+                    seq: current_seq(),
+                    register: kind,
+                    name,
+                }
             });
             match crate::order_batch::defer(pending) {
                 None => true,
@@ -207,7 +220,22 @@ fn record(
             false
         }
     };
+    spare_occurrences(occurrences);
     (wanted, Recorded { ordered: any && !batched, inversion })
+}
+
+thread_local! {
+    /// An emptied vector of occurrences, kept for the thread's next recording: a fresh lock
+    /// taken under a held one (a million short-lived locks) allocates none.
+    static SPARE: Cell<Vec<Occurrence>> = const { Cell::new(Vec::new()) };
+}
+
+/// Keeps `v`'s buffer for the next [`occurrences`], if it is small.
+fn spare_occurrences(mut v: Vec<Occurrence>) {
+    v.clear();
+    if v.capacity() <= 64 {
+        let _ = SPARE.try_with(|spare| spare.set(v));
+    }
 }
 
 thread_local! {
@@ -248,7 +276,8 @@ fn occurrences(held: &[Held], to: u64, access: Access) -> Vec<Occurrence> {
             None => permits.push((h.lock(), h.permits())),
         }
     }
-    let mut out: Vec<Occurrence> = Vec::with_capacity(held.len());
+    let mut out: Vec<Occurrence> = SPARE.try_with(Cell::take).unwrap_or_default();
+    out.reserve(held.len());
     for from in held {
         let self_edge = from.lock() == to;
         // A plain read of a lock the thread reads: the self-edge of rule 2. Any other re-take

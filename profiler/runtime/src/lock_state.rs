@@ -5,9 +5,12 @@
 //!
 //! A lock gets an id on its first acquisition, from the thread's own block of ids (no shared
 //! counter touched per lock, see [`crate::locks::next_id`]), and enters the registry only when
-//! something refers to it: a lock-order edge, a wait for it, contention figures (kept when a
-//! trace will be written), a write of a reader-writer lock (the order analysis needs to know),
-//! or a caller of [`LockState::id`]. A lock-order edge also marks the lock [`ORDERED`], so
+//! something refers to it: a lock-order edge, a wait for it, a write of a reader-writer lock
+//! (the order analysis needs to know), a caller of [`LockState::id`], or, when a trace will be
+//! written, its first acquisition if it is named or neither a mutex nor a reader-writer lock
+//! (an unnamed mutex or reader-writer lock only takes a statistics block, which the trace reads,
+//! see `crate::lock_stats`; it registers at its drop if the registry still keeps dropped
+//! locks' figures). A lock-order edge also marks the lock [`ORDERED`], so
 //! that its drop tells the order graph. The edge's recording thread has the acquired lock's
 //! header at hand, but not the held ones': their holds are marked, and their releases register
 //! them. A lock that never took part in anything costs no global lock and no allocation at
@@ -20,10 +23,8 @@ use std::panic::Location;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
-use std::sync::Arc;
-
 use crate::lock_name::LockName;
-use crate::lock_stats::LockStats;
+use crate::lock_stats::{LockStats, StatsBlock};
 use lockprof_trace::{Access, LockKind};
 
 mod acquire;
@@ -88,8 +89,9 @@ pub struct LockState {
     acquired_at: AtomicPtr<Location<'static>>,
     /// The lock's id, 0 until it is first acquired (see [`crate::locks::next_id`]).
     id: AtomicU64,
-    /// Contention statistics (an `Arc` the registry shares), null unless contention is profiled.
-    stats: AtomicPtr<LockStats>,
+    /// Contention statistics (a block from `lock_stats`, which the registry may share), null
+    /// unless contention is profiled.
+    stats: AtomicPtr<StatsBlock>,
     /// When the current hold started making someone wait (profiler clock, ns; 0: nobody). See
     /// `lock_state/hold.rs`.
     waited_since: AtomicU64,
@@ -145,9 +147,9 @@ impl LockState {
     /// The contention statistics, if they are kept.
     #[inline]
     pub(crate) fn stats(&self) -> Option<&LockStats> {
-        // SAFETY: `stats` is null or a pointer from `Arc::into_raw` that this header owns one
-        // reference of until it is dropped (see `Drop`), so it is valid while `self` is.
-        unsafe { self.stats.load(Ordering::Acquire).as_ref() }
+        // SAFETY: `stats` is null or a pointer from a `&'static StatsBlock` (blocks are never
+        // deallocated), which this header owns until it is dropped (see `Drop`).
+        unsafe { self.stats.load(Ordering::Acquire).as_ref() }.map(|block| &block.stats)
     }
 
     /// Semaphores: publishes the counters the detector needs (call after every change, under
@@ -320,6 +322,16 @@ impl LockState {
     #[cold]
     #[inline(never)]
     fn allocate_id(&self) -> u64 {
+        // A lock that takes a statistics block takes its id with it: the block's attachment (one
+        // compare-exchange) decides the id, which every thread then copies from the block (the
+        // same value), so that its first acquisition costs one atomic read-modify-write, not two.
+        if self.takes_block()
+            && let Some(block) = self.stats_block(0)
+        {
+            let id = block.id();
+            self.id.store(id, Ordering::Release);
+            return id;
+        }
         let fresh = crate::locks::next_id();
         // Two threads may acquire a fresh lock at once: one id wins, the other is never used
         // (ids need not be dense).
@@ -337,37 +349,56 @@ impl LockState {
         }
     }
 
+    /// Whether the lock gets a statistics block on its first acquisition without registering:
+    /// contention is profiled, and it is an unnamed mutex or reader-writer lock (the trace lists
+    /// it from its block; see `crate::lock_stats`). Its id then comes with the block.
+    pub(crate) fn takes_block(&self) -> bool {
+        self.name.is_none()
+            && matches!(self.kind, LockKind::Mutex | LockKind::RwLock)
+            && crate::lock_stats::kept()
+    }
+
+    /// The lock's statistics block, attached now if contention is profiled and it has none: once
+    /// per lock, a racing attachment reuses the winner's. `id` 0: the lock has no id yet, and the
+    /// block brings a fresh one (see `allocate_id`).
+    pub(crate) fn stats_block(&self, id: u64) -> Option<&'static StatsBlock> {
+        let current = self.stats.load(Ordering::Acquire);
+        // SAFETY: as in `stats`: null or from a `&'static StatsBlock`.
+        if let Some(block) = unsafe { current.as_ref() } {
+            return Some(block);
+        }
+        if !crate::lock_stats::kept() {
+            return None;
+        }
+        let id = if id == 0 { crate::locks::next_id() } else { id };
+        let fresh = crate::lock_stats::take(id, self.kind, self.site);
+        match self.stats.compare_exchange(
+            ptr::null_mut(),
+            ptr::from_ref(fresh).cast_mut(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Some(fresh),
+            Err(winner) => {
+                // Never shared: this thread is its only owner.
+                fresh.header_drops(false);
+                // SAFETY: as in `stats`; non-null, since the exchange from null failed.
+                unsafe { winner.as_ref() }
+            }
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn register(&self, id: u64) {
-        // The statistics, once per lock: a racing registration reuses the winner's.
-        let mut stats = self.stats.load(Ordering::Acquire);
-        if stats.is_null() && crate::lock_stats::kept() {
-            let fresh = Arc::into_raw(Arc::new(LockStats::default())).cast_mut();
-            match self.stats.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => stats = fresh,
-                Err(winner) => {
-                    // SAFETY: `fresh` came from `Arc::into_raw` just above and was never shared.
-                    drop(unsafe { Arc::from_raw(fresh) });
-                    stats = winner;
-                }
-            }
-        }
-        let shared = (!stats.is_null()).then(|| {
-            // SAFETY: a non-null `stats` is a pointer from `Arc::into_raw` that this header owns
-            // one reference of until it is dropped; this adds one for the registry.
-            unsafe {
-                Arc::increment_strong_count(stats);
-                Arc::from_raw(stats)
-            }
-        });
+        let stats = self.stats_block(id);
         let flags = self.flags.load(Ordering::Acquire);
         crate::locks::register(
             id,
             self.kind,
             self.site,
             self.name.as_ref().map(LockName::to_cow),
-            shared,
+            stats,
             flags & WRITTEN != 0,
         );
         let before = self.flags.fetch_or(REGISTERED, Ordering::AcqRel);
@@ -390,6 +421,14 @@ impl Drop for LockState {
     /// never took part in anything has nothing to forget: no global lock is taken.
     fn drop(&mut self) {
         let id = *self.id.get_mut();
+        // A lock that never registered but has contention figures registers now, so that the
+        // registry keeps them (within its bound) as it keeps a registered lock's.
+        if *self.flags.get_mut() & REGISTERED == 0
+            && self.stats().is_some_and(|s| s.acquisitions.load(Ordering::Relaxed) > 0)
+            && crate::locks::keeping_figures()
+        {
+            self.register(id);
+        }
         let flags = *self.flags.get_mut();
         // The order graph outside the registry's shard lock (never taken under it).
         if flags & PENDING != 0 && flags & ORDERED == 0 && crate::order_batch::discard(id, self.site) {
@@ -418,11 +457,10 @@ impl Drop for LockState {
             let kept_by_order = crate::lock_order::lock_dropped(id);
             crate::locks::unregister(id, Some(kept_by_order));
         }
-        let stats = *self.stats.get_mut();
-        if !stats.is_null() {
-            // SAFETY: the pointer came from `Arc::into_raw` in `register`, and this is the one
-            // place that gives that reference back.
-            drop(unsafe { Arc::from_raw(stats) });
+        // SAFETY: as in `stats`: null or from a `&'static StatsBlock`.
+        if let Some(block) = unsafe { self.stats.get_mut().as_ref() } {
+            // Only a registration made a registry entry that may share it.
+            block.header_drops(flags & REGISTERED != 0);
         }
     }
 }

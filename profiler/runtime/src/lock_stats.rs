@@ -1,10 +1,13 @@
-//! Per-lock contention counters ([`LockStats`]), shared by the lock's header and the registry,
-//! and whether they are kept in this process.
+//! Per-lock contention counters ([`LockStats`]), in blocks shared by the lock's header and the
+//! registry (`blocks`), and whether they are kept in this process.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::config::config;
+
+mod blocks;
+pub(crate) use blocks::{StatsBlock, StatsRef, live_rows, take};
 
 /// Per-lock statistics.
 #[derive(Debug, Default)]

@@ -5,14 +5,13 @@
 //! ids.
 //!
 //! A lock registers lazily (see `lock_state.rs`): one allocation in its lifetime, never on the
-//! steady-state fast path, and none at all for a lock nothing refers to. It unregisters when
+//! steady-state fast path, and none at all for a lock nothing refers to (with a trace kept, the
+//! trace lists such a lock from its statistics block, see `lock_stats/blocks.rs`). It unregisters when
 //! dropped unless pinned, so programs that create and drop many locks do not grow the registry.
 
 use std::panic::Location;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use std::sync::Arc;
 
 use std::borrow::Cow;
 
@@ -20,7 +19,7 @@ use crate::id_hash::IdHash;
 use crate::sharded_map::ShardedMap;
 use std::cell::Cell;
 
-use crate::lock_stats::LockStats;
+use crate::lock_stats::{StatsBlock, StatsRef};
 use lockprof_trace::LockKind;
 
 /// What the registry keeps about one lock.
@@ -39,8 +38,8 @@ pub(crate) struct LockInfo {
     pub written: bool,
     /// Semaphores: permits in all, when known and fixed.
     pub capacity: Option<u32>,
-    /// Its contention statistics, if they are kept.
-    pub stats: Option<Arc<LockStats>>,
+    /// Its contention statistics, if they are kept (the block its header owns).
+    pub stats: Option<StatsRef>,
 }
 
 /// The next block of lock ids to hand to a thread.
@@ -86,12 +85,27 @@ pub(crate) fn register(
     kind: LockKind,
     site: &'static Location<'static>,
     name: Option<Cow<'static, str>>,
-    stats: Option<Arc<LockStats>>,
+    stats: Option<&'static StatsBlock>,
     written: bool,
 ) {
-    let info =
-        || LockInfo { kind, site, name, pinned: false, ordered: false, written, capacity: None, stats };
-    registry().with_or_insert_mut(id, info, |info| info.written |= written);
+    let info = || LockInfo {
+        kind,
+        site,
+        name,
+        pinned: false,
+        ordered: false,
+        written,
+        capacity: None,
+        stats: stats.map(StatsRef::new),
+    };
+    registry().with_or_insert_mut(id, info, |info| {
+        info.written |= written;
+        // An entry made without the header (by a flush of edges into a fresh lock) gains the
+        // statistics when the header registers.
+        if info.stats.is_none() {
+            info.stats = stats.map(StatsRef::new);
+        }
+    });
 }
 
 /// Keeps `id` in the registry after its lock is dropped.
@@ -123,13 +137,21 @@ pub(crate) fn note_capacity(id: u64, capacity: Option<u32>) {
 /// creates and drops many locks loses the figures of the later ones rather than growing).
 pub const MAX_KEPT_FOR_FIGURES: u64 = 10_000;
 
+/// Dropped locks kept for their figures so far.
+static KEPT: AtomicU64 = AtomicU64::new(0);
+
+/// Whether a dropped lock with contention figures would still be kept for them (a lock that
+/// never registered registers at its drop then; past the bound it need not).
+pub(crate) fn keeping_figures() -> bool {
+    KEPT.load(Ordering::Relaxed) < MAX_KEPT_FOR_FIGURES
+}
+
 /// Called when a registered lock is dropped. `kept_by_order`: whether the order graph keeps its
 /// edges, if the caller knows; if not (`None`), an entry marked [`LockInfo::ordered`] is kept
 /// and `true` returned, for the caller to ask the graph and call again. Otherwise the registry
 /// forgets the lock unless something refers to it or it has contention figures (within
 /// [`MAX_KEPT_FOR_FIGURES`]). One shard lock in the common case.
 pub(crate) fn unregister(id: u64, kept_by_order: Option<bool>) -> bool {
-    static KEPT: AtomicU64 = AtomicU64::new(0);
     let mut ask_the_graph = false;
     registry().remove_if(&id, |info| {
         let kept = match kept_by_order {

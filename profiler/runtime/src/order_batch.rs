@@ -25,12 +25,15 @@
 //!   exit; before any trace is taken (every thread's batch); and when a claimed lock is dropped
 //!   and the conditions above do not hold (every batch, then the graph decides as usual).
 //!
-//! Each batch is a `Mutex` that its own thread takes for a push or a discard (never contended
-//! but by a flush of every batch), listed in a global registry so that a trace can flush them.
+//! Each batch is behind a spin flag ([`Batch`]) that its own thread takes for a push or a
+//! discard (never contended but by a flush of every batch), listed in a global registry so that
+//! a trace can flush them.
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::ops::{Deref, DerefMut};
 use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use lockprof_trace::{Access, LockKind};
@@ -63,10 +66,66 @@ pub(crate) struct PendingEdge {
     pub thread: u64,
     pub seq: u64,
     /// The registry entry to make at the flush, if `to` was not registered.
-    pub register: Option<(LockKind, Option<Cow<'static, str>>)>,
+    pub register: Option<LockKind>,
+    /// Its name, if it has one and is registered at the flush (boxed: see the size below).
+    pub name: Option<Box<Cow<'static, str>>>,
 }
 
-type Batch = Mutex<Vec<PendingEdge>>;
+// An edge is moved into the batch and out of it once per fresh lock: at most 128 bytes, it is
+// moved by a few vector stores instead of a call to `memcpy`.
+const _: () = assert!(size_of::<PendingEdge>() <= 128);
+
+/// A thread's batch. Its owner takes it for a few vector operations on every fresh lock taken
+/// under a held one, other threads only to flush it: a spin flag costs the owner one atomic
+/// exchange (its release is a plain store), where a `Mutex` costs two read-modify-writes. No
+/// holder blocks, waits for a lock or calls user code while holding it.
+pub(crate) struct Batch {
+    busy: AtomicBool,
+    edges: UnsafeCell<Vec<PendingEdge>>,
+}
+
+// SAFETY: `edges` is reached only through a `BatchGuard`, which exists while its creator alone
+// has set `busy` (an Acquire exchange from false), and clears it (Release) when dropped: the
+// accesses of successive holders are ordered, never concurrent.
+unsafe impl Sync for Batch {}
+
+impl Batch {
+    fn new() -> Self {
+        Batch { busy: AtomicBool::new(false), edges: UnsafeCell::new(Vec::with_capacity(BATCH)) }
+    }
+
+    fn lock(&self) -> BatchGuard<'_> {
+        while self.busy.swap(true, Ordering::Acquire) {
+            // Held for a few vector operations by its owner, or by a flush.
+            std::thread::yield_now();
+        }
+        BatchGuard(self)
+    }
+}
+
+/// Access to a [`Batch`]'s edges while holding its flag.
+struct BatchGuard<'a>(&'a Batch);
+
+impl Deref for BatchGuard<'_> {
+    type Target = Vec<PendingEdge>;
+    fn deref(&self) -> &Vec<PendingEdge> {
+        // SAFETY: this guard holds the batch's flag (see `Batch`'s `Sync`).
+        unsafe { &*self.0.edges.get() }
+    }
+}
+
+impl DerefMut for BatchGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Vec<PendingEdge> {
+        // SAFETY: this guard holds the batch's flag (see `Batch`'s `Sync`).
+        unsafe { &mut *self.0.edges.get() }
+    }
+}
+
+impl Drop for BatchGuard<'_> {
+    fn drop(&mut self) {
+        self.0.busy.store(false, Ordering::Release);
+    }
+}
 
 /// Every live thread's batch.
 fn batches() -> MutexGuard<'static, Vec<Arc<Batch>>> {
@@ -136,17 +195,17 @@ pub(crate) fn defer<I: Iterator<Item = PendingEdge>>(edges: I) -> Option<I> {
     let done = MINE.try_with(|mine| {
         let mut mine = mine.0.borrow_mut();
         let batch = mine.get_or_insert_with(|| {
-            let batch = Arc::new(Mutex::new(Vec::with_capacity(BATCH)));
+            let batch = Arc::new(Batch::new());
             batches().push(Arc::clone(&batch));
             batch
         });
-        let mut pending = batch.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = batch.lock();
         for edge in edges.take().expect("taken once") {
             if pending.len() >= BATCH {
                 let full = std::mem::take(&mut *pending);
                 drop(pending);
                 record(full);
-                pending = batch.lock().unwrap_or_else(PoisonError::into_inner);
+                pending = batch.lock();
             }
             pending.push(edge);
         }
@@ -161,7 +220,7 @@ pub(crate) fn discard(id: u64, site: &'static Location<'static>) -> bool {
     MINE.try_with(|mine| {
         let mine = mine.0.borrow();
         let Some(batch) = mine.as_ref() else { return false };
-        let mut pending = batch.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = batch.lock();
         let mut into = 0;
         for e in pending.iter() {
             if e.occurrence.from.lock() == id || (e.to != id && e.occurrence.gates.contains(&id)) {
@@ -188,7 +247,7 @@ pub(crate) fn discard(id: u64, site: &'static Location<'static>) -> bool {
 pub(crate) fn sources_of(id: u64) -> Vec<u64> {
     MINE.try_with(|mine| {
         let Some(batch) = mine.0.borrow().as_ref().map(Arc::clone) else { return Vec::new() };
-        let pending = batch.lock().unwrap_or_else(PoisonError::into_inner);
+        let pending = batch.lock();
         pending.iter().filter(|e| e.to == id).map(|e| e.occurrence.from.lock()).collect()
     })
     .unwrap_or_default()
@@ -220,7 +279,7 @@ pub(crate) fn flush_all() {
 }
 
 fn flush(batch: &Batch) {
-    let pending = std::mem::take(&mut *batch.lock().unwrap_or_else(PoisonError::into_inner));
+    let pending = std::mem::take(&mut *batch.lock());
     if !pending.is_empty() {
         record(pending);
     }
@@ -229,8 +288,8 @@ fn flush(batch: &Batch) {
 /// Records flushed edges in the graph, registering their fresh locks first.
 fn record(pending: Vec<PendingEdge>) {
     for e in &pending {
-        if let Some((kind, name)) = &e.register {
-            crate::locks::register(e.to, *kind, e.to_site, name.clone(), None, false);
+        if let Some(kind) = e.register {
+            crate::locks::register(e.to, kind, e.to_site, e.name.as_deref().cloned(), None, false);
         }
     }
     let mut g = crate::lock_order::graph();

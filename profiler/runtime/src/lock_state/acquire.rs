@@ -98,6 +98,8 @@ impl LockState {
             self.wait(at, raw, access, permits);
             return;
         };
+        // The wait's stacks and spans name the lock: the trace lists it from the registry.
+        self.ensure_registered(id);
         let start = std::time::Instant::now();
         let start_ns = crate::contention::now_ns();
         // Counted until acquired, so that every hold meanwhile is charged (see `hold.rs`).
@@ -313,8 +315,10 @@ impl LockState {
     }
 
     /// The lock's id, given on its first acquisition (which also, the first time in the
-    /// process, installs the exit hook that writes the trace). The lock registers then only if
-    /// its contention figures are kept; otherwise later, if something refers to it.
+    /// process, installs the exit hook that writes the trace). When contention is profiled, the
+    /// lock gets its statistics block then: an unnamed mutex or reader-writer lock without
+    /// registering (the trace lists it from its block, see `lock_stats/blocks.rs`), any other
+    /// lock by registering. Otherwise it registers later, if something refers to it.
     #[inline]
     fn registered_id(&self) -> u64 {
         let id = self.id.load(Ordering::Acquire);
@@ -325,8 +329,9 @@ impl LockState {
     #[inline(never)]
     fn first_acquisition(&self) -> u64 {
         crate::trace::writer::install_exit_hook();
+        // A lock that takes a block has it with its id.
         let id = self.allocated_id();
-        if crate::lock_stats::kept() {
+        if crate::lock_stats::kept() && !self.takes_block() {
             self.ensure_registered(id);
         }
         id

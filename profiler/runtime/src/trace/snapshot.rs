@@ -225,7 +225,22 @@ fn registry_sections(trace: &mut Trace) {
             capacity: entry.capacity,
         })
     });
+    // Locks with contention figures that never registered are listed from their statistics
+    // blocks (see `lock_stats/blocks.rs`).
+    let listed: std::collections::HashSet<u64> = trace.locks.iter().map(|l| l.id).collect();
+    trace.locks.extend(crate::lock_stats::live_rows().into_iter().filter(|r| !listed.contains(&r.id)).map(
+        |r| LockEntry {
+            id: r.id,
+            kind: r.kind,
+            site: Site::from_location(r.site),
+            name: None,
+            written: false,
+            dropped: None,
+            capacity: None,
+        },
+    ));
     trace.locks.sort_by_key(|l| l.id);
+    trace.locks.dedup_by_key(|l| l.id);
 
     trace.threads = crate::threads::seen().collect(|&id, name| Some(ThreadEntry { id, name: name.clone() }));
     // A thread can be referred to without ever having waited (the holder of a long wait, say):
@@ -241,22 +256,35 @@ fn registry_sections(trace: &mut Trace) {
     trace.threads.sort_by_key(|t| t.id);
 }
 
-/// The contention profile: per-lock figures from the registry, and the stack tables.
+/// The contention profile: per-lock figures from the registry and from the statistics blocks of
+/// locks that never registered, and the stack tables.
 fn contention(stacks: &mut Stacks) -> Contention {
     use std::sync::atomic::Ordering::Relaxed;
     let mut locks: Vec<LockContention> = crate::locks::registry().collect(|&lock, entry| {
         let stats = entry.stats.as_ref()?;
-        let acquisitions = stats.acquisitions.load(Relaxed);
-        (acquisitions > 0).then(|| LockContention {
+        Some(LockContention {
             lock,
-            acquisitions,
+            acquisitions: stats.acquisitions.load(Relaxed),
             contended: stats.contended.load(Relaxed),
             wait_ns: stats.wait_ns.load(Relaxed),
             max_wait_ns: stats.max_wait_ns.load(Relaxed),
             hold_ns: stats.hold_ns.load(Relaxed),
         })
     });
+    let counted: std::collections::HashSet<u64> = locks.iter().map(|l| l.lock).collect();
+    locks.extend(crate::lock_stats::live_rows().into_iter().filter(|r| !counted.contains(&r.id)).map(|r| {
+        LockContention {
+            lock: r.id,
+            acquisitions: r.acquisitions,
+            contended: r.contended,
+            wait_ns: r.wait_ns,
+            max_wait_ns: r.max_wait_ns,
+            hold_ns: r.hold_ns,
+        }
+    }));
+    locks.retain(|l| l.acquisitions > 0);
     locks.sort_by_key(|l| l.lock);
+    locks.dedup_by_key(|l| l.lock);
     let mut table = |table: &crate::contention::StackTable| -> Vec<StackContention> {
         let entries: Vec<(u64, std::sync::Arc<Backtrace>, u64, u64)> = table.entries.collect(|key, value| {
             Some((
