@@ -103,9 +103,29 @@ pub(crate) fn recorded(local: &Local, to: u64, access: Access) -> bool {
 
 /// One edge occurrence to record.
 pub(crate) struct Occurrence {
-    pub from: Held,
+    pub from: EdgeFrom,
     pub gates: Vec<u64>,
     pub permit_gates: Vec<(u64, u32)>,
+}
+
+/// What an edge needs of the hold it starts from: its tag and acquisition site (a [`Held`]
+/// without its chain key and task, so that a batched edge stays small, see `order_batch`).
+#[derive(Clone, Copy)]
+pub(crate) struct EdgeFrom {
+    pub tag: u64,
+    pub at: &'static Location<'static>,
+}
+
+impl EdgeFrom {
+    /// The lock's id.
+    pub(crate) fn lock(&self) -> u64 {
+        tag::id(self.tag)
+    }
+
+    /// How it is held.
+    pub(crate) fn access(&self) -> Access {
+        tag::access(self.tag)
+    }
 }
 
 /// What recording an acquisition's edges did.
@@ -304,7 +324,7 @@ fn occurrences(held: &[Held], to: u64, access: Access) -> Vec<Occurrence> {
                 permit_gates.push((s, n));
             }
         }
-        out.push(Occurrence { from: *from, gates, permit_gates });
+        out.push(Occurrence { from: EdgeFrom { tag: from.tag, at: from.at }, gates, permit_gates });
     }
     out
 }
