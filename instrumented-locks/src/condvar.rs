@@ -226,10 +226,13 @@ impl Condvar {
     /// lockprof::Condvar::new().notify_one(); // no waiter: nothing happens
     /// ```
     pub fn notify_one(&self) {
+        // The wake-up itself stays under `generation`: a waiter that reads the counter after
+        // the bump must also start std's wait after the wake-up, or it would be woken by a
+        // notification it counted as before its wait (and be counted asleep while running).
         let generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
         self.progress.fetch_add(1, Ordering::SeqCst);
-        drop(generation);
         self.cv.notify_one();
+        drop(generation);
     }
 
     /// Wakes every waiting thread.
@@ -238,10 +241,13 @@ impl Condvar {
     /// lockprof::Condvar::new().notify_all();
     /// ```
     pub fn notify_all(&self) {
+        // The wake-up itself stays under `generation`: a waiter that reads the counter after
+        // the bump must also start std's wait after the wake-up, or it would be woken by a
+        // notification it counted as before its wait (and be counted asleep while running).
         let generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
         self.progress.fetch_add(1, Ordering::SeqCst);
-        drop(generation);
         self.cv.notify_all();
+        drop(generation);
     }
 }
 

@@ -214,8 +214,11 @@ fn find(detector: Option<u64>, older_than: Option<Duration>) -> Option<Found> {
 fn confirm(detector: Option<u64>, older_than: Option<Duration>) -> Option<FoundDeadlock> {
     let listed = os_threads()?;
     let internal = internal_tids();
+    // Records made in this process only: after a `fork`, the parent's records (and its threads'
+    // ids, which the child's threads may get) describe threads the child does not have.
+    let pid = std::process::id();
     let by_tid: HashMap<i32, Arc<ThreadRecord>> =
-        live_records().into_iter().filter(|r| r.tid != 0).map(|r| (r.tid, r)).collect();
+        live_records().into_iter().filter(|r| r.tid != 0 && r.pid == pid).map(|r| (r.tid, r)).collect();
     let mut members = Vec::new();
     for tid in &listed {
         if !internal.contains(tid) {

@@ -130,6 +130,9 @@ pub(crate) struct ThreadRecord {
     /// The operating system's id of the thread (Linux: `gettid`), 0 for a node that is not a
     /// thread (a task).
     pub tid: i32,
+    /// The process the record was made in: after a `fork` the child inherits the parent's
+    /// records, whose `tid`s name the parent's threads (and may be reused by the child's).
+    pub pid: u32,
     slot: Mutex<WaitSlot>,
 }
 
@@ -197,7 +200,7 @@ pub(crate) fn node_name(id: u64) -> Option<String> {
 /// A record for a node that is not a thread (a task), to publish with [`publish_node`] while it
 /// waits.
 pub(crate) fn node_record(id: u64) -> Arc<ThreadRecord> {
-    Arc::new(ThreadRecord { id, tid: 0, slot: Mutex::default() })
+    Arc::new(ThreadRecord { id, tid: 0, pid: 0, slot: Mutex::default() })
 }
 
 /// Makes `record` visible to the detector.
@@ -271,8 +274,10 @@ pub(crate) fn os_tid() -> i32 {
     }
 }
 
-fn internal() -> &'static Mutex<Vec<i32>> {
-    static INTERNAL: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+/// The profiler's own threads, as (process, OS id): a child made by `fork` inherits the list, but
+/// not the threads, whose ids its own threads may get.
+fn internal() -> &'static Mutex<Vec<(u32, i32)>> {
+    static INTERNAL: Mutex<Vec<(u32, i32)>> = Mutex::new(Vec::new());
     &INTERNAL
 }
 
@@ -281,7 +286,7 @@ fn internal() -> &'static Mutex<Vec<i32>> {
 fn mark_internal() {
     let tid = os_tid();
     if tid != 0 {
-        internal().lock().unwrap_or_else(|e| e.into_inner()).push(tid);
+        internal().lock().unwrap_or_else(|e| e.into_inner()).push((std::process::id(), tid));
     }
 }
 
@@ -298,9 +303,11 @@ pub(crate) fn spawn_internal(name: &str, run: impl FnOnce() + Send + 'static) ->
     Ok(())
 }
 
-/// The OS ids of the profiler's own threads.
+/// The OS ids of the profiler's own threads in this process.
 pub(crate) fn internal_tids() -> Vec<i32> {
-    internal().lock().unwrap_or_else(|e| e.into_inner()).clone()
+    let pid = std::process::id();
+    let internal = internal().lock().unwrap_or_else(|e| e.into_inner());
+    internal.iter().filter(|&&(p, _)| p == pid).map(|&(_, tid)| tid).collect()
 }
 
 /// The calling thread's record, created on first use. `None` while the thread is being torn down
@@ -314,7 +321,8 @@ pub(crate) fn current_record() -> Option<Arc<ThreadRecord>> {
             }
             let id = crate::local::current_thread_id();
             let name = std::thread::current().name().map(str::to_owned);
-            let record = Arc::new(ThreadRecord { id, tid: os_tid(), slot: Mutex::default() });
+            let pid = std::process::id();
+            let record = Arc::new(ThreadRecord { id, tid: os_tid(), pid, slot: Mutex::default() });
             seen().insert(id, name);
             KNOWN_THREADS.fetch_add(1, Ordering::SeqCst);
             live().insert(id, Arc::clone(&record));

@@ -88,33 +88,39 @@ impl Signal {
 }
 
 thread_local! {
-    /// This thread's next token for [`Signal::mark`]; 0 until its first.
-    static NEXT_TOKEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// This thread's next token for [`Signal::mark`] and the end of its block; (0, 0) until its
+    /// first.
+    static TOKENS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
 }
 
-/// A value no other call returns: a number of this thread (from a global count, in the top 24
-/// bits) and a count of its tokens (the low 40 bits: a trillion marks per thread, beyond which
-/// the thread draws a new number).
+/// Tokens a thread reserves at a time.
+const TOKEN_BLOCK: u64 = 1 << 20;
+
+/// A value no other call returns: tokens come from blocks reserved from one 64-bit count (which
+/// starts above 0, a counter's initial value), so no value repeats before 2^64 tokens (centuries
+/// at a billion marks a second). A thread number in the top bits would wrap after its 2^bits-th
+/// thread and repeat a value a waiter may have read (an event it would then miss).
 #[inline]
 fn next_token() -> u64 {
-    const COUNT_BITS: u32 = 40;
-    NEXT_TOKEN
-        .try_with(|next| {
-            let mut token = next.get();
-            if token & ((1 << COUNT_BITS) - 1) == 0 {
-                token = fresh_thread_number() << COUNT_BITS | 1;
+    TOKENS
+        .try_with(|tokens| {
+            let (mut next, mut end) = tokens.get();
+            if next == end {
+                next = reserve(TOKEN_BLOCK);
+                end = next + TOKEN_BLOCK;
             }
-            next.set(token + 1);
-            token
+            tokens.set((next + 1, end));
+            next
         })
-        // During the thread's teardown: a fresh number, used once.
-        .unwrap_or_else(|_| fresh_thread_number() << COUNT_BITS)
+        // During the thread's teardown: a token of its own, reserved alone.
+        .unwrap_or_else(|_| reserve(1))
 }
 
+/// Reserves `n` tokens, returning the first.
 #[cold]
-fn fresh_thread_number() -> u64 {
-    static NUMBERS: AtomicU64 = AtomicU64::new(1);
-    NUMBERS.fetch_add(1, Ordering::Relaxed)
+fn reserve(n: u64) -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(n, Ordering::Relaxed)
 }
 
 /// What a signal wait waits for, as [`LockState::signal_wait`] publishes it.
@@ -299,6 +305,16 @@ mod tests {
         departures.bump(); // someone left since the wait began
         // SAFETY: as above.
         assert!(!unsafe { w.still_asleep() });
+    }
+
+    #[test]
+    fn tokens_never_repeat_across_blocks_and_are_never_zero() {
+        let theirs = std::thread::spawn(|| (0..10).map(|_| next_token()).collect::<Vec<_>>());
+        let mine: Vec<u64> = (0..TOKEN_BLOCK + 10).map(|_| next_token()).collect();
+        let theirs = theirs.join().unwrap();
+        let all: std::collections::HashSet<u64> = mine.iter().chain(&theirs).copied().collect();
+        assert_eq!(all.len() as u64, TOKEN_BLOCK + 20);
+        assert!(!all.contains(&0));
     }
 
     #[test]
