@@ -492,7 +492,8 @@ fn on_cycle(graph: &crate::adjacency::Adjacency, id: u64) -> bool {
 /// [`record_edges`] for a held set that is not the calling thread's own stack: a tokio task's
 /// (its async locks, and the std locks it holds on this thread), taken by node `node`. The
 /// caller holds the profiler's reentry guard and caches the chain ([`crate::task_order`]).
-/// Nothing is batched: the edges go to the graph at once. The locks new edges start from or are
+/// Nothing is batched: the edges go to the graph at once; the caller marks `to` ordered if
+/// [`Recorded::ordered`]. The locks new edges start from or are
 /// gated by are told they are ordered: async locks are registered at their first acquisition;
 /// the thread's own holds among them are marked wanted, as [`record_edges`] does.
 pub(crate) fn record_edges_held(
@@ -502,10 +503,10 @@ pub(crate) fn record_edges_held(
     access: Access,
     timed: bool,
     at: &'static Location<'static>,
-) -> Option<String> {
+) -> Recorded {
     let occurrences = occurrences(held, to, access);
     if occurrences.is_empty() {
-        return None;
+        return Recorded { ordered: false, inversion: None };
     }
     let mut inversion = None;
     let mut wanted: Vec<u64> = Vec::new();
@@ -526,5 +527,6 @@ pub(crate) fn record_edges_held(
     if !wanted.is_empty() {
         crate::local::with(|l| l.mark_wanted(&wanted));
     }
-    inversion
+    // `to` ends edges in the graph: the caller marks it ordered, so that its drop tells the graph.
+    Recorded { ordered: true, inversion }
 }

@@ -431,7 +431,15 @@ impl Drop for LockState {
         }
         let flags = *self.flags.get_mut();
         // The order graph outside the registry's shard lock (never taken under it).
-        if flags & PENDING != 0 && flags & ORDERED == 0 && crate::order_batch::discard(id, self.site) {
+        // A registered lock may be ordered without its header knowing: an edge out of it (or
+        // gated by it) recorded in the graph while it was registered only marks its registry
+        // entry (`lock_order::noted`). Then the graph must decide, with its batched edges.
+        let ordered_elsewhere = || flags & REGISTERED != 0 && crate::locks::is_ordered(id);
+        if flags & PENDING != 0
+            && flags & ORDERED == 0
+            && !ordered_elsewhere()
+            && crate::order_batch::discard(id, self.site)
+        {
             // A pure sink whose edges were all in this thread's batch: gone, as the graph would
             // have forgotten them.
             if flags & REGISTERED != 0 && crate::locks::unregister(id, None) {

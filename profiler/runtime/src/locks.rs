@@ -118,6 +118,11 @@ pub(crate) fn note_ordered(id: u64) -> bool {
     registry().with_mut(&id, |info| info.ordered = true).is_some()
 }
 
+/// Whether registered lock `id` is marked as referred to by a lock-order edge.
+pub(crate) fn is_ordered(id: u64) -> bool {
+    registry().with(&id, |info| info.ordered).unwrap_or(false)
+}
+
 /// Where lock `id` was created, if it is registered.
 pub(crate) fn site_of(id: u64) -> Option<&'static Location<'static>> {
     registry().with(&id, |info| info.site)

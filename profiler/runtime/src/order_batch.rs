@@ -190,7 +190,7 @@ fn class_key(from: u64, to_site: &'static Location<'static>) -> (usize, usize) {
 
 /// Adds `edges` to the calling thread's batch (flushing it first if full). Returns them,
 /// unadded, if the thread's storage is being torn down (the caller records them itself).
-pub(crate) fn defer<I: Iterator<Item = PendingEdge>>(edges: I) -> Option<I> {
+pub(crate) fn defer<I: ExactSizeIterator<Item = PendingEdge>>(edges: I) -> Option<I> {
     let mut edges = Some(edges);
     let done = MINE.try_with(|mine| {
         let mut mine = mine.0.borrow_mut();
@@ -199,16 +199,17 @@ pub(crate) fn defer<I: Iterator<Item = PendingEdge>>(edges: I) -> Option<I> {
             batches().push(Arc::clone(&batch));
             batch
         });
+        let edges = edges.take().expect("taken once");
         let mut pending = batch.lock();
-        for edge in edges.take().expect("taken once") {
-            if pending.len() >= BATCH {
-                let full = std::mem::take(&mut *pending);
-                drop(pending);
-                record(full);
-                pending = batch.lock();
-            }
-            pending.push(edge);
+        // One acquisition's edges are never split by a flush: `discard` sees all of a lock's
+        // edges here or none (a split would leave the flushed ones in the graph for good).
+        if !pending.is_empty() && pending.len() + edges.len() > BATCH {
+            let full = std::mem::take(&mut *pending);
+            drop(pending);
+            record(full);
+            pending = batch.lock();
         }
+        pending.extend(edges);
     });
     done.err().and(edges)
 }

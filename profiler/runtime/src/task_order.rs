@@ -13,7 +13,9 @@ use crate::local::{self, Held};
 
 /// Records the edges of task `node` acquiring `to` with `access` (`timed`: with a timeout) at
 /// `at`, while it holds `thread_held` (std locks on this thread) and its recorded async locks.
-/// Returns the description of the cycle this closes under `LOCKPROF_ON_INVERSION=panic`.
+/// Returns whether `to` now ends edges in the graph (the caller marks it ordered; a chain cache
+/// hit means it was marked before), and the description of the cycle this closes under
+/// `LOCKPROF_ON_INVERSION=panic`.
 #[cold]
 #[inline(never)]
 pub(crate) fn record(
@@ -23,22 +25,23 @@ pub(crate) fn record(
     access: Access,
     timed: bool,
     at: &'static Location<'static>,
-) -> Option<String> {
+) -> crate::lock_order::Recorded {
+    let nothing = crate::lock_order::Recorded { ordered: false, inversion: None };
     held.extend(crate::task_held::held(node));
     if held.is_empty() {
-        return None;
+        return nothing;
     }
     let chain = held.iter().fold(local::CHAIN_SEED, |c, h| local::chain_step(c, local::order_key(h.tag)));
     let key = crate::tag::make(to, access, 0) | if timed { local::TIMED_BIT } else { 0 };
     let probe = local::chain_step(chain, key);
     if local::with(|l| l.chain_cached(probe)) {
-        return None;
+        return nothing;
     }
-    let _reentry = crate::threads::enter_profiler()?;
+    let Some(_reentry) = crate::threads::enter_profiler() else { return nothing };
     crate::threads::note_node(node);
-    let inversion = crate::lock_order::record_edges_held(&held, node, to, access, timed, at);
+    let recorded = crate::lock_order::record_edges_held(&held, node, to, access, timed, at);
     local::with(|l| l.cache_chain(probe));
-    inversion
+    recorded
 }
 
 /// The std locks the calling thread holds that task `node` took (its holds on this thread).

@@ -121,7 +121,11 @@ impl LockState {
             // A task holding async locks: its orders are from those and from everything the
             // thread holds (a std lock blocks the thread, and every hold on it).
             let held = local::with(|l| l.held().collect());
-            if let Some(inversion) = crate::task_order::record(task, held, id, access, timed, at) {
+            let recorded = crate::task_order::record(task, held, id, access, timed, at);
+            if recorded.ordered {
+                self.note_ordered(id);
+            }
+            if let Some(inversion) = recorded.inversion {
                 std::panic::panic_any(inversion);
             }
             return;

@@ -152,7 +152,11 @@ impl LockState {
         // The std locks this task took on this thread (another task's, kept across its own
         // `.await`, do not block this one: it yields while it waits).
         let held = crate::task_order::thread_held_by(node);
-        if let Some(inversion) = crate::task_order::record(node, held, id, access, false, at) {
+        let recorded = crate::task_order::record(node, held, id, access, false, at);
+        if recorded.ordered {
+            self.note_ordered(id);
+        }
+        if let Some(inversion) = recorded.inversion {
             std::panic::panic_any(inversion);
         }
     }
