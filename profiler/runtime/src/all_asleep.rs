@@ -47,10 +47,13 @@
 //! - a signal wait ends only through an event on its object: a notification, a send, a receive,
 //!   a dropped end of a channel, a departure from a barrier, each of which a running thread
 //!   performs, and each counted after the counter value the waiter read (for a channel, an
-//!   operation is followed by its SeqCst bump and the waiter reads the counter before a
-//!   non-blocking retry that fails: a bump before that read would have made the operation
-//!   visible to the retry, see `Signal`; for a condition variable, the bump and the read are
-//!   under the lock its waiters and notifiers share). For a barrier of `n`: a waiter
+//!   operation is followed by its mark, a release store of a value never stored before, and the
+//!   waiter reads the counter, acquiring, before a non-blocking retry that fails: a mark before
+//!   that read would have made its operation visible to the retry, see `Signal`. An earlier
+//!   operation whose mark was overwritten by another thread's is ordered before that one by
+//!   std's channel itself, whose sends and receives are read-modify-writes on its own atomics,
+//!   so it is visible too. For a condition variable, the bump and the read are under the lock
+//!   its waiters and notifiers share, and a notifier wakes before it releases that lock). For a barrier of `n`: a waiter
 //!   reads the departures before arriving, counts its arrival, and only then enters std's wait;
 //!   every thread counts its departure after std's wait returns. If a waiter's round were
 //!   complete, its `n` threads all arrived, and none departed before the round completed (after
@@ -60,8 +63,10 @@
 //!   arrival that completes a round by lockprof's count is not published at all.) One
 //!   assumption is stated: an
 //!   untimed `Condvar::wait` does not return without a notification. std allows spurious
-//!   wake-ups; on Linux they come from signal handlers interrupting the wait, and a program that
-//!   relies on one to make progress would hang on any other thread's delivery of the signal.
+//!   wake-ups; on Linux its futex-based wait retries a wait that a signal interrupted, so it
+//!   returns early only after a wake-up aimed at its address that no notification sent (the
+//!   kernel allows a stale one, left by code that used the same memory before), and a program
+//!   that needs such a wake-up to make progress has a lost-wake-up bug anyway.
 //!   (Signal-handling crates such as `ctrlc` and `signal-hook` run a thread of their own, which
 //!   lockprof does not know: no report while it lives.)
 //!
