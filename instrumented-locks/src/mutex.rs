@@ -318,13 +318,14 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
 }
 
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         self.lock.poison.done(&self.poison);
-        self.lock.state.releasing();
+        let release = self.lock.state.releasing();
         // SAFETY: the guard exists only while this thread holds the raw lock, and this is the
         // guard's single release.
-        unsafe { self.lock.raw.unlock() }
+        unsafe { self.lock.raw.unlock() };
+        self.lock.state.released(release);
     }
 }
 

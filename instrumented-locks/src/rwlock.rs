@@ -291,9 +291,10 @@ impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.lock.state.releasing_as(Access::Shared);
+        let release = self.lock.state.releasing_as(Access::Shared);
         // SAFETY: this guard's shared lock is held and this is its single release.
-        unsafe { self.lock.raw.unlock_read() }
+        unsafe { self.lock.raw.unlock_read() };
+        self.lock.state.released(release);
     }
 }
 
@@ -355,9 +356,10 @@ impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
         self.lock.poison.done(&self.poison);
-        self.lock.state.releasing();
+        let release = self.lock.state.releasing();
         // SAFETY: this guard's exclusive lock is held and this is its single release.
-        unsafe { self.lock.raw.unlock_write() }
+        unsafe { self.lock.raw.unlock_write() };
+        self.lock.state.released(release);
     }
 }
 

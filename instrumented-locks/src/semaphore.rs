@@ -207,13 +207,14 @@ impl Semaphore {
     }
 
     fn release(&self, n: usize) {
-        self.state.releasing_permits(clamp(n));
+        let release = self.state.releasing_permits(clamp(n));
         let mut counts = self.lock_counts();
         counts.available += n;
         counts.outstanding -= n;
         self.publish(&counts);
         drop(counts);
         self.freed.notify_all();
+        self.state.released(release);
     }
 }
 
@@ -298,8 +299,10 @@ impl SemaphorePermit<'_> {
     /// assert_eq!(sem.available_permits(), 1);
     /// ```
     pub fn forget(self) {
-        self.sem.state.releasing_permits(clamp(self.n));
+        let sem = self.sem;
+        let release = sem.state.releasing_permits(clamp(self.n));
         std::mem::forget(self);
+        sem.state.released(release);
     }
 }
 

@@ -37,9 +37,10 @@ pub(super) struct InitGuard<'a>(&'a InitLock);
 
 impl Drop for InitGuard<'_> {
     fn drop(&mut self) {
-        self.0.state.releasing();
+        let release = self.0.state.releasing();
         // SAFETY: the guard exists only while this thread holds the raw lock; this is its one
         // release.
-        unsafe { self.0.raw.unlock() }
+        unsafe { self.0.raw.unlock() };
+        self.0.state.released(release);
     }
 }

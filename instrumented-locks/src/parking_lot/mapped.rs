@@ -153,27 +153,30 @@ impl<T: ?Sized> DerefMut for MappedRwLockWriteGuard<'_, T> {
 impl<T: ?Sized> Drop for MappedMutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.state.releasing();
+        let release = self.state.releasing();
         // SAFETY: this guard holds the mutex (handed over at construction); its single release.
-        unsafe { self.raw.unlock() }
+        unsafe { self.raw.unlock() };
+        self.state.released(release);
     }
 }
 
 impl<T: ?Sized> Drop for MappedRwLockReadGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.state.releasing_as(Access::Shared);
+        let release = self.state.releasing_as(Access::Shared);
         // SAFETY: this guard holds a read (handed over at construction); its single release.
-        unsafe { self.raw.unlock_read() }
+        unsafe { self.raw.unlock_read() };
+        self.state.released(release);
     }
 }
 
 impl<T: ?Sized> Drop for MappedRwLockWriteGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.state.releasing();
+        let release = self.state.releasing();
         // SAFETY: this guard holds the write lock (handed over at construction); its single
         // release.
-        unsafe { self.raw.unlock_write() }
+        unsafe { self.raw.unlock_write() };
+        self.state.released(release);
     }
 }

@@ -251,9 +251,10 @@ impl<T: ?Sized> Mutex<T> {
     /// # Safety
     /// The calling thread must hold the lock.
     pub(super) unsafe fn release(&self) {
-        self.state.releasing();
+        let release = self.state.releasing();
         // SAFETY: the caller holds the lock, as our contract requires.
-        unsafe { self.raw.unlock() }
+        unsafe { self.raw.unlock() };
+        self.state.released(release);
     }
 }
 
@@ -435,9 +436,10 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         if s.holds {
             let lock = s.lock;
             std::mem::forget(s);
-            lock.state.releasing();
+            let release = lock.state.releasing();
             // SAFETY: the guard held the lock and is forgotten, so this is its one release.
-            unsafe { lock.raw.unlock_fair() }
+            unsafe { lock.raw.unlock_fair() };
+            lock.state.released(release);
         }
     }
 
@@ -460,10 +462,11 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     fn relocking<F: FnOnce() -> U, U>(&mut self, f: F, fair: bool) -> U {
         self.check_holds();
         self.holds = false;
-        self.lock.state.releasing();
+        let release = self.lock.state.releasing();
         // SAFETY: the guard held the lock (checked above) and is marked as not holding it, so
         // this is the hold's one release.
-        unsafe { if fair { self.lock.raw.unlock_fair() } else { self.lock.raw.unlock() } }
+        unsafe { if fair { self.lock.raw.unlock_fair() } else { self.lock.raw.unlock() } };
+        self.lock.state.released(release);
         let result = f();
         self.lock.state.lock(Location::caller(), &self.lock.raw);
         self.holds = true;

@@ -384,9 +384,10 @@ impl<T: ?Sized> Drop for ReentrantMutexGuard<'_, T> {
         lock.count.set(left);
         if left == 0 {
             lock.owner.store(0, Ordering::Relaxed);
-            lock.state.releasing();
+            let release = lock.state.releasing();
             // SAFETY: the holder's last guard: this thread holds the raw lock, released once.
-            unsafe { lock.raw.unlock() }
+            unsafe { lock.raw.unlock() };
+            lock.state.released(release);
         }
     }
 }

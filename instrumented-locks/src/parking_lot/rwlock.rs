@@ -585,9 +585,10 @@ impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
         // Shared and recursive reads release alike (neither is in the owner word).
-        self.lock.state.releasing_as(Access::Shared);
+        let release = self.lock.state.releasing_as(Access::Shared);
         // SAFETY: this guard's shared lock is held and this is its single release.
-        unsafe { self.lock.raw.unlock_read() }
+        unsafe { self.lock.raw.unlock_read() };
+        self.lock.state.released(release);
     }
 }
 
@@ -695,10 +696,11 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     pub fn downgrade(s: Self) -> RwLockReadGuard<'a, T> {
         let lock = s.lock;
         std::mem::forget(s);
-        lock.state.releasing();
+        let release = lock.state.releasing();
         // SAFETY: the write guard proved the exclusive lock held; it is forgotten, so it is not
         // released again.
         unsafe { lock.raw.inner().downgrade() };
+        lock.state.released(release);
         lock.state.note_acquired(Location::caller(), Access::Shared, 0);
         RwLockReadGuard::new(lock)
     }
@@ -719,9 +721,10 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         let lock = s.lock;
         std::mem::forget(s);
         let at = Location::caller();
-        lock.state.releasing();
+        let release = lock.state.releasing();
         // SAFETY: as in `downgrade`.
         unsafe { lock.raw.inner().downgrade_to_upgradable() };
+        lock.state.released(release);
         lock.state.note_acquired(at, Access::Upgradable, 0);
         RwLockUpgradableReadGuard::new(lock, at)
     }
@@ -748,9 +751,10 @@ impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
 impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.lock.state.releasing();
+        let release = self.lock.state.releasing();
         // SAFETY: this guard's exclusive lock is held and this is its single release.
-        unsafe { self.lock.raw.unlock_write() }
+        unsafe { self.lock.raw.unlock_write() };
+        self.lock.state.released(release);
     }
 }
 
@@ -833,7 +837,8 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
         let raw = lock.raw.inner();
         // The upgradable hold leaves the graph first: otherwise the thread would block its own
         // wait for exclusive access (an upgradable holder blocks writers).
-        lock.state.releasing_as(Access::Upgradable);
+        let release = lock.state.releasing_as(Access::Upgradable);
+        lock.state.released(release); // the upgrade goes on holding: nothing to wait for
         let unlock_on_unwind = UnlockUpgradableOnUnwind(raw);
         // SAFETY: the thread holds the upgradable lock (the guard was consumed); on success it
         // has become the write lock, on a panic `unlock_on_unwind` releases it.
@@ -863,7 +868,8 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
             return Err(s);
         }
         std::mem::forget(s);
-        lock.state.releasing_as(Access::Upgradable);
+        let release = lock.state.releasing_as(Access::Upgradable);
+        lock.state.released(release); // the upgrade goes on holding: nothing to wait for
         lock.state.note_acquired(Location::caller(), Access::Exclusive, 0);
         Ok(RwLockWriteGuard::new(lock))
     }
@@ -885,7 +891,8 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
         let (lock, at) = (s.lock, s.at);
         std::mem::forget(s);
         let raw = lock.raw.inner();
-        lock.state.releasing_as(Access::Upgradable);
+        let release = lock.state.releasing_as(Access::Upgradable);
+        lock.state.released(release); // the upgrade goes on holding: nothing to wait for
         let unlock_on_unwind = UnlockUpgradableOnUnwind(raw);
         // SAFETY: as in `upgrade`; on timeout the upgradable lock is still held.
         let upgrade = unsafe { TimedUpgrade::new(raw) };
@@ -930,9 +937,10 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     pub fn downgrade(s: Self) -> RwLockReadGuard<'a, T> {
         let lock = s.lock;
         std::mem::forget(s);
-        lock.state.releasing_as(Access::Upgradable);
+        let release = lock.state.releasing_as(Access::Upgradable);
         // SAFETY: the guard proved the upgradable lock held; it is forgotten.
         unsafe { lock.raw.inner().downgrade_upgradable() };
+        lock.state.released(release);
         lock.state.note_acquired(Location::caller(), Access::Shared, 0);
         RwLockReadGuard::new(lock)
     }
@@ -950,9 +958,10 @@ impl<T: ?Sized> Deref for RwLockUpgradableReadGuard<'_, T> {
 impl<T: ?Sized> Drop for RwLockUpgradableReadGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.lock.state.releasing_as(Access::Upgradable);
+        let release = self.lock.state.releasing_as(Access::Upgradable);
         // SAFETY: this guard's upgradable lock is held and this is its single release.
-        unsafe { self.lock.raw.inner().unlock_upgradable() }
+        unsafe { self.lock.raw.inner().unlock_upgradable() };
+        self.lock.state.released(release);
     }
 }
 

@@ -33,6 +33,8 @@ mod acquire;
 pub(crate) mod async_hold;
 mod hold;
 
+pub use hold::Release;
+
 /// The holder word: thread id in the low 60 bits, access code in the high 4.
 const OWNER_ACCESS_SHIFT: u32 = 60;
 

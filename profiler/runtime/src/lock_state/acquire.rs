@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 
 use lockprof_trace::{Access, LockKind};
 
-use super::{LockState, OWNER_ACCESS_SHIFT};
+use super::{LockState, OWNER_ACCESS_SHIFT, Release};
 use crate::local;
 use crate::raw_lock::RawLock;
 
@@ -278,15 +278,16 @@ impl LockState {
         }
     }
 
-    /// Fast path: the calling thread is about to release the exclusive hold of the raw lock.
-    #[inline]
-    pub fn releasing(&self) {
-        self.releasing_as(Access::Exclusive);
+    /// Fast path: the calling thread is about to release the exclusive hold of the raw lock;
+    /// pass what it returns to [`LockState::released`] once it has.
+    #[inline(always)]
+    pub fn releasing(&self) -> Release {
+        self.releasing_as(Access::Exclusive)
     }
 
-    /// The calling thread is about to release a hold of `access`.
-    #[inline]
-    pub fn releasing_as(&self, access: Access) {
+    /// The calling thread is about to release a hold of `access` (then [`LockState::released`]).
+    #[inline(always)]
+    pub fn releasing_as(&self, access: Access) -> Release {
         let id = self.id.load(Ordering::Relaxed);
         let key = local::class_key(crate::tag::make(id, access, 0));
         if !local::with(|l| l.pop_top(key)) {
@@ -295,7 +296,7 @@ impl LockState {
         if matches!(access, Access::Exclusive | Access::Upgradable) {
             self.owner.store(0, Ordering::Release);
         }
-        self.hold_ends(id);
+        self.hold_ends()
     }
 
     /// [`LockState::releasing_as`] past the top of the held stack, or of a hold that a
@@ -308,14 +309,15 @@ impl LockState {
         }
     }
 
-    /// The calling thread is about to return `permits` permits it took in one acquisition.
-    pub fn releasing_permits(&self, permits: u32) {
+    /// The calling thread is about to return `permits` permits it took in one acquisition
+    /// (then [`LockState::released`]).
+    pub fn releasing_permits(&self, permits: u32) -> Release {
         let id = self.id.load(Ordering::Relaxed);
         let tag = crate::tag::make(id, Access::Permits, permits);
         if local::with(|l| l.pop_held_exact(tag)) {
             self.note_ordered(id);
         }
-        self.hold_ends(id);
+        self.hold_ends()
     }
 
     /// The lock's id, given on its first acquisition (which also, the first time in the

@@ -76,32 +76,62 @@ impl LockState {
     }
 
     /// The calling thread is about to release a hold on lock `id`: if someone waited during it,
-    /// charge it (cold).
-    #[inline]
-    pub(super) fn hold_ends(&self, id: u64) {
-        if self.waited_since.load(SeqCst) != 0 {
-            self.charge_holder(id);
+    /// takes the charge (cold); the holder is charged, and its stack walked, by
+    /// [`LockState::released`] once the raw lock is released, so that the walk never lengthens
+    /// the critical section the waiters wait for.
+    #[inline(always)]
+    pub(super) fn hold_ends(&self) -> Release {
+        if self.waited_since.load(SeqCst) != 0 { self.take_charge() } else { Release(0) }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn take_charge(&self) -> Release {
+        let since = self.waited_since.swap(0, SeqCst);
+        if since == 0 || self.stats().is_none() {
+            return Release(0);
+        }
+        if self.waiters.load(SeqCst) != 0 {
+            // Someone may still hold it (another reader or permit holder, the outer hold of a
+            // re-entrant lock): charged from here. If nobody does, the next acquisition
+            // replaces this with its own start.
+            let now = crate::contention::now_ns();
+            let _ = self.waited_since.compare_exchange(0, now, SeqCst, SeqCst);
+        }
+        Release(since)
+    }
+
+    /// The raw lock has been released after [`LockState::releasing`] (or `releasing_as`,
+    /// `releasing_permits`) returned `release`: charges the holder for the part of its hold
+    /// during which someone waited, with its stack (cold, only if someone did).
+    ///
+    /// ```
+    /// use lockprof_profiler::{LockKind, LockState};
+    /// let state = LockState::new(LockKind::Mutex, None);
+    /// let release = state.releasing(); // (after an acquisition, in a real lock)
+    /// state.released(release);
+    /// ```
+    #[inline(always)]
+    pub fn released(&self, release: Release) {
+        if release.0 != 0 {
+            self.charge_holder(release.0);
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn charge_holder(&self, id: u64) {
-        let since = self.waited_since.swap(0, SeqCst);
+    fn charge_holder(&self, since: u64) {
         let Some(stats) = self.stats() else { return };
-        if since == 0 {
-            return;
-        }
-        let now = crate::contention::now_ns();
-        crate::contention::record_hold(id, stats, since, now);
-        if self.waiters.load(SeqCst) != 0 {
-            // Someone may still hold it (another reader or permit holder, the outer hold of a
-            // re-entrant lock): charged from here. If nobody does, the next acquisition
-            // replaces this with its own start.
-            let _ = self.waited_since.compare_exchange(0, now, SeqCst, SeqCst);
-        }
+        let id = self.id.load(std::sync::atomic::Ordering::Relaxed);
+        crate::contention::record_hold(id, stats, since, crate::contention::now_ns());
     }
 }
+
+/// What [`LockState::releasing`] leaves for [`LockState::released`] to do after the raw lock is
+/// released: the start of the contended part of the hold (0: nothing to charge).
+#[must_use = "pass it to `LockState::released` once the raw lock is released"]
+#[derive(Debug)]
+pub struct Release(u64);
 
 fn exclusive(access: Access) -> bool {
     matches!(access, Access::Exclusive | Access::Upgradable)
