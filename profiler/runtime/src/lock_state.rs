@@ -33,7 +33,11 @@ mod acquire;
 pub(crate) mod async_hold;
 mod hold;
 
-pub use hold::Release;
+/// What [`LockState::releasing`] leaves for [`LockState::released`] to do after the raw lock is
+/// released: the start of the contended part of the hold (0: nothing to charge).
+#[must_use = "pass it to `LockState::released` once the raw lock is released"]
+#[derive(Debug)]
+pub struct Release(u64);
 
 /// The holder word: thread id in the low 60 bits, access code in the high 4.
 const OWNER_ACCESS_SHIFT: u32 = 60;

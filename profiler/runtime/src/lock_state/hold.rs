@@ -26,7 +26,7 @@ use std::sync::atomic::Ordering::SeqCst;
 
 use lockprof_trace::Access;
 
-use super::LockState;
+use super::{LockState, Release};
 
 /// A profiled waiter, counted in `waiters` from its arrival until it has acquired, or until its
 /// wait unwinds (a deadlock panic).
@@ -126,12 +126,6 @@ impl LockState {
         crate::contention::record_hold(id, stats, since, crate::contention::now_ns());
     }
 }
-
-/// What [`LockState::releasing`] leaves for [`LockState::released`] to do after the raw lock is
-/// released: the start of the contended part of the hold (0: nothing to charge).
-#[must_use = "pass it to `LockState::released` once the raw lock is released"]
-#[derive(Debug)]
-pub struct Release(u64);
 
 fn exclusive(access: Access) -> bool {
     matches!(access, Access::Exclusive | Access::Upgradable)
