@@ -204,9 +204,8 @@ pub(crate) fn defer<I: ExactSizeIterator<Item = PendingEdge>>(edges: I) -> Optio
         // One acquisition's edges are never split by a flush: `discard` sees all of a lock's
         // edges here or none (a split would leave the flushed ones in the graph for good).
         if !pending.is_empty() && pending.len() + edges.len() > BATCH {
-            let full = std::mem::take(&mut *pending);
             drop(pending);
-            record(full);
+            flush(batch);
             pending = batch.lock();
         }
         pending.extend(edges);
@@ -279,21 +278,18 @@ pub(crate) fn flush_all() {
     }
 }
 
+/// Moves `batch`'s edges into the graph. The graph's lock is taken first and held from the
+/// moment the edges leave the batch until they are in the graph: a lock dropped meanwhile
+/// (whose drop flushes every batch, then asks the graph whether the lock is on a cycle) can
+/// never find them in neither place. (Lock order: the graph, then a batch's flag.)
 fn flush(batch: &Batch) {
+    let mut g = crate::lock_order::graph();
     let pending = std::mem::take(&mut *batch.lock());
-    if !pending.is_empty() {
-        record(pending);
-    }
-}
-
-/// Records flushed edges in the graph, registering their fresh locks first.
-fn record(pending: Vec<PendingEdge>) {
     for e in &pending {
         if let Some(kind) = e.register {
             crate::locks::register(e.to, kind, e.to_site, e.name.as_deref().cloned(), None, false);
         }
     }
-    let mut g = crate::lock_order::graph();
     for e in pending {
         crate::lock_order::record_flushed(&mut g, e);
     }
