@@ -461,7 +461,9 @@ impl Drop for LockState {
             crate::locks::unregister(id, Some(kept_by_order));
             crate::order_batch::note_classes_known(&sources, self.site);
         } else if flags & ORDERED != 0 {
-            crate::order_batch::flush_own();
+            // Edges out of it may wait in any thread's batch (a fresh lock taken under it there):
+            // all into the graph first, or a cycle through them would be decided without them.
+            crate::order_batch::flush_all();
             let kept_by_order = crate::lock_order::lock_dropped(id);
             if flags & REGISTERED != 0 {
                 crate::locks::unregister(id, Some(kept_by_order));
