@@ -3,6 +3,8 @@
 
 #![cfg(all(feature = "profiler", not(feature = "off")))]
 
+mod support;
+
 use lockprof::{Condvar, Mutex, Semaphore};
 use lockprof_analysis::report::lock_short_label;
 use lockprof_trace::LockKind;
@@ -23,21 +25,7 @@ fn run_time_names_and_same_site_locks_in_the_trace() {
     assert!(named("account-0").is_none(), "a lock nothing refers to is not registered: {:?}", trace.locks);
     // The condvar waited while another lock was held: the warning refers to both.
     assert_eq!(named("ready").map(|l| l.kind), Some(LockKind::Condvar), "{:?}", trace.locks);
-    let dir = std::env::temp_dir().join(format!("lockprof-names-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "run_time_names_and_same_site_locks_in_the_trace", "--test-threads=1"])
-        .env("LOCKPROF_TRACE", dir.join("trace.json"))
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "traced run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(stdout.contains("1 passed"), "the traced run ran the test: {stdout}");
+    support::run_traced_in_child("run_time_names_and_same_site_locks_in_the_trace");
 }
 
 /// Takes the locks of the scenario, and returns the trace as it stands.

@@ -5,6 +5,8 @@
 
 #![cfg(all(feature = "profiler", not(feature = "off")))]
 
+mod support;
+
 use lockprof::Mutex;
 use lockprof_trace::LockKind;
 
@@ -13,21 +15,7 @@ use lockprof_trace::LockKind;
 #[test]
 fn unregistered_locks_are_in_the_trace_with_their_figures() {
     if std::env::var_os("LOCKPROF_TRACE").is_none() {
-        let dir = std::env::temp_dir().join(format!("lockprof-blocks-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let output = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "unregistered_locks_are_in_the_trace_with_their_figures", "--test-threads=1"])
-            .env("LOCKPROF_TRACE", dir.join("trace.json"))
-            .output()
-            .unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "traced run failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(stdout.contains("1 passed"), "the traced run ran the test: {stdout}");
+        support::run_traced_in_child("unregistered_locks_are_in_the_trace_with_their_figures");
         return;
     }
     // Short-lived locks, all dropped: more than the registry keeps for their figures.

@@ -108,6 +108,16 @@ pub(crate) struct Occurrence {
     pub permit_gates: Vec<(u64, u32)>,
 }
 
+impl Occurrence {
+    /// The locks a new edge of this occurrence must tell they are ordered: the one it starts
+    /// from and its gates (exclusive locks and semaphores held around it).
+    fn locks_to_tell(&self) -> impl Iterator<Item = u64> + '_ {
+        std::iter::once(self.from.lock())
+            .chain(self.gates.iter().copied())
+            .chain(self.permit_gates.iter().map(|&(s, _)| s))
+    }
+}
+
 /// What an edge needs of the hold it starts from: its tag and acquisition site (a [`Held`]
 /// without its chain key and task, so that a batched edge stays small, see `order_batch`).
 #[derive(Clone, Copy)]
@@ -185,8 +195,7 @@ fn record(
     let mut wanted: Vec<u64> = Vec::new();
     let marked = |l: u64| held.iter().any(|h| h.lock() == l && h.tag & tag::WANTED != 0);
     let mut want = |o: &Occurrence| {
-        let locks = std::iter::once(o.from.lock()).chain(o.gates.iter().copied());
-        for l in locks.chain(o.permit_gates.iter().map(|&(s, _)| s)) {
+        for l in o.locks_to_tell() {
             if !wanted.contains(&l) && !marked(l) && !noted(l) {
                 wanted.push(l);
             }
@@ -514,8 +523,7 @@ pub(crate) fn record_edges_held(
     for occurrence in &occurrences {
         let (new, closed) = record_globally(&mut g, occurrence, to, access, timed, at, node, next_seq());
         if new {
-            let locks = std::iter::once(occurrence.from.lock()).chain(occurrence.gates.iter().copied());
-            for l in locks.chain(occurrence.permit_gates.iter().map(|&(s, _)| s)) {
+            for l in occurrence.locks_to_tell() {
                 if !wanted.contains(&l) && !noted(l) {
                     wanted.push(l);
                 }
