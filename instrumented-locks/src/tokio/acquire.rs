@@ -51,6 +51,11 @@ impl<F: Future> Future for Acquire<'_, F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        if let Some(report) = this.wait.as_ref().and_then(AsyncWait::condemned) {
+            // The whole process was found asleep for good with this wait in a deadlock, under
+            // `LOCKPROF_ON_DEADLOCK=panic`: the task ends with the report.
+            std::panic::panic_any(report);
+        }
         // With the task's cooperative budget spent, tokio's acquire returns `Pending` without
         // queueing (a forced yield, every 128 operations or so): that is no wait.
         let yielding = !::tokio::task::coop::has_budget_remaining();
@@ -80,10 +85,11 @@ impl<F: Future> Future for Acquire<'_, F> {
                         holders: this.holders,
                         fifo: (before, this.holders.ticket_after()),
                         may_be_permanent: *this.may_be_permanent,
+                        waker: Some(cx.waker()),
                     };
                     *this.wait = Some(this.state.async_wait_begin(spec));
                 } else if let (Some(wait), false) = (this.wait.as_ref(), yielding) {
-                    wait.repolled();
+                    wait.repolled(cx.waker());
                 }
                 Poll::Pending
             }
@@ -119,6 +125,7 @@ pub(crate) fn blocking<G>(
         // wait's own queueing, so it claims to be behind nobody and ahead of nobody.
         fifo: (before, u64::MAX),
         may_be_permanent: access != Access::Permits,
+        waker: None,
     };
     let wait = state.async_wait_begin(spec);
     let got = block();

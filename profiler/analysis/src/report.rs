@@ -132,7 +132,12 @@ pub fn render_deadlock(trace: &Trace, deadlock: &Deadlock) -> String {
     let mut out = String::new();
     let k = deadlock.cycle.len();
     let noun = members_noun(deadlock);
-    let headline = if deadlock.all_asleep && k == 1 {
+    let headline = if deadlock.all_asleep && noun != "threads" {
+        // Only a sleep of the whole process confirms a deadlock with tasks in it.
+        format!(
+            "the whole process is asleep for good, and {k} {noun} wait, with no timeout, for locks, permits or signals that nothing is left to release"
+        )
+    } else if deadlock.all_asleep && k == 1 {
         "the only thread is asleep: it waits, with no timeout, for a condition variable, channel or barrier that no thread is left to wake".to_owned()
     } else if deadlock.all_asleep {
         format!(
@@ -149,7 +154,9 @@ pub fn render_deadlock(trace: &Trace, deadlock: &Deadlock) -> String {
             k + deadlock.knot.len()
         )
     };
-    let found_by = if deadlock.background {
+    let found_by = if deadlock.background && noun != "threads" {
+        "found once every thread of the process was asleep for good".to_owned()
+    } else if deadlock.background {
         format!("found by the background re-check of {}'s wait", thread_label(trace, deadlock.detected_by))
     } else {
         format!("found by {}", thread_label(trace, deadlock.detected_by))

@@ -22,6 +22,12 @@ pub const TASK_NODE: u64 = lockprof_trace::schema::TASK_BIT;
 /// distinct from the thread's blocking waits.
 pub const POLLING_THREAD_NODE: u64 = 1 << 47;
 
+/// Whether `node` is a task or a future polled outside any task: a node that may poll other
+/// futures while one of its waits is published (see `crate::wait_for_graph`, "Tasks").
+pub(crate) fn is_async_node(node: u64) -> bool {
+    node & (TASK_NODE | POLLING_THREAD_NODE) != 0
+}
+
 /// Shared holders and the moved flag of one async lock.
 ///
 /// ```

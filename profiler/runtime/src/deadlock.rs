@@ -36,16 +36,30 @@ pub(crate) fn found_in_background(start: &ThreadRecord, deadlock: FoundDeadlock)
 /// the end of `thread::scope`, which waits for the scoped threads even while unwinding): under
 /// the `panic` policy the process aborts instead, after the trace and the report.
 pub(crate) fn found_where_panic_cannot_end_it(detector: &ThreadRecord, deadlock: FoundDeadlock) {
-    apply(detector, deadlock, false, false);
+    apply(detector, deadlock, false, false, None);
+}
+
+/// Like [`found_in_background`], for a deadlock confirmed by the whole process being asleep for
+/// good (`crate::process_asleep`). Under the `panic` policy, `to_panic` (a member's async wait)
+/// is woken to panic with the report, so its task ends with it; without one, or if it cannot be
+/// woken, the process aborts.
+pub(crate) fn found_asleep(start: &ThreadRecord, deadlock: FoundDeadlock, to_panic: Option<&ThreadRecord>) {
+    apply(start, deadlock, true, false, to_panic);
 }
 
 #[track_caller]
 fn record_and_apply(detector: &ThreadRecord, deadlock: FoundDeadlock, background: bool) {
-    apply(detector, deadlock, background, !background);
+    apply(detector, deadlock, background, !background, None);
 }
 
 #[track_caller]
-fn apply(detector: &ThreadRecord, deadlock: FoundDeadlock, background: bool, can_panic: bool) {
+fn apply(
+    detector: &ThreadRecord,
+    deadlock: FoundDeadlock,
+    background: bool,
+    can_panic: bool,
+    to_panic: Option<&ThreadRecord>,
+) {
     let FoundDeadlock { key, cycle, knot, all_asleep } = deadlock;
     for m in cycle.iter().chain(&knot) {
         crate::locks::pin(m.waits_for);
@@ -81,6 +95,12 @@ fn apply(detector: &ThreadRecord, deadlock: FoundDeadlock, background: bool, can
         None => report.push_str("  (set LOCKPROF_TRACE=path for a trace with each thread's stack)\n"),
     }
 
+    if let (DeadlockPolicy::Panic, Some(node)) = (policy, to_panic) {
+        crate::trace::writer::write_soon(WriteReason::Deadlock);
+        if node.condemn(format!("lockprof: {report}")) {
+            return;
+        }
+    }
     match policy {
         DeadlockPolicy::Panic if background => {
             crate::diag::say(&format!("lockprof: {report}"));

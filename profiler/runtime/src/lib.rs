@@ -48,6 +48,8 @@ mod lock_stats;
 mod locks;
 mod order_batch;
 mod order_graph;
+mod os_asleep;
+mod process_asleep;
 mod raw_lock;
 mod records;
 mod sharded_map;

@@ -15,13 +15,14 @@ use std::backtrace::Backtrace;
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
+use std::task::Waker;
 use std::time::Instant;
 
 use crate::sharded_map::ShardedMap;
 
 use crate::async_holders::AsyncHolders;
 use crate::lock_state::LockState;
-use crate::threads::{HeldCopy, ThreadRecord, Waiting, current_record, enter_profiler};
+use crate::threads::{AsyncWake, HeldCopy, ThreadRecord, Waiting, current_record, enter_profiler};
 use lockprof_trace::Access;
 
 /// The node id of tokio task `id`.
@@ -75,6 +76,9 @@ pub struct AsyncWaitSpec<'a> {
     pub fifo: (u64, u64),
     /// Whether the wait can be permanent (false for semaphores: their waits are only watched).
     pub may_be_permanent: bool,
+    /// The poll's waker (`None` for a `blocking_*` call): how the node is woken to panic out of
+    /// a deadlock confirmed later (see `crate::process_asleep`).
+    pub waker: Option<&'a Waker>,
 }
 
 /// A published async wait; dropping it ends it.
@@ -96,8 +100,9 @@ impl LockState {
     /// `blocking_*` call blocks.
     ///
     /// # Panics
-    /// Under `LOCKPROF_ON_DEADLOCK=panic` (the default), when this wait closes a deadlock: the
-    /// acquire future panics in its poll, so its task ends with the report.
+    /// Under `LOCKPROF_ON_DEADLOCK=panic` (the default), when this is a `blocking_*` wait that
+    /// closes a deadlock of threads. A task's wait never panics here: a deadlock with a task in it
+    /// is confirmed later, and its acquire future panics then (see [`AsyncWait::condemned`]).
     #[cold]
     #[inline(never)]
     pub fn async_wait_begin(&self, spec: AsyncWaitSpec<'_>) -> AsyncWait {
@@ -118,10 +123,9 @@ impl LockState {
             join(spec.node)
         };
         let Some(record) = record else { return wait };
-        // Only a wait whose lock is held by a node that waits itself (or by this node) can close
-        // a cycle now; semaphore waits never do (they are not relied on). Every other wait is
-        // published for the waits that may close a cycle through it later, without the cost of
-        // an exploration and a fresh stack (see `site_stack`).
+        // Only a wait whose lock is held by a node that waits itself (or by this node) may be
+        // part of a deadlock's report, so only it gets a stack of its own; every other wait
+        // borrows the stack of the first wait at its site (see `site_stack`).
         let suspicious = spec.may_be_permanent
             && (self.kind() != lockprof_trace::LockKind::Mutex
                 || self
@@ -158,17 +162,17 @@ impl LockState {
                 fifo: Some(spec.fifo),
                 async_holders: Some(spec.holders as *const AsyncHolders),
             });
+            slot.wake = spec.waker.map(|waker| AsyncWake { waker: waker.clone(), condemned: None });
         });
         wait.stack = Some(stack);
         wait.record = Some(record);
         // As in a thread's episode: orders this publication (and every owner word this node set
         // before) before the exploration's reads, against the same fence in every other wait.
         fence(Ordering::SeqCst);
-        let suspicious = suspicious
-            || self
-                .holder()
-                .is_some_and(|(holder, _, _)| holder == spec.node || crate::threads::is_waiting(holder));
-        if let (Some(record), true) = (&wait.record, suspicious || spec.blocking) {
+        // A task's wait is never reported from here (a deadlock with a task in it is confirmed
+        // only by the whole process falling asleep, `crate::process_asleep`), but a thread's
+        // blocking wait may close a cycle of threads.
+        if let (Some(record), true) = (&wait.record, spec.blocking) {
             if let Some(found) = crate::wait_for_graph::find_deadlock(record) {
                 crate::deadlock::found(record, found);
             }
@@ -225,11 +229,32 @@ fn mark_timed(record: &ThreadRecord) {
 impl AsyncWait {
     /// The acquire future was polled again and is still pending: the node was woken by
     /// something other than the lock (a `select!` or `join!` sibling, a timer), so it polls more
-    /// than this future, and its wait is not relied on from now on.
-    pub fn repolled(&self) {
+    /// than this future, and its wait is not relied on at once any more (only once the whole
+    /// process is asleep). `waker` is this poll's.
+    pub fn repolled(&self, waker: &Waker) {
         if let Some(record) = &self.record {
             mark_timed(record);
+            record.with_slot(|slot| {
+                if let Some(wake) = slot.wake.as_mut() {
+                    if !wake.waker.will_wake(waker) {
+                        wake.waker = waker.clone();
+                    }
+                }
+            });
         }
+    }
+
+    /// The deadlock report this wait must end with, once: set when the whole process was found
+    /// asleep for good with this wait in a deadlock, under `LOCKPROF_ON_DEADLOCK=panic`, and the
+    /// node woken for it. The acquire future then panics with it, so its task ends with the
+    /// report.
+    pub fn condemned(&self) -> Option<String> {
+        // Set before the wake that makes the node poll again, so the poll sees it.
+        if !crate::threads::any_condemned() {
+            return None;
+        }
+        let record = self.record.as_ref()?;
+        record.with_slot(|slot| slot.wake.as_mut()?.condemned.take())
     }
 
     /// The wait for `lock` ended with the acquisition: records it in the contention profile.
@@ -252,6 +277,7 @@ impl Drop for AsyncWait {
                     slot.seq += 1;
                     slot.waiting = None;
                 }
+                slot.wake = None;
             });
         }
         if self.counted {

@@ -86,6 +86,25 @@ pub(crate) struct WaitSlot {
     /// Set with `waiting` for a *signal wait* (a condition variable, a channel, a barrier: see
     /// `crate::waits::signal`), cleared with it.
     pub signal: Option<SignalWait>,
+    /// Set with `waiting` for an async wait: how to wake the node, and the report its acquire
+    /// future must panic with (see `crate::process_asleep`).
+    pub wake: Option<AsyncWake>,
+}
+
+/// An async wait's waker, and the deadlock report set when the node is to panic out of it.
+pub(crate) struct AsyncWake {
+    pub waker: std::task::Waker,
+    pub condemned: Option<String>,
+}
+
+/// How many async waits have been condemned (see [`ThreadRecord::condemn`]): while none has, an
+/// acquire future's re-poll reads no slot.
+static CONDEMNED: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any async wait has been condemned in this process.
+pub(crate) fn any_condemned() -> bool {
+    // Set before the wake that makes the condemned node poll again, so that poll sees it.
+    CONDEMNED.load(Ordering::Relaxed) != 0
 }
 
 /// What a signal wait publishes besides its [`Waiting`]: the object's progress counter, its value
@@ -146,6 +165,19 @@ unsafe impl Send for ThreadRecord {}
 unsafe impl Sync for ThreadRecord {}
 
 impl ThreadRecord {
+    /// Makes the async wait published here end with `report` (its acquire future panics with it
+    /// when next polled, `tasks::AsyncWait::condemned`), and wakes its node; `false` if it has no
+    /// waker (a `blocking_*` call, or a wait withdrawn meanwhile).
+    pub(crate) fn condemn(&self, report: String) -> bool {
+        let waker = self.with_slot(|slot| {
+            let wake = slot.wake.as_mut()?;
+            wake.condemned = Some(report);
+            CONDEMNED.fetch_add(1, Ordering::Relaxed);
+            Some(wake.waker.clone())
+        });
+        waker.map(std::task::Waker::wake).is_some()
+    }
+
     /// Runs `f` with the slot locked. Poisoning cannot happen (no code that can panic runs under
     /// it), but is tolerated anyway so the profiler never panics inside a user's lock call.
     pub fn with_slot<R>(&self, f: impl FnOnce(&mut WaitSlot) -> R) -> R {
@@ -200,7 +232,7 @@ pub(crate) fn node_name(id: u64) -> Option<String> {
 /// A record for a node that is not a thread (a task), to publish with [`publish_node`] while it
 /// waits.
 pub(crate) fn node_record(id: u64) -> Arc<ThreadRecord> {
-    Arc::new(ThreadRecord { id, tid: 0, pid: 0, slot: Mutex::default() })
+    Arc::new(ThreadRecord { id, tid: 0, pid: std::process::id(), slot: Mutex::default() })
 }
 
 /// Makes `record` visible to the detector.

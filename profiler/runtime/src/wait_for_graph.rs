@@ -145,40 +145,39 @@
 //!   incremented the counter before the reader read it, and had queued before that, so it is
 //!   ahead of the reader.
 //!
-//! The proof above carries over, node for thread, given three facts for tasks, of which the
-//! first two are *assumptions* (stated like the semaphore's `add_permits` one):
+//! The proof above does **not** carry over to tasks, and nothing here reports a deadlock with a
+//! task (or a future polled outside any task) among its members: [`find_deadlock`] returns
+//! nothing for one. A thread's episode is frozen (fact 1) because a blocked thread runs nothing
+//! else. A task is not so: while one of its futures waits for a lock, another future of the
+//! same task (a `join!` branch, a `select!` loser kept alive, a `FuturesUnordered` member) may
+//! hold a guard of the cycle and be woken by a timer, a socket or a signal, and release it; a
+//! guard may also have moved to another task. Nothing in tokio's public API tells, when the
+//! cycle closes, which future holds a guard or whether it will be polled again (`join!` and
+//! `select!` hand every branch the task's own waker; tokio's poll hooks and task dumps need
+//! `tokio_unstable`). The fixture `tokio_join_branch` is such a cycle, released by a timer.
 //!
-//! - **T1** (fact 1 for tasks): a node with a published wait releases nothing, acquires
-//!   nothing, and its wait ends only by acquiring or by its future being dropped *by the
-//!   node itself*: the task polls nothing else meanwhile and is not aborted from outside.
-//!   Straight-line `.await` satisfies it, and so do `select!` and `join!` whose other branches
-//!   hold no guard of the deadlock. Two checks withdraw reliance where the program shows it
-//!   polls more than the lock: a node with two waits at once (both are marked timed), and a
-//!   re-poll that stays `Pending` (the task was woken by something other than the lock: its
-//!   wait is marked timed from then on, with a new sequence number).
-//! - **T2** (fact 2 for tasks): a hold is released by the node that took it. Owned guards
-//!   (`lock_owned`, `read_owned`, `acquire_owned`, …), which exist to be moved into other
-//!   tasks, are not attributed at all; a borrowed guard released by another node marks its
-//!   lock *moved*, and a moved lock's holds justify nothing from then on.
-//! - **T3** (fact 3 for tasks): a record's slot is read with its mutex held, a wait cannot be
-//!   withdrawn meanwhile (withdrawing takes the mutex), and the acquire future that published
-//!   it borrows the lock (or owns its `Arc`) until after the withdrawal, so the lock and its
-//!   table are alive. This one is a fact of the implementation.
+//! Such a deadlock is reported instead once the whole process is asleep for good
+//! (`crate::process_asleep`): the operating system shows every thread blocked in a wait that
+//! only a thread of the process could end (`crate::os_asleep`, where that proof is). From then
+//! on no future is polled and no guard dropped, so every published wait is permanent, whatever
+//! futures hold what; this module's graph then only *explains* the deadlock (who holds what,
+//! who waits for whom). The price is that a deadlock among tasks is reported only when nothing
+//! else in the process can happen: a program with a timer due, an open socket, a signal handler
+//! or a busy thread is not reported (the watchdog's long waits still name the waits).
 //!
-//! Under T1 and T2 every justification above is as permanent as a thread's, and the same
-//! argument shows that no member's wait can ever end. What the assumptions leave open, and the
-//! README states as limits: a task awaiting a lock inside `join!`, `select!` or `timeout` while
-//! another branch of the *same* task holds a guard of the cycle and has not yet woken it; and a
-//! borrowed guard of a `'static` lock moved into another task, before its first release there.
-//! Semaphore waits of tasks are published with `timed` set: tokio hands released permits to the
-//! head of its queue a few at a time, so "every missing permit is held by a member" is not
-//! observable, and they never justify or get reported.
+//! What the explanation relies on, and is true of the implementation: an owner word is set by
+//! the taker after tokio's acquisition and cleared by the guard before tokio's release (a
+//! borrowed guard released by another node marks its lock *moved*, whose holds are then not
+//! shown; owned guards, made to move, are never attributed); and a record's slot is read with
+//! its mutex held, while the acquire future that published it borrows the lock (or owns its
+//! `Arc`), so the lock and its tables are alive. Semaphore waits of tasks are published with
+//! `timed` set: tokio's permits are not attributed to tasks (it hands released permits to the
+//! head of its queue a few at a time), so a semaphore knot among tasks is reported as every task
+//! asleep, with each one's wait, not as a cycle.
 //!
-//! No deadlock among tasks is missed either. To keep contended async locks cheap, a mutex wait
-//! explores the graph only if, after its fence, its lock's holder is the node itself or has a
-//! published wait; every reader-writer wait explores. In a deadlock, the member whose fence
-//! comes last sees every other member's published wait and every owner word (as above), so its
-//! holder is seen waiting, and it explores.
+//! No deadlock among tasks is missed once the process sleeps for good: the watchdog checks
+//! every re-check period while a published wait is older than a period (backing off to once a
+//! second while the operating system declines with lockprof's waits unchanged).
 //!
 //! # All threads asleep
 //!
@@ -477,7 +476,9 @@ pub(crate) struct FoundDeadlock {
 }
 
 /// Looks for a deadlock that `start`'s current wait is part of, and returns it only once the
-/// three passes described in the module docs agree.
+/// three passes described in the module docs agree. A deadlock with a task (or a future polled
+/// outside any task) among its members is not returned: it is reported only once the whole
+/// process is asleep for good (`crate::process_asleep`), see "Tasks" in the module docs.
 pub(crate) fn find_deadlock(start: &Arc<ThreadRecord>) -> Option<FoundDeadlock> {
     let records = live_records();
     let first = Snapshot::take(&records)?;
@@ -485,22 +486,10 @@ pub(crate) fn find_deadlock(start: &Arc<ThreadRecord>) -> Option<FoundDeadlock> 
     if !pb.contains(&start.id) {
         return None;
     }
-
-    // The blocking graph among members (thread → the threads that block its wait; per thread,
-    // not per lock, since who blocks a wait depends on the access it wants), and the component
-    // of `start` in it.
-    let mut graph: DiGraph<()> = DiGraph::new();
-    let mut how: HashMap<(u64, u64), Blocks> = HashMap::new();
-    for &t in &pb {
-        graph.add_node(t);
-        for (b, blocks) in first.blockers(&first.obs[&t], &pb) {
-            graph.add_edge(t, b, ());
-            how.entry((t, b)).or_insert(blocks);
-        }
-    }
-    let component = graph.tarjan_scc().into_iter().find(|c| c.contains(&start.id))?;
-    if component.len() == 1 && !graph.contains_edge(start.id, start.id) {
-        return None; // waiting behind a deadlock it is not part of
+    let blocking = Blocking::among(&first, &pb);
+    let component = blocking.component_of(start.id)?;
+    if component.iter().any(|&node| crate::async_holders::is_async_node(node)) {
+        return None;
     }
 
     // Passes 2 and 3 over every member of PB (whose justifications the component relies on).
@@ -515,41 +504,79 @@ pub(crate) fn find_deadlock(start: &Arc<ThreadRecord>) -> Option<FoundDeadlock> 
             return None;
         }
     }
+    blocking.describe(&first, &component, start.id)
+}
 
-    // An elementary cycle through `start` (the shortest), and the rest of its component.
-    let order = shortest_cycle(&graph, start.id)?;
-    let member = |t: u64, blocked: u64| -> Option<Member> {
-        let o = &first.obs[&t];
-        let blocks = how.get(&(blocked, t)).copied()?;
-        let lock = first.obs[&blocked].lock_id;
-        Some(Member {
-            thread: t,
-            waits_for: o.lock_id,
-            wait_access: o.access,
-            wait_permits: o.permits,
-            wait_at: o.wait_at,
-            stack: Arc::clone(&o.stack),
-            blocks_on: lock,
-            blocks,
-        })
-    };
-    let k = order.len();
-    let cycle: Vec<Member> =
-        (0..k).map(|i| member(order[i], order[(i + k - 1) % k])).collect::<Option<_>>()?;
-    let knot: Vec<Member> = component
-        .iter()
-        .copied()
-        .filter(|t| !order.contains(t))
-        .filter_map(|t| {
-            let blocked =
-                how.keys().filter(|(w, b)| *b == t && component.contains(w)).map(|(w, _)| *w).min()?;
-            member(t, blocked)
-        })
-        .collect();
-    let mut key: Vec<(u64, u64)> =
-        cycle.iter().chain(&knot).map(|m| (m.thread, first.obs[&m.thread].seq)).collect();
-    key.sort_unstable();
-    Some(FoundDeadlock { key, cycle, knot, all_asleep: false })
+/// The blocking graph among the members of a set `PB`: node → the nodes that block its wait (per
+/// node, not per lock, since who blocks a wait depends on the access it wants), and how.
+pub(crate) struct Blocking {
+    graph: DiGraph<()>,
+    how: HashMap<(u64, u64), Blocks>,
+}
+
+impl Blocking {
+    pub(crate) fn among(snapshot: &Snapshot, pb: &BTreeSet<u64>) -> Blocking {
+        let mut graph: DiGraph<()> = DiGraph::new();
+        let mut how: HashMap<(u64, u64), Blocks> = HashMap::new();
+        for &t in pb {
+            graph.add_node(t);
+            for (b, blocks) in snapshot.blockers(&snapshot.obs[&t], pb) {
+                graph.add_edge(t, b, ());
+                how.entry((t, b)).or_insert(blocks);
+            }
+        }
+        Blocking { graph, how }
+    }
+
+    /// The strongly connected component of `node`, if it is on a cycle (more than one node, or a
+    /// node that blocks itself); `None` for a node merely waiting behind someone else's cycle.
+    pub(crate) fn component_of(&self, node: u64) -> Option<Vec<u64>> {
+        let component = self.graph.tarjan_scc().into_iter().find(|c| c.contains(&node))?;
+        let cycle = component.len() > 1 || self.graph.contains_edge(node, node);
+        cycle.then_some(component)
+    }
+
+    /// The deadlock of `component` as reported: an elementary cycle through `start` (the
+    /// shortest), then the rest of the component.
+    pub(crate) fn describe(&self, first: &Snapshot, component: &[u64], start: u64) -> Option<FoundDeadlock> {
+        let order = shortest_cycle(&self.graph, start)?;
+        let member = |t: u64, blocked: u64| -> Option<Member> {
+            let o = &first.obs[&t];
+            let blocks = self.how.get(&(blocked, t)).copied()?;
+            let lock = first.obs[&blocked].lock_id;
+            Some(Member {
+                thread: t,
+                waits_for: o.lock_id,
+                wait_access: o.access,
+                wait_permits: o.permits,
+                wait_at: o.wait_at,
+                stack: Arc::clone(&o.stack),
+                blocks_on: lock,
+                blocks,
+            })
+        };
+        let k = order.len();
+        let cycle: Vec<Member> =
+            (0..k).map(|i| member(order[i], order[(i + k - 1) % k])).collect::<Option<_>>()?;
+        let knot: Vec<Member> = component
+            .iter()
+            .copied()
+            .filter(|t| !order.contains(t))
+            .filter_map(|t| {
+                let blocked = self
+                    .how
+                    .keys()
+                    .filter(|(w, b)| *b == t && component.contains(w))
+                    .map(|(w, _)| *w)
+                    .min()?;
+                member(t, blocked)
+            })
+            .collect();
+        let mut key: Vec<(u64, u64)> =
+            cycle.iter().chain(&knot).map(|m| (m.thread, first.obs[&m.thread].seq)).collect();
+        key.sort_unstable();
+        Some(FoundDeadlock { key, cycle, knot, all_asleep: false })
+    }
 }
 
 /// The shortest cycle through `start` in `graph`, as the threads in edge order starting with

@@ -49,6 +49,9 @@ fn run(period: Duration, watchdog: Option<Duration>, recheck: Option<Duration>) 
             // Every thread asleep, one of them for a whole period: a lost wake-up, say (its
             // notifier has exited), which no thread is left to find as it falls asleep.
             crate::all_asleep::recheck(older_than);
+            // The same, as the operating system shows it: every thread, known to lockprof or not
+            // (tokio's workers), asleep for good; the only report of a deadlock among tasks.
+            crate::process_asleep::recheck(older_than);
         }
         if let Some(threshold) = watchdog {
             if scan(threshold, &mut reported) {

@@ -1,0 +1,199 @@
+//! Deadlocks confirmed by the whole process being asleep for good (`crate::os_asleep`): the only
+//! way lockprof reports a deadlock with a task among its members, and the way it reports a hang
+//! among threads that lockprof does not all know (tokio's workers, say).
+//!
+//! # When it is checked
+//!
+//! By the background re-check (`crate::watchdog`), every period, while some published wait
+//! (of a thread or a task, of any kind) is older than the period and not yet part of a reported
+//! deadlock. A check the operating system declines is not repeated while lockprof's waits stay
+//! the same, for a time that doubles up to [`MAX_BACKOFF`]: a pool idling for hours beside a
+//! busy thread costs a few reads of `/proc` a second.
+//!
+//! # What is reported, and why it is real
+//!
+//! Once `os_asleep` has shown that no thread will ever run again (its proof is there), no future
+//! is polled again, no guard is dropped, no permit comes back: every wait published in a record
+//! now, by a thread or a task, is permanent. The records are read after that instant, so they
+//! are its final state. The report is then:
+//! - a cycle of the blocking graph (`wait_for_graph::Blocking`, every published wait a member),
+//!   where there is one: the deadlock, with every member's wait, site and stack, and how each
+//!   blocks the next;
+//! - else, if a task waits, every published wait, as the all-asleep rule reports threads: a
+//!   semaphore whose permits no one will return (tokio's permits are not attributed to tasks),
+//!   a lost wake-up, a wait behind a hang lockprof did not see begin. Threads alone without a
+//!   cycle are left to the all-asleep rule, whose stricter rules keep a wait for a lock whose
+//!   holder has exited (a leaked guard) for the watchdog's "abandoned" finding.
+//!
+//! Under `LOCKPROF_ON_DEADLOCK=panic`, the task whose wait began last in it (the one that closed
+//! the cycle) is woken, and its acquire future panics with the report when polled
+//! (`tasks::condemn`). If the process is found asleep for good again with the same waits (it
+//! had no waker, or the panic did not end the deadlock), it aborts.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::threads::{ThreadRecord, live_records};
+use crate::wait_for_graph::{Blocking, Blocks, FoundDeadlock, Member, Snapshot};
+use lockprof_trace::DeadlockPolicy;
+
+/// The longest pause between two declined checks while lockprof's waits stay the same.
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The last declined check: the waits it saw, and when to look again though they are the same.
+struct Declined {
+    waits: Vec<(u64, u64)>,
+    next: Instant,
+    pause: Duration,
+}
+
+fn declined() -> &'static Mutex<Option<Declined>> {
+    static DECLINED: Mutex<Option<Declined>> = Mutex::new(None);
+    &DECLINED
+}
+
+/// The background check (see the module docs); `period` is the re-check period.
+pub(crate) fn recheck(period: Duration) {
+    let pid = std::process::id();
+    let records: Vec<Arc<ThreadRecord>> = live_records().into_iter().filter(|r| r.pid == pid).collect();
+    let mut waits = Vec::new();
+    let mut old = false;
+    for record in &records {
+        record.with_slot(|slot| {
+            if let Some(waiting) = slot.waiting.as_ref() {
+                waits.push((record.id, slot.seq));
+                old |= waiting.since.elapsed() >= period;
+            }
+        });
+    }
+    if !old {
+        return;
+    }
+    waits.sort_unstable();
+    let mut last = declined().lock().unwrap_or_else(|e| e.into_inner());
+    if last.as_ref().is_some_and(|d| d.waits == waits && Instant::now() < d.next) {
+        return;
+    }
+    if crate::os_asleep::all_others_asleep_for_good() && report(&records) {
+        *last = None;
+        return;
+    }
+    let pause = match last.as_ref() {
+        Some(d) if d.waits == waits => (d.pause * 2).min(MAX_BACKOFF),
+        _ => period,
+    };
+    *last = Some(Declined { waits, next: Instant::now() + pause, pause });
+}
+
+/// Reports what the records show, the process being asleep for good; `false` if it reports
+/// nothing: no cycle and no task waits. Threads asleep for good without a cycle are the
+/// all-asleep rule's (`crate::all_asleep`), whose stricter rules keep, say, a wait for a lock
+/// whose holder exited (a leaked guard) for the watchdog's "abandoned" finding.
+fn report(records: &[Arc<ThreadRecord>]) -> bool {
+    let Some(snapshot) = Snapshot::take(records) else { return false };
+    let all: BTreeSet<u64> = snapshot.obs.keys().copied().collect();
+    let Some(&lowest) = all.first() else { return false };
+    let blocking = Blocking::among(&snapshot, &all);
+    let cycle = all
+        .iter()
+        .find_map(|&node| blocking.component_of(node).map(|c| (node, c)))
+        .and_then(|(node, component)| blocking.describe(&snapshot, &component, node));
+    let tasks = all.iter().any(|&node| crate::async_holders::is_async_node(node));
+    let found = match cycle {
+        Some(found) => found,
+        None if tasks => every_wait(&snapshot, &blocking_of_all(&snapshot, &all), lowest),
+        None => return false,
+    };
+
+    // A deadlock reported before explains this sleep if it still stands whole, or if these waits
+    // are what is left of it (its reporter panicked out of its wait, the others still wait).
+    let now: BTreeSet<(u64, u64)> = snapshot.obs.iter().map(|(&n, o)| (n, o.seq)).collect();
+    let known = crate::records::found_so_far().lock().unwrap_or_else(|e| e.into_inner());
+    let reported = known
+        .iter()
+        .any(|f| f.key.iter().all(|k| now.contains(k)) || found.key.iter().all(|k| f.key.contains(k)));
+    drop(known);
+    if reported {
+        if crate::config::config().on_deadlock == DeadlockPolicy::Panic {
+            // Still asleep for good in the waits of a deadlock reported (and panicked out of)
+            // before: the panic did not end it.
+            crate::diag::say(
+                "lockprof: aborting: the deadlock reported above outlived the panic it was reported with; every thread is asleep for good (LOCKPROF_ON_DEADLOCK=panic)",
+            );
+            crate::trace::writer::write_configured(&crate::trace::snapshot::take(
+                lockprof_trace::schema::WriteReason::Deadlock,
+            ));
+            std::process::abort();
+        }
+        return true;
+    }
+    let start = found.cycle.first().map(|m| m.thread);
+    let Some(start) = records.iter().find(|r| Some(r.id) == start) else { return false };
+    let to_panic = last_async_wait(records, &found);
+    crate::deadlock::found_asleep(start, found, to_panic.as_deref());
+    true
+}
+
+/// Who blocks whom, for the report of a deadlock without a cycle.
+fn blocking_of_all(snapshot: &Snapshot, all: &BTreeSet<u64>) -> Vec<(u64, u64, Blocks)> {
+    let mut edges = Vec::new();
+    for (&node, o) in &snapshot.obs {
+        for (b, how) in snapshot.blockers(o, all) {
+            edges.push((node, b, how));
+        }
+    }
+    edges
+}
+
+/// Every published wait as one deadlock (`all_asleep`), `first` listed first; each member with
+/// the lock through which it blocks another's wait, where it does.
+fn every_wait(snapshot: &Snapshot, edges: &[(u64, u64, Blocks)], first: u64) -> FoundDeadlock {
+    let cycle: Vec<Member> = snapshot
+        .obs
+        .iter()
+        .map(|(&node, o)| {
+            let (blocks_on, blocks) = edges
+                .iter()
+                .find(|(_, b, _)| *b == node)
+                .map(|&(waiter, _, how)| (snapshot.obs[&waiter].lock_id, how))
+                .unwrap_or((
+                    o.lock_id,
+                    Blocks::Holds { access: o.access, permits: o.permits, at: o.wait_at },
+                ));
+            Member {
+                thread: node,
+                waits_for: o.lock_id,
+                wait_access: o.access,
+                wait_permits: o.permits,
+                wait_at: o.wait_at,
+                stack: Arc::clone(&o.stack),
+                blocks_on,
+                blocks,
+            }
+        })
+        .collect();
+    let mut cycle = cycle;
+    cycle.sort_by_key(|m| (m.thread != first, m.thread));
+    let mut key: Vec<(u64, u64)> = snapshot.obs.iter().map(|(&n, o)| (n, o.seq)).collect();
+    key.sort_unstable();
+    FoundDeadlock { key, cycle, knot: Vec::new(), all_asleep: true }
+}
+
+/// The member of `found` with an async wait that began last: the one that closed it, which
+/// panics with the report under the `panic` policy.
+fn last_async_wait(records: &[Arc<ThreadRecord>], found: &FoundDeadlock) -> Option<Arc<ThreadRecord>> {
+    let members: Vec<u64> = found.cycle.iter().chain(&found.knot).map(|m| m.thread).collect();
+    records
+        .iter()
+        .filter(|r| members.contains(&r.id))
+        .filter_map(|r| {
+            r.with_slot(|slot| {
+                let since = slot.waiting.as_ref()?.since;
+                slot.wake.as_ref().map(|_| (since, Arc::clone(r)))
+            })
+        })
+        .max_by_key(|(since, _)| *since)
+        .map(|(_, r)| r)
+}
