@@ -66,6 +66,7 @@ pub mod trace;
 mod unwind;
 pub mod wait_for_graph;
 mod waits;
+mod wake_watchdog;
 mod warnings;
 mod watchdog;
 

@@ -4,7 +4,10 @@
 //!
 //! # When it is checked
 //!
-//! By the background re-check (`crate::watchdog`), every period, while some published wait
+//! At once when a wait whose lock's holder waits too may have closed a cycle with a task in it
+//! (`crate::wake_watchdog`), then after 1, 2, 4, … ms for up to a period, as the runtime's
+//! workers park. And by the background re-check (`crate::watchdog`), every period, while some
+//! published wait
 //! (of a thread or a task, of any kind) is older than the period and not yet part of a reported
 //! deadlock. A check the operating system declines is not repeated while lockprof's waits stay
 //! the same, for a time that doubles up to [`MAX_BACKOFF`]: a pool idling for hours beside a
@@ -54,10 +57,21 @@ fn declined() -> &'static Mutex<Option<Declined>> {
     &DECLINED
 }
 
+/// The check asked for by a wait that may have closed a deadlock among tasks
+/// (`crate::wake_watchdog`): at once, whatever the waits' age; `true` if it reported.
+pub(crate) fn check_now() -> bool {
+    let records = records_of_this_process();
+    crate::os_asleep::all_others_asleep_for_good() && report(&records)
+}
+
+fn records_of_this_process() -> Vec<Arc<ThreadRecord>> {
+    let pid = std::process::id();
+    live_records().into_iter().filter(|r| r.pid == pid).collect()
+}
+
 /// The background check (see the module docs); `period` is the re-check period.
 pub(crate) fn recheck(period: Duration) {
-    let pid = std::process::id();
-    let records: Vec<Arc<ThreadRecord>> = live_records().into_iter().filter(|r| r.pid == pid).collect();
+    let records = records_of_this_process();
     let mut waits = Vec::new();
     let mut old = false;
     for record in &records {

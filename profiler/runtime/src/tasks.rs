@@ -126,11 +126,7 @@ impl LockState {
         // Only a wait whose lock is held by a node that waits itself (or by this node) may be
         // part of a deadlock's report, so only it gets a stack of its own; every other wait
         // borrows the stack of the first wait at its site (see `site_stack`).
-        let suspicious = spec.may_be_permanent
-            && (self.kind() != lockprof_trace::LockKind::Mutex
-                || self
-                    .holder()
-                    .is_some_and(|(holder, _, _)| holder == spec.node || crate::threads::is_waiting(holder)));
+        let suspicious = self.may_close_cycle(&spec);
         let stack = if suspicious || spec.blocking {
             Arc::new(crate::stacks::capture())
         } else {
@@ -169,6 +165,13 @@ impl LockState {
         // As in a thread's episode: orders this publication (and every owner word this node set
         // before) before the exploration's reads, against the same fence in every other wait.
         fence(Ordering::SeqCst);
+        // Read again after the fence: of two nodes closing a cycle at once, the one whose fence
+        // comes last sees the other's wait.
+        let suspicious = suspicious || self.may_close_cycle(&spec);
+        if suspicious && !spec.blocking {
+            // It may have closed a cycle, which only the whole process falling asleep confirms.
+            crate::wake_watchdog::check_soon();
+        }
         // A task's wait is never reported from here (a deadlock with a task in it is confirmed
         // only by the whole process falling asleep, `crate::process_asleep`), but a thread's
         // blocking wait may close a cycle of threads.
@@ -178,6 +181,21 @@ impl LockState {
             }
         }
         wait
+    }
+}
+
+impl LockState {
+    /// Whether the wait `spec` describes may close a cycle now: a holder of the lock (the
+    /// exclusive one, or for a reader-writer lock a recorded reader) is the waiting node itself,
+    /// or waits too. Semaphore waits never count (tokio's permits are not attributed).
+    fn may_close_cycle(&self, spec: &AsyncWaitSpec<'_>) -> bool {
+        if !spec.may_be_permanent {
+            return false;
+        }
+        let blocks = |node: u64| node == spec.node || crate::threads::is_waiting(node);
+        self.holder().is_some_and(|(holder, _, _)| blocks(holder))
+            || (self.kind() == lockprof_trace::LockKind::RwLock
+                && spec.holders.shared().iter().any(|&(node, _)| blocks(node)))
     }
 }
 

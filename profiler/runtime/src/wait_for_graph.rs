@@ -489,6 +489,8 @@ pub(crate) fn find_deadlock(start: &Arc<ThreadRecord>) -> Option<FoundDeadlock> 
     let blocking = Blocking::among(&first, &pb);
     let component = blocking.component_of(start.id)?;
     if component.iter().any(|&node| crate::async_holders::is_async_node(node)) {
+        // Confirmed only once the whole process is asleep for good, which may be in a moment.
+        crate::wake_watchdog::check_soon();
         return None;
     }
 

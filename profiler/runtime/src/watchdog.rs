@@ -20,7 +20,7 @@
 use std::backtrace::Backtrace;
 use std::collections::HashMap;
 use std::sync::{Arc, Once};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::threads::live_records;
 
@@ -41,9 +41,13 @@ pub(crate) fn ensure_started() {
 }
 
 fn run(period: Duration, watchdog: Option<Duration>, recheck: Option<Duration>) {
+    crate::wake_watchdog::register_watchdog();
     let mut reported: Reported = HashMap::new();
     loop {
-        std::thread::sleep(period);
+        let asked = sleep_unless_asked(period);
+        if let (true, Some(older_than)) = (asked, recheck) {
+            check_asleep_soon(older_than);
+        }
         if let Some(older_than) = recheck {
             recheck_waits(older_than);
             // Every thread asleep, one of them for a whole period: a lost wake-up, say (its
@@ -59,6 +63,34 @@ fn run(period: Duration, watchdog: Option<Duration>, recheck: Option<Duration>) 
                 crate::trace::writer::write_soon(lockprof_trace::schema::WriteReason::Watchdog);
             }
         }
+    }
+}
+
+/// Sleeps for `period`, or less if a wait asks for a check meanwhile (`crate::wake_watchdog`);
+/// returns whether one did.
+fn sleep_unless_asked(period: Duration) -> bool {
+    let until = Instant::now() + period;
+    loop {
+        if crate::wake_watchdog::take_request() {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return false;
+        }
+        std::thread::park_timeout(until - now);
+    }
+}
+
+/// A wait may just have closed a deadlock among tasks: looks for the process asleep for good at
+/// once, then after 1, 2, 4, … ms (the workers may still be on their way to parking), for at
+/// most `within`.
+fn check_asleep_soon(within: Duration) {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    while !crate::process_asleep::check_now() && start.elapsed() + pause < within {
+        std::thread::sleep(pause);
+        pause *= 2;
     }
 }
 
