@@ -88,8 +88,9 @@ impl LockState {
         let task = if node & crate::async_holders::TASK_NODE != 0 { node } else { 0 };
         crate::warnings::enter_task(task, at);
         let id = self.registered_async_id();
-        // A task's borrowed guard: in its held locks, for its lock orders.
-        let entry = if task != 0 && access != Access::Permits {
+        // A task's borrowed guard: in its held locks, for its lock orders; unless this lock's
+        // guards have been seen to move between tasks (see `task_held`).
+        let entry = if task != 0 && access != Access::Permits && !holders.moved() {
             crate::task_held::push(task, crate::tag::make(id, access, 0), at)
         } else {
             0
@@ -178,7 +179,7 @@ impl LockState {
         }
         let id = self.id.load(Ordering::Relaxed);
         if hold.entry != 0 {
-            crate::task_held::remove(hold.node, hold.entry, crate::tag::make(id, hold.access, 0), releaser);
+            crate::task_held::remove(hold.node, hold.entry, crate::tag::make(id, hold.access, 0));
         }
         if self.waited_since.load(Ordering::Relaxed) != 0 {
             self.charge_async_holder(id, releaser);
