@@ -51,6 +51,16 @@ pub(crate) fn enter_task(task: u64, at: &'static Location<'static>) {
     });
 }
 
+/// [`enter_task`] for the task of id word `word` ([`crate::task_id::current_word`]; 0: none).
+#[inline(always)]
+pub(crate) fn enter_task_word(word: u64, at: &'static Location<'static>) {
+    crate::local::with(|l| {
+        if l.enter_task_word(word) {
+            check_task_switch(l, l.task(), at);
+        }
+    });
+}
+
 /// Called when another tokio task (`task`, or 0: the thread outside any task) makes a lockprof
 /// call at `at` on a thread whose held stack has holds: every hold taken by a different task
 /// was kept across a yield of that task (a task's poll runs on one thread from start to end, so

@@ -121,10 +121,10 @@ impl LockState {
     pub fn async_acquiring(&self, node: u64, at: &'static Location<'static>, access: Access) {
         if node & crate::async_holders::TASK_NODE == 0 {
             // A thread (`blocking_*`, or polling outside any task): its own held stack.
-            let task = crate::task_id::current();
+            let word = crate::task_id::current_word();
             let holds = crate::local::with(|l| {
-                if l.enter_task(task) {
-                    crate::warnings::check_task_switch(l, task, at);
+                if l.enter_task_word(word) {
+                    crate::warnings::check_task_switch(l, l.task(), at);
                 }
                 l.holds_any()
             });
