@@ -121,7 +121,14 @@ impl LockState {
     pub fn async_acquiring(&self, node: u64, at: &'static Location<'static>, access: Access) {
         if node & crate::async_holders::TASK_NODE == 0 {
             // A thread (`blocking_*`, or polling outside any task): its own held stack.
-            let word = crate::task_id::current_word();
+            // A thread polling outside any task: its caller found no task (`try_id`), so it is
+            // not asked again. A `blocking_*` call (the thread's own id) may run inside one,
+            // under `block_in_place`.
+            let word = if node & crate::async_holders::POLLING_THREAD_NODE != 0 {
+                0
+            } else {
+                crate::task_id::current_word()
+            };
             let holds = crate::local::with(|l| {
                 if l.enter_task_word(word) {
                     crate::warnings::check_task_switch(l, l.task(), at);
