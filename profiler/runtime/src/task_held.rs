@@ -102,9 +102,10 @@ pub(crate) fn push(node: u64, tag: u64, at: &'static Location<'static>) -> u8 {
 }
 
 /// Releases entry `entry` (as returned by [`push`]; 0 does nothing) of task `node`'s hold of
-/// `tag`, whichever task releases it; the release of a slot's last entry frees the slot.
+/// `tag`, by node `releaser` (the taker, or a task its guard moved into); the release of a
+/// slot's last entry frees the slot.
 #[inline]
-pub(crate) fn remove(node: u64, entry: u8, tag: u64) {
+pub(crate) fn remove(node: u64, entry: u8, tag: u64, releaser: u64) {
     let Some(i) = usize::from(entry).checked_sub(1) else { return };
     let s = &TABLE[index(node)];
     // The slot is the taker's until its last entry, this one included, is released: so this
@@ -112,6 +113,14 @@ pub(crate) fn remove(node: u64, entry: u8, tag: u64) {
     debug_assert_eq!(s.tags[i].load(Ordering::Relaxed), tag);
     s.tags[i].store(0, Ordering::Relaxed);
     let bit = 1u64 << (USED_SHIFT + i as u32);
+    // The taker releasing its only entry (the common case) frees the slot with a plain store:
+    // nobody else can change the word meanwhile, since no other task claims an owned slot, the
+    // taker is here (a task runs on one thread at a time), and no other entry is in use for a
+    // task its guard moved into to release.
+    if releaser == node && s.word.load(Ordering::Relaxed) == node | bit {
+        s.word.store(0, Ordering::Release);
+        return;
+    }
     // Release: the tag's clearing happens before a new claim of the entry (or the slot).
     let _ = s.word.fetch_update(Ordering::Release, Ordering::Relaxed, |word| {
         debug_assert!(word & NODE_BITS == node && word & bit != 0);
@@ -161,12 +170,12 @@ mod tests {
         assert!(a != 0 && b != 0 && holds_any(node));
         let tags: Vec<u64> = held(node).iter().map(|h| h.tag).collect();
         assert_eq!(tags, [11, 12]);
-        remove(node, a, 11);
+        remove(node, a, 11, node);
         assert!(holds_any(node), "one hold left");
         let c = push(node, 13, here);
         assert_eq!(c, a, "the released entry is reused");
-        remove(node, b, 12);
-        remove(node, c, 13);
+        remove(node, b, 12, node);
+        remove(node, c, 13, node);
         assert!(!holds_any(node), "the slot is free again");
     }
 
@@ -178,11 +187,11 @@ mod tests {
         let a = push(node, 21, here);
         assert_eq!(push(other, 22, here), 0, "the slot is the first task's");
         assert!(held(other).is_empty() && !holds_any(other));
-        remove(node, a, 21);
+        remove(node, a, 21, node);
         let b = push(other, 23, here);
         assert!(b != 0, "free again");
         assert_eq!(held(other).iter().map(|h| h.tag).collect::<Vec<_>>(), [23]);
-        remove(other, b, 23);
+        remove(other, b, 23, other);
     }
 
     #[test]
@@ -193,7 +202,7 @@ mod tests {
         assert!(entries.iter().all(|&e| e != 0));
         assert_eq!(push(node, 99, here), 0);
         for (t, e) in entries.into_iter().enumerate() {
-            remove(node, e, 31 + t as u64);
+            remove(node, e, 31 + t as u64, node);
         }
         assert!(!holds_any(node));
     }
@@ -214,7 +223,7 @@ mod tests {
         assert!(!holds_any(taker), "the taker's slot is free");
         let entry = push(later, 41, here);
         assert!(entry != 0, "a later task on the same slot is recorded");
-        remove(later, entry, 41);
+        remove(later, entry, 41, later);
     }
 
     /// Once a lock's guards have been seen to move between tasks, its borrowed holds are not

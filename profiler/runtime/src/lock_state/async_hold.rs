@@ -186,7 +186,7 @@ impl LockState {
         }
         let id = self.id.load(Ordering::Relaxed);
         if hold.entry != 0 {
-            crate::task_held::remove(hold.node, hold.entry, crate::tag::make(id, hold.access, 0));
+            crate::task_held::remove(hold.node, hold.entry, crate::tag::make(id, hold.access, 0), releaser);
         }
         if self.waited_since.load(Ordering::Relaxed) != 0 {
             self.charge_async_holder(id, releaser);
