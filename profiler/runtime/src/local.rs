@@ -223,7 +223,8 @@ impl Local {
     #[cold]
     #[inline(never)]
     fn task_word_switched(&self, word: u64) -> bool {
-        self.task_switched(if word == 0 { 0 } else { crate::tasks::task_node(word) })
+        // The node as `crate::tasks::task_node` makes it (not called: `tasks` imports this module).
+        self.task_switched(if word == 0 { 0 } else { crate::async_holders::TASK_NODE | word })
     }
 
     /// The task of the thread's last lockprof call, for a new hold (always 0 without the
