@@ -226,6 +226,53 @@ mod tests {
         remove(later, entry, 41, later);
     }
 
+    /// Three tasks at once on one slot: the owner takes holds and hands some to a second task,
+    /// which releases them (moved guards), while a third task on the same slot keeps trying.
+    /// Nobody ever sees another task's hold as its own, and the slot ends free.
+    #[test]
+    fn moved_releases_racing_the_owner_and_a_rival_never_mix_their_holds() {
+        const ROUNDS: u64 = 20_000;
+        let owner = crate::tasks::task_node(6_000_003);
+        let rival = owner + SLOTS as u64;
+        let mover = crate::tasks::task_node(6_000_004);
+        let here = Location::caller();
+        let (moved, to_mover) = std::sync::mpsc::channel::<(u8, u64)>();
+        let release_moved = std::thread::spawn(move || {
+            for (entry, tag) in to_mover {
+                remove(owner, entry, tag, mover);
+            }
+        });
+        let compete = std::thread::spawn(move || {
+            let mut recorded = 0;
+            for round in 0..ROUNDS {
+                let tag = 2_000_000 + round;
+                let entry = push(rival, tag, here);
+                if entry != 0 {
+                    recorded += 1;
+                    let tags: Vec<u64> = held(rival).iter().map(|h| h.tag).collect();
+                    assert!(tags.iter().all(|t| *t == tag), "the rival sees {tags:?}");
+                    remove(rival, entry, tag, rival);
+                }
+            }
+            recorded
+        });
+        for round in 0..ROUNDS {
+            let (kept, handed) = (1_000_000 + 2 * round, 1_000_001 + 2 * round);
+            let first = push(owner, handed, here);
+            let second = push(owner, kept, here);
+            let tags: Vec<u64> = held(owner).iter().map(|h| h.tag).collect();
+            assert!(tags.iter().all(|t| (1_000_000..2_000_000).contains(t)), "the owner sees {tags:?}");
+            if first != 0 {
+                moved.send((first, handed)).unwrap();
+            }
+            remove(owner, second, kept, owner);
+        }
+        drop(moved);
+        release_moved.join().unwrap();
+        let _rival_recorded = compete.join().unwrap();
+        assert!(!holds_any(owner) && !holds_any(rival), "the slot ends free");
+    }
+
     /// Once a lock's guards have been seen to move between tasks, its borrowed holds are not
     /// recorded: a moved guard would give its taker edges out of a lock it no longer holds.
     #[test]
