@@ -58,7 +58,8 @@
 //! `contended<N>` (N threads), for the mutex, or prefixed `read/` or `write/` for the
 //! reader-writer lock (`read/nested`); implementations: `std`, `pl` (parking_lot), `lockprof`
 //! (and `lockprof-pl`). The peers binary takes the same `--only` arguments, with `std`,
-//! `pl-dd`, `tm-std`, `tm-pl`.
+//! `pl-dd`, `tm-std`, `tm-pl`. With `--features tokio`, `--only tokio/uncontended IMPL [iters]`
+//! (and `tokio/contended2`, `tokio/contended4`) runs one async case, `IMPL` `tokio` or `lockprof`.
 
 #[cfg(feature = "off")]
 fn main() {
@@ -324,6 +325,13 @@ mod bench {
     /// instruction counting). Prints ns/op, which is meaningless under valgrind but handy
     /// otherwise.
     fn run_only(args: &[String]) {
+        #[cfg(feature = "tokio")]
+        if let Some(case) = args.first() {
+            let iters = args.get(2).map_or(1_000_000, |s| s.parse().expect("iterations"));
+            if crate::tokio_cases::run_only(case, args.get(1).map(String::as_str), iters) {
+                return;
+            }
+        }
         let usage = "usage: mutex --only <[mutex/|read/|write/]uncontended|nested|contended<N>, nested/depth<D> or churn/registration|churn/nested> <std|pl|lockprof|lockprof-pl> [iters]";
         let case = args.first().and_then(|c| Case::parse(c)).unwrap_or_else(|| panic!("{usage}"));
         let imp = args

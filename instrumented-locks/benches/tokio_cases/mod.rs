@@ -78,6 +78,25 @@ fn measure<M: AsyncMutex>(tasks: usize, iters: u64) -> f64 {
     started.elapsed().as_nanos() as f64 / (per_task * tasks as u64) as f64
 }
 
+/// `--only tokio/<uncontended|contended2|contended4> <tokio|lockprof> [iters]`: one measurement
+/// of one implementation, nothing else (for instruction counts under callgrind). Returns
+/// whether `case` was one of these.
+pub(crate) fn run_only(case: &str, imp: Option<&str>, iters: u64) -> bool {
+    let tasks = match case {
+        "tokio/uncontended" => 0,
+        "tokio/contended2" => 2,
+        "tokio/contended4" => 4,
+        _ => return false,
+    };
+    let ns = match imp {
+        Some("tokio") => measure::<tokio::sync::Mutex<u64>>(tasks, iters),
+        Some("lockprof") => measure::<lockprof::tokio::Mutex<u64>>(tasks, iters),
+        _ => panic!("usage: mutex --only {case} <tokio|lockprof> [iters]"),
+    };
+    println!("{case} {} {iters} iters: {ns:.2} ns/op", imp.unwrap_or_default());
+    true
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]

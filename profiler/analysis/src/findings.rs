@@ -74,7 +74,7 @@ impl FindingKind {
                 "A thread waited on a condition variable while holding another lock: every thread that needs that lock waits for the notification too."
             }
             FindingKind::AwaitHoldingLock => {
-                "A tokio task held a std or parking_lot lock across an .await: a task that locks it on the same worker thread blocks that thread, and the holder can never run to release it."
+                "A tokio task held a std or parking_lot lock while another task ran on its thread: it was suspended across an .await, or blocked in block_in_place under a runtime that ran other tasks there. A task that locks it on that thread blocks the thread, and the holder can never run to release it."
             }
         }
     }
@@ -249,15 +249,22 @@ pub fn findings(trace: &Trace) -> Vec<Finding> {
         let lock = lock_label(trace, w.lock);
         all.push(Finding {
             kind: FindingKind::AwaitHoldingLock,
-            title: format!("{task} held {lock} across an .await ({observer} ran on its thread meanwhile)"),
+            // Another task ran on the holder's thread: the holder had returned `Pending` (an
+            // `.await`), or it is still inside its poll, blocked in `block_in_place` on a
+            // runtime that runs tasks on this thread. lockprof sees the same thing in both.
+            title: format!(
+                "{task} held {lock} while {observer} ran on its thread (across an .await, or blocked in block_in_place)"
+            ),
             sites: vec![
                 FindingSite {
                     site: w.held_site.clone(),
-                    role: format!("{task} acquired {lock}, held across .await"),
+                    role: format!("{task} acquired {lock}, held while another task ran on its thread"),
                 },
                 FindingSite {
                     site: w.observed_site.clone(),
-                    role: format!("{observer} ran on the same thread while {task} was suspended"),
+                    role: format!(
+                        "{observer} ran on the same thread while {task} was suspended at an .await or blocked in block_in_place"
+                    ),
                 },
             ],
         });

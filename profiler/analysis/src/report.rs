@@ -736,7 +736,7 @@ fn render_waits(trace: &Trace, out: &mut String) {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "warning: {} held {} (acquired at {}) across an .await: {} ran on its thread meanwhile (at {}); a task that locks it there blocks the thread, and the holder with it",
+            "warning: {} held {} (acquired at {}) while {} ran on its thread (at {}): it was suspended across an .await, or blocked in block_in_place under a runtime that ran other tasks there; a task that locks it there blocks the thread, and the holder with it",
             thread_label(trace, w.task),
             lock_label(trace, w.lock),
             w.held_site,

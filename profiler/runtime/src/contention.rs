@@ -50,7 +50,7 @@ type StackKey = (u64, Vec<usize>);
 
 /// Waiting and holding stacks, with one representative capture each (for symbolising).
 pub(crate) struct StackTable {
-    pub entries: ShardedMap<StackKey, (Arc<Backtrace>, StackStats)>,
+    pub entries: ShardedMap<StackKey, (Arc<Backtrace>, StackStats), crate::sharded_map::SipHash>,
 }
 
 /// At most this many distinct stacks are kept per table; more are counted as dropped. Each kept

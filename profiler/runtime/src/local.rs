@@ -96,6 +96,9 @@ pub(crate) struct Local {
     thread: Cell<u64>,
     /// The tokio task that made the thread's last lockprof call ([`crate::task_id`]; 0: none).
     task: Cell<u64>,
+    /// The same task's id word ([`crate::task_id::current_word`]; 0: none), which the lock fast
+    /// path compares as tokio gives it, without making it a node.
+    task_word: Cell<u64>,
     /// The thread was named in the trace's thread list (on its first recorded order edge).
     named: Cell<bool>,
     /// Holds, including spilled and uncounted ones.
@@ -110,6 +113,7 @@ thread_local! {
         Local {
             thread: Cell::new(0),
             task: Cell::new(0),
+            task_word: Cell::new(0),
             named: Cell::new(false),
             held_len: Cell::new(0),
             held: [const { Cell::new(Held::EMPTY) }; MAX_HELD],
@@ -204,13 +208,29 @@ impl Local {
     #[inline(never)]
     fn task_switched(&self, task: u64) -> bool {
         self.task.set(task);
+        self.task_word.set(task & !crate::async_holders::TASK_NODE);
         self.holds_any()
+    }
+
+    /// [`Local::enter_task`] for the task of id word `word` ([`crate::task_id::current_word`];
+    /// 0: none): one compare with the last task's word while the same task keeps calling.
+    #[inline(always)]
+    #[must_use]
+    pub(crate) fn enter_task_word(&self, word: u64) -> bool {
+        cfg!(feature = "tokio") && self.task_word.get() != word && self.task_word_switched(word)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn task_word_switched(&self, word: u64) -> bool {
+        // The node as `crate::tasks::task_node` makes it (not called: `tasks` imports this module).
+        self.task_switched(if word == 0 { 0 } else { crate::async_holders::TASK_NODE | word })
     }
 
     /// The task of the thread's last lockprof call, for a new hold (always 0 without the
     /// `tokio` feature, a constant the fast path folds).
     #[inline(always)]
-    fn current_task(&self) -> u64 {
+    pub(crate) fn current_task(&self) -> u64 {
         if cfg!(feature = "tokio") { self.task.get() } else { 0 }
     }
 

@@ -15,16 +15,17 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 /// Shards: enough that threads registering at once rarely meet.
 const SHARDS: usize = 16;
 
+/// SipHash with fixed keys, for keys of many words ([`crate::contention`]'s stacks).
+pub(crate) type SipHash = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+
 /// A hash map that threads share, locked one shard at a time.
 ///
-/// `S` hashes keys, for the shard and within it: SipHash (fixed keys) by default; the lock
-/// registry, keyed by lock ids that no adversary chooses, uses one multiply
-/// ([`crate::id_hash::IdHash`]).
-pub(crate) struct ShardedMap<
-    K,
-    V,
-    S = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
-> {
+/// `S` hashes keys, for the shard and within it: by default one multiply per word
+/// ([`crate::id_hash::IdHash`]), since the registries are keyed by ids and addresses that no
+/// adversary chooses (lock ids, thread and task nodes, acquisition sites). SipHash cost a
+/// contended async wait, which goes through four such maps, 40% of its instructions. Maps keyed
+/// by many words ([`SipHash`]) say so.
+pub(crate) struct ShardedMap<K, V, S = crate::id_hash::IdHash> {
     shards: Box<[Mutex<HashMap<K, V, S>>]>,
     /// Picks a key's shard.
     hasher: S,

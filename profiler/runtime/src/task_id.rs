@@ -11,12 +11,24 @@
 /// ```
 #[inline]
 pub fn current() -> u64 {
+    match current_word() {
+        0 => 0,
+        word => crate::tasks::task_node(word),
+    }
+}
+
+/// The [`id_word`] of the tokio task being polled on this thread, or 0 outside any task (and
+/// always 0 without the `tokio` feature): [`current`] without making it a node, which the lock
+/// fast path compares with the thread's last task as it is ([`crate::local::Local::enter_task_word`]).
+///
+/// ```
+/// assert_eq!(lockprof_profiler::task_id::current_word(), 0); // not inside a tokio task
+/// ```
+#[inline]
+pub fn current_word() -> u64 {
     #[cfg(feature = "tokio")]
     {
-        match tokio::task::try_id() {
-            Some(id) => crate::tasks::task_node(id_word(id)),
-            None => 0,
-        }
+        tokio::task::try_id().map_or(0, id_word)
     }
     #[cfg(not(feature = "tokio"))]
     {

@@ -1,9 +1,10 @@
 //! Warnings: things that are not deadlocks by themselves but make them likely: waiting on a
 //! condition variable while holding another lockprof lock (lockdep's "sleeping while holding"):
 //! every thread that needs the held lock now waits for a notification too; and a tokio task
-//! yielding at an `.await` while it holds a std (or parking_lot) lockprof guard (clippy's
-//! `await_holding_lock`, at run time): any task that then locks it on the same thread blocks
-//! the thread, and with it the task that would release it.
+//! letting other tasks run on its thread while it holds a std (or parking_lot) lockprof guard
+//! (clippy's `await_holding_lock`, at run time): yielding at an `.await`, or blocking in
+//! `block_in_place` under a runtime that runs tasks there. Any task that then locks it on the
+//! same thread blocks the thread, and with it the task that would release it.
 
 use std::panic::Location;
 
@@ -51,10 +52,23 @@ pub(crate) fn enter_task(task: u64, at: &'static Location<'static>) {
     });
 }
 
+/// [`enter_task`] for the task of id word `word` ([`crate::task_id::current_word`]; 0: none).
+#[inline(always)]
+pub(crate) fn enter_task_word(word: u64, at: &'static Location<'static>) {
+    crate::local::with(|l| {
+        if l.enter_task_word(word) {
+            check_task_switch(l, l.task(), at);
+        }
+    });
+}
+
 /// Called when another tokio task (`task`, or 0: the thread outside any task) makes a lockprof
 /// call at `at` on a thread whose held stack has holds: every hold taken by a different task
-/// was kept across a yield of that task (a task's poll runs on one thread from start to end, so
-/// another task runs on it only once the first has returned `Pending`, from an `.await`).
+/// was kept while another task ran on its thread. A task's poll runs on one thread from start
+/// to end, so another task runs on it only once the first has returned `Pending` (from an
+/// `.await`), or inside the first's poll: blocked in `block_in_place`, under a runtime whose
+/// `block_on` runs tasks on this thread. Both look the same from here, and the warning is
+/// worded for both (`lockprof_analysis`'s report).
 #[cold]
 #[inline(never)]
 pub(crate) fn check_task_switch(local: &crate::local::Local, task: u64, at: &'static Location<'static>) {

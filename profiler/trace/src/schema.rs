@@ -374,9 +374,10 @@ pub struct CondvarWaitWhileHolding {
     pub held_site: Site,
 }
 
-/// A tokio task kept a std (or parking_lot) lockprof guard across an `.await`: while it held
-/// the guard, another task (or the thread, outside any task) made a lockprof call on the same
-/// thread, which it can only do once the first task has yielded.
+/// A tokio task kept a std (or parking_lot) lockprof guard while another task (or the thread,
+/// outside any task) made a lockprof call on the same thread: which it can only do once the
+/// first task has yielded at an `.await`, or while the first task is blocked inside its poll
+/// in `block_in_place` under a runtime that runs other tasks on that thread.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "read", derive(serde::Serialize, serde::Deserialize))]
 pub struct AwaitHoldingLock {

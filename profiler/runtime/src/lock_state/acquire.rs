@@ -47,22 +47,23 @@ impl LockState {
         let id = self.id.load(Ordering::Acquire);
         // Nothing held, or a held stack whose edges into this lock are recorded (one probe of
         // the chain cache, at any depth): no bookkeeping beyond the holder's record. Inside a
-        // tokio task (feature `tokio`): one compare with the thread's last task, and a task
-        // holding async locks takes the slow path, which records its orders.
-        let task = crate::task_id::current();
+        // tokio task (feature `tokio`): one compare of tokio's id word with the thread's last
+        // task's (the node is made only when the task changes), and a task holding async locks
+        // takes the slow path, which records its orders.
+        let word = crate::task_id::current_word();
         if id != 0
             && local::with(|l| {
-                if l.enter_task(task) {
-                    crate::warnings::check_task_switch(l, task, at);
+                if l.enter_task_word(word) {
+                    crate::warnings::check_task_switch(l, l.task(), at);
                 }
-                !crate::task_held::holds_any(task)
+                !crate::task_held::holds_any(l.current_task())
                     && (!l.holds_any() || crate::lock_order::recorded(l, id, access))
             })
             && raw.try_acquire()
         {
             self.hold_acquired(id, at, access, permits);
         } else {
-            self.lock_slow(at, raw, access, permits);
+            self.lock_slow(at, raw, access, permits, word);
         }
     }
 
@@ -70,10 +71,18 @@ impl LockState {
     /// (registration), order edges when other locks are held, and waiting.
     #[inline(never)]
     #[track_caller]
-    fn lock_slow(&self, at: &'static Location<'static>, raw: &dyn RawLock, access: Access, permits: u32) {
+    fn lock_slow(
+        &self,
+        at: &'static Location<'static>,
+        raw: &dyn RawLock,
+        access: Access,
+        permits: u32,
+        task_word: u64,
+    ) {
         // Before any wait: a guard that another task keeps across `.await` on this thread is
-        // warned about even if this call then blocks on it.
-        crate::warnings::enter_task(crate::task_id::current(), at);
+        // warned about even if this call then blocks on it. (Entered already, unless the lock
+        // had no id: the task's id word as the fast path read it.)
+        crate::warnings::enter_task_word(task_word, at);
         let id = self.registered_id();
         self.record_order(id, access, false, at);
         if !raw.try_acquire() {
@@ -176,7 +185,7 @@ impl LockState {
         permits: u32,
         timeout: std::time::Duration,
     ) -> bool {
-        crate::warnings::enter_task(crate::task_id::current(), at);
+        crate::warnings::enter_task_word(crate::task_id::current_word(), at);
         let id = self.registered_id();
         self.record_order(id, access, true, at);
         let counted =
@@ -215,7 +224,7 @@ impl LockState {
     ) -> bool {
         let acquired = raw.try_acquire();
         if acquired {
-            crate::warnings::enter_task(crate::task_id::current(), at);
+            crate::warnings::enter_task_word(crate::task_id::current_word(), at);
             self.hold_acquired(self.registered_id(), at, access, permits);
         }
         acquired

@@ -88,8 +88,9 @@ impl LockState {
         let task = if node & crate::async_holders::TASK_NODE != 0 { node } else { 0 };
         crate::warnings::enter_task(task, at);
         let id = self.registered_async_id();
-        // A task's borrowed guard: in its held locks, for its lock orders.
-        let entry = if task != 0 && access != Access::Permits {
+        // A task's borrowed guard: in its held locks, for its lock orders; unless this lock's
+        // guards have been seen to move between tasks (see `task_held`).
+        let entry = if task != 0 && access != Access::Permits && !holders.moved() {
             crate::task_held::push(task, crate::tag::make(id, access, 0), at)
         } else {
             0
@@ -120,10 +121,17 @@ impl LockState {
     pub fn async_acquiring(&self, node: u64, at: &'static Location<'static>, access: Access) {
         if node & crate::async_holders::TASK_NODE == 0 {
             // A thread (`blocking_*`, or polling outside any task): its own held stack.
-            let task = crate::task_id::current();
+            // A thread polling outside any task: its caller found no task (`try_id`), so it is
+            // not asked again. A `blocking_*` call (the thread's own id) may run inside one,
+            // under `block_in_place`.
+            let word = if node & crate::async_holders::POLLING_THREAD_NODE != 0 {
+                0
+            } else {
+                crate::task_id::current_word()
+            };
             let holds = crate::local::with(|l| {
-                if l.enter_task(task) {
-                    crate::warnings::check_task_switch(l, task, at);
+                if l.enter_task_word(word) {
+                    crate::warnings::check_task_switch(l, l.task(), at);
                 }
                 l.holds_any()
             });
