@@ -296,20 +296,8 @@ fn confirm(detector: Option<u64>, older_than: Option<Duration>) -> Option<FoundD
         .iter()
         .map(|t| {
             let o = &first.obs[t];
-            let (blocks_on, blocks) = blocks.get(t).copied().unwrap_or((
-                o.lock_id,
-                Blocks::Holds { access: o.access, permits: o.permits, at: o.wait_at },
-            ));
-            Member {
-                thread: *t,
-                waits_for: o.lock_id,
-                wait_access: o.access,
-                wait_permits: o.permits,
-                wait_at: o.wait_at,
-                stack: Arc::clone(&o.stack),
-                blocks_on,
-                blocks,
-            }
+            let (blocks_on, blocks) = blocks.get(t).copied().unwrap_or_else(|| o.blocking_nothing());
+            o.member(blocks_on, blocks)
         })
         .collect();
     let mut key: Vec<(u64, u64)> = seqs.into_iter().collect();

@@ -168,24 +168,11 @@ fn every_wait(snapshot: &Snapshot, edges: &[(u64, u64, Blocks)], first: u64) -> 
         .obs
         .iter()
         .map(|(&node, o)| {
-            let (blocks_on, blocks) = edges
-                .iter()
-                .find(|(_, b, _)| *b == node)
-                .map(|&(waiter, _, how)| (snapshot.obs[&waiter].lock_id, how))
-                .unwrap_or((
-                    o.lock_id,
-                    Blocks::Holds { access: o.access, permits: o.permits, at: o.wait_at },
-                ));
-            Member {
-                thread: node,
-                waits_for: o.lock_id,
-                wait_access: o.access,
-                wait_permits: o.permits,
-                wait_at: o.wait_at,
-                stack: Arc::clone(&o.stack),
-                blocks_on,
-                blocks,
-            }
+            let (blocks_on, blocks) = edges.iter().find(|(_, b, _)| *b == node).map_or_else(
+                || o.blocking_nothing(),
+                |&(waiter, _, how)| (snapshot.obs[&waiter].lock_id, how),
+            );
+            o.member(blocks_on, blocks)
         })
         .collect();
     let mut cycle = cycle;

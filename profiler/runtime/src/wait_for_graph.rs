@@ -252,6 +252,29 @@ impl Obs {
     }
 }
 
+impl Obs {
+    /// This wait as a member of a reported deadlock, blocking another member's wait through
+    /// `blocks_on` in the way `blocks` says.
+    pub(crate) fn member(&self, blocks_on: u64, blocks: Blocks) -> Member {
+        Member {
+            thread: self.record.id,
+            waits_for: self.lock_id,
+            wait_access: self.access,
+            wait_permits: self.permits,
+            wait_at: self.wait_at,
+            stack: Arc::clone(&self.stack),
+            blocks_on,
+            blocks,
+        }
+    }
+
+    /// How the all-asleep reports show a member that blocks no other member's lock wait: as
+    /// blocking through what it waits for.
+    pub(crate) fn blocking_nothing(&self) -> (u64, Blocks) {
+        (self.lock_id, Blocks::Holds { access: self.access, permits: self.permits, at: self.wait_at })
+    }
+}
+
 /// Reads `record`'s slot and, if it is waiting, the state of the lock it waits for.
 pub(crate) fn observe(record: &Arc<ThreadRecord>) -> Option<Obs> {
     record.with_slot(|slot| {
@@ -543,19 +566,8 @@ impl Blocking {
     pub(crate) fn describe(&self, first: &Snapshot, component: &[u64], start: u64) -> Option<FoundDeadlock> {
         let order = shortest_cycle(&self.graph, start)?;
         let member = |t: u64, blocked: u64| -> Option<Member> {
-            let o = &first.obs[&t];
             let blocks = self.how.get(&(blocked, t)).copied()?;
-            let lock = first.obs[&blocked].lock_id;
-            Some(Member {
-                thread: t,
-                waits_for: o.lock_id,
-                wait_access: o.access,
-                wait_permits: o.permits,
-                wait_at: o.wait_at,
-                stack: Arc::clone(&o.stack),
-                blocks_on: lock,
-                blocks,
-            })
+            Some(first.obs[&t].member(first.obs[&blocked].lock_id, blocks))
         };
         let k = order.len();
         let cycle: Vec<Member> =
