@@ -110,26 +110,41 @@ fn report(records: &[Arc<ThreadRecord>]) -> bool {
     let all: BTreeSet<u64> = snapshot.obs.keys().copied().collect();
     let Some(&lowest) = all.first() else { return false };
     let blocking = Blocking::among(&snapshot, &all);
-    let cycle = all
-        .iter()
-        .find_map(|&node| blocking.component_of(node).map(|c| (node, c)))
-        .and_then(|(node, component)| blocking.describe(&snapshot, &component, node));
-    let tasks = all.iter().any(|&node| crate::async_holders::is_async_node(node));
-    let found = match cycle {
-        Some(found) => found,
-        None if tasks => every_wait(&snapshot, &blocking_of_all(&snapshot, &all), lowest),
-        None => return false,
-    };
-
-    // A deadlock reported before explains this sleep if it still stands whole, or if these waits
-    // are what is left of it (its reporter panicked out of its wait, the others still wait).
+    // A deadlock reported before explains a cycle if it still stands whole, or if the cycle's
+    // waits are what is left of it (its reporter panicked out of its wait, the others still
+    // wait). The first cycle no report explains is reported; with none, every wait, if a task
+    // waits.
     let now: BTreeSet<(u64, u64)> = snapshot.obs.iter().map(|(&n, o)| (n, o.seq)).collect();
     let known = crate::records::found_so_far().lock().unwrap_or_else(|e| e.into_inner());
-    let reported = known
-        .iter()
-        .any(|f| f.key.iter().all(|k| now.contains(k)) || found.key.iter().all(|k| f.key.contains(k)));
+    let explained = |found: &FoundDeadlock| {
+        known
+            .iter()
+            .any(|f| f.key.iter().all(|k| now.contains(k)) && f.key.iter().all(|k| found.key.contains(k)))
+            || known.iter().any(|f| found.key.iter().all(|k| f.key.contains(k)))
+    };
+    let mut seen: BTreeSet<u64> = BTreeSet::new();
+    let mut cycles = Vec::new();
+    for &node in &all {
+        if seen.contains(&node) {
+            continue;
+        }
+        if let Some(component) = blocking.component_of(node) {
+            seen.extend(component.iter().copied());
+            cycles.extend(blocking.describe(&snapshot, &component, node));
+        }
+    }
+    let tasks = all.iter().any(|&node| crate::async_holders::is_async_node(node));
+    let some_cycle = !cycles.is_empty();
+    let unexplained = cycles.into_iter().find(|found| !explained(found));
+    let found = match unexplained {
+        Some(found) => Some(found),
+        None if some_cycle => None,
+        None if tasks => Some(every_wait(&snapshot, &blocking_of_all(&snapshot, &all), lowest)),
+        None => return false,
+    };
+    let found = found.filter(|found| !explained(found));
     drop(known);
-    if reported {
+    let Some(found) = found else {
         if crate::config::config().on_deadlock == DeadlockPolicy::Panic {
             // Still asleep for good in the waits of a deadlock reported (and panicked out of)
             // before: the panic did not end it.
@@ -142,7 +157,7 @@ fn report(records: &[Arc<ThreadRecord>]) -> bool {
             std::process::abort();
         }
         return true;
-    }
+    };
     let start = found.cycle.first().map(|m| m.thread);
     let Some(start) = records.iter().find(|r| Some(r.id) == start) else { return false };
     let to_panic = last_async_wait(records, &found);
