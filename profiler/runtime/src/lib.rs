@@ -79,6 +79,6 @@ pub use lock_state::async_hold::AsyncHold;
 pub use lock_state::{LockState, Release};
 pub use lockprof_trace::{Access, DeadlockPolicy, LockKind};
 pub use raw_lock::{RawLock, WriterMark};
-pub use records::{deadlocks_found, wait_episodes};
+pub use records::{deadlocks_found, long_waits_found, wait_episodes};
 pub use trace::{install_exit_hook, write_now};
 pub use waits::signal::{Quorum, Signal, SignalShape};

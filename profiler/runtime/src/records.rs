@@ -55,6 +55,15 @@ pub fn deadlocks_found() -> usize {
     found_so_far().lock().unwrap_or_else(|e| e.into_inner()).len()
 }
 
+/// How many long waits (`LOCKPROF_WATCHDOG_MS`) the watchdog has recorded in this process.
+///
+/// ```
+/// assert_eq!(lockprof_profiler::long_waits_found(), 0);
+/// ```
+pub fn long_waits_found() -> usize {
+    long_waits().lock().unwrap_or_else(|e| e.into_inner()).len()
+}
+
 /// One wait that outlasted the threshold.
 #[derive(Clone)]
 pub(crate) struct LongWait {

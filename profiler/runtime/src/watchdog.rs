@@ -14,30 +14,53 @@
 //! A wait for a lock whose holder thread has exited without releasing it (a leaked guard) will
 //! never end: its finding names the lock as abandoned.
 //!
-//! The thread starts with the first wait episode, wakes every half watchdog threshold or every
+//! The thread starts with the first wait episode (again in a child made by `fork`), wakes every half watchdog threshold or every
 //! re-check period (whichever is shorter), and uses no lockprof lock.
 
 use std::backtrace::Backtrace;
 use std::collections::HashMap;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::threads::live_records;
 
-/// Starts the background thread once, if the watchdog or the re-check is on.
+/// Whether this process's watchdog has been started. A child made by `fork` has no watchdog (only
+/// the forking thread goes on in it): the child handler clears the flag, and the child's first
+/// wait starts its own. A flag, not a `Once`: a fork while another thread is starting the
+/// watchdog would leave a `Once` running for ever in the child, and its first wait would hang.
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Starts the background thread once per process, if the watchdog or the re-check is on.
 pub(crate) fn ensure_started() {
-    static START: Once = Once::new();
+    if STARTED.load(Ordering::Acquire) {
+        return;
+    }
     let config = crate::config::config();
     let (watchdog, recheck) = (config.watchdog, config.recheck);
     let Some(period) = [watchdog.map(|t| t / 2), recheck].into_iter().flatten().min() else { return };
-    START.call_once(|| {
-        let period = period.max(Duration::from_millis(5));
-        let spawned =
-            crate::threads::spawn_internal("lockprof-watchdog", move || run(period, watchdog, recheck));
-        if let Err(error) = spawned {
-            crate::diag::say(&format!("lockprof: could not start the watchdog: {error}"));
-        }
-    });
+    if STARTED.swap(true, Ordering::AcqRel) {
+        return; // another thread starts it
+    }
+    // Registered once per program (a child inherits the registration). A flag again, for the
+    // same reason: a `Once` caught running by a fork would hang the child here.
+    static AT_FORK: AtomicBool = AtomicBool::new(false);
+    if !AT_FORK.swap(true, Ordering::AcqRel) {
+        // SAFETY: `forked_child` is an `extern "C" fn()` that only stores to atomics, which is
+        // async-signal-safe, as a handler that runs in the child of a multi-threaded fork must be.
+        unsafe { libc::pthread_atfork(None, None, Some(forked_child)) };
+    }
+    let period = period.max(Duration::from_millis(5));
+    let spawned = crate::threads::spawn_internal("lockprof-watchdog", move || run(period, watchdog, recheck));
+    if let Err(error) = spawned {
+        crate::diag::say(&format!("lockprof: could not start the watchdog: {error}"));
+    }
+}
+
+/// `pthread_atfork`'s child handler: the child has no watchdog yet.
+extern "C" fn forked_child() {
+    STARTED.store(false, Ordering::Release);
+    crate::wake_watchdog::forget_watchdog();
 }
 
 fn run(period: Duration, watchdog: Option<Duration>, recheck: Option<Duration>) {
