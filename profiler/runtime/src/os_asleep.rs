@@ -14,13 +14,17 @@
 //! off the processor and blocked: the kernel waits for it to be inactive and checks that its
 //! switch count did not change while it read the registers). Its wait must be one of:
 //! - `futex` `FUTEX_WAIT` or `FUTEX_WAIT_BITSET` with no timeout, on a *private* futex (the flag,
-//!   or an address in a private mapping, as glibc's `pthread_join` uses): only a thread sharing
-//!   this process's memory can wake it. std's and parking_lot's locks, condition variables,
+//!   or an address in a private anonymous mapping, as glibc's `pthread_join` uses: a private
+//!   *file* mapping is not enough, since a page of it not yet written is keyed by the file, which
+//!   another process can map and wake): only a thread sharing this process's memory can wake it. std's and parking_lot's locks, condition variables,
 //!   `park`, and tokio's idle workers wait so;
 //! - `epoll_wait`/`epoll_pwait` with an infinite timeout (or `epoll_pwait2` with none), on an
 //!   epoll set whose every member is an eventfd, or a connected Unix socket whose peer this
 //!   process made (`SO_PEERCRED`), and not a listening one: tokio's I/O driver parked with no
-//!   timer due waits so (its waker is an eventfd; its signal driver's is a socket pair).
+//!   timer due waits so (its waker is an eventfd; its signal driver's is a socket pair). The set's
+//!   `fdinfo` names each member by the descriptor number it was registered under, which may name
+//!   another file since (closed, its file kept alive by a duplicate, the number reused): each
+//!   number must still name the watched file, by its inode and by `kcmp(KCMP_EPOLL_TFD)`.
 //!
 //! Anything else (a timed wait, `nanosleep`, `read`, `accept`, `poll`, `wait4`, a socket to
 //! another process, a pipe, a timerfd, a running thread) means "not asleep for good", and so do
@@ -57,8 +61,13 @@
 //!
 //! Stated assumptions (the kind no check can see): no other process writes this process's memory
 //! or acts on its descriptors (a debugger, `process_vm_writev`, an eventfd or socket end passed
-//! away over `SCM_RIGHTS` or `pidfd_getfd`), and no eventfd is signalled by the kernel on its own
-//! (Linux AIO completions, KVM).
+//! away over `SCM_RIGHTS` or `pidfd_getfd`, or inherited by a process that outlived the child
+//! that started it: a grandchild, which `children` does not list), no eventfd is signalled by
+//! the kernel on its own (Linux AIO completions, io_uring, KVM), and no signal is sent from
+//! outside to glibc's internal handlers (they return, but an `epoll_wait` they interrupt returns
+//! `EINTR`: tokio's driver only parks again). Where `kcmp` is not allowed (see above), an epoll
+//! member's number reused by an eventfd while the member is another anonymous-inode file (a
+//! timerfd, say) is not seen either.
 
 /// Whether every thread of the process but the calling one is asleep for good (see the module
 /// docs). `false` wherever that cannot be shown, including every platform but Linux on x86_64
@@ -183,25 +192,38 @@ fn classify(call: Syscall, numbers: &Numbers) -> Option<Sleep> {
     None
 }
 
-/// The descriptors an epoll set watches, from `/proc/self/fdinfo/EPFD`.
-fn parse_epoll_targets(fdinfo: &str) -> Option<Vec<i32>> {
+/// The items of an epoll set, from `/proc/self/fdinfo/EPFD`: each one's descriptor number *at
+/// registration* and the inode of the file it watches. The number may name another file now (the
+/// registered one closed while a duplicate keeps its file, and thus the item, alive; the number
+/// reused), so the caller checks that it still names the watched file.
+fn parse_epoll_targets(fdinfo: &str) -> Option<Vec<(i32, u64)>> {
     fdinfo
         .lines()
         .filter_map(|l| l.strip_prefix("tfd:"))
-        .map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .map(|rest| {
+            let fd = rest.split_whitespace().next()?.parse().ok()?;
+            let ino = rest.split_whitespace().find_map(|w| w.strip_prefix("ino:"))?;
+            Some((fd, u64::from_str_radix(ino, 16).ok()?))
+        })
         .collect()
 }
 
-/// Whether `addr` lies in a private mapping, from `/proc/self/maps`.
+/// Whether `addr` lies in a private *anonymous* mapping, from `/proc/self/maps`. A private file
+/// mapping is not enough: until a page of it is written, a shared futex there is keyed by the
+/// file's page, which another process mapping the file can wake.
 fn in_private_mapping(maps: &str, addr: u64) -> bool {
     maps.lines().any(|line| {
         let mut fields = line.split_whitespace();
         let (Some(range), Some(perms)) = (fields.next(), fields.next()) else { return false };
+        let (Some(_offset), Some(_device), Some(inode)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return false;
+        };
         let Some((start, end)) = range.split_once('-') else { return false };
         let (Ok(start), Ok(end)) = (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16)) else {
             return false;
         };
-        (start..end).contains(&addr) && perms.as_bytes().get(3) == Some(&b'p')
+        (start..end).contains(&addr) && perms.as_bytes().get(3) == Some(&b'p') && inode == "0"
     })
 }
 
@@ -288,7 +310,12 @@ mod imp {
             return Some(false);
         }
         let targets = super::parse_epoll_targets(&read(&format!("/proc/self/fdinfo/{epfd}"))?)?;
-        for fd in targets {
+        for (index, &(fd, ino)) in targets.iter().enumerate() {
+            // Items registered under the same number before this one: kcmp's index among them.
+            let earlier = targets[..index].iter().filter(|&&(f, _)| f == fd).count();
+            if !still_watched_under(epfd, fd, ino, earlier)? {
+                return Some(false);
+            }
             let target = link(fd)?;
             let internal = target == "anon_inode:[eventfd]"
                 || (target.starts_with("socket:") && unix_socket_to_this_process(fd));
@@ -297,6 +324,50 @@ mod imp {
             }
         }
         Some(true)
+    }
+
+    /// Whether descriptor `fd` still names the file that the `earlier`-th item registered under
+    /// `fd` in epoll set `epfd` watches (inode `ino`). The inode tells a socket, a pipe or a file
+    /// apart, not two anonymous-inode files (an eventfd and a timerfd share theirs): `kcmp`
+    /// (`KCMP_EPOLL_TFD`) compares the files themselves where the kernel lets it run (a kernel
+    /// without `CONFIG_KCMP`, or a seccomp filter such as Docker's default, says `ENOSYS` or
+    /// `EPERM`: then the inode alone is relied on, the limit the module docs state).
+    fn still_watched_under(epfd: i32, fd: i32, ino: u64, earlier: usize) -> Option<bool> {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::metadata(format!("/proc/self/fd/{fd}")).ok()?.ino() != ino {
+            return Some(false);
+        }
+        /// `struct kcmp_epoll_slot` of `<linux/kcmp.h>`.
+        #[repr(C)]
+        struct KcmpEpollSlot {
+            efd: u32,
+            tfd: u32,
+            toff: u32,
+        }
+        const KCMP_EPOLL_TFD: libc::c_int = 7;
+        let slot = KcmpEpollSlot {
+            efd: u32::try_from(epfd).ok()?,
+            tfd: u32::try_from(fd).ok()?,
+            toff: u32::try_from(earlier).ok()?,
+        };
+        let pid = libc::pid_t::try_from(std::process::id()).ok()?;
+        // SAFETY: `kcmp` only reads `slot`, a valid `struct kcmp_epoll_slot`, and compares two
+        // files of this process; it changes nothing.
+        let got = unsafe {
+            libc::syscall(
+                libc::SYS_kcmp,
+                pid,
+                pid,
+                KCMP_EPOLL_TFD,
+                libc::c_ulong::try_from(fd).ok()?,
+                std::ptr::from_ref(&slot),
+            )
+        };
+        let unavailable = || {
+            let errno = std::io::Error::last_os_error().raw_os_error();
+            errno == Some(libc::ENOSYS) || errno == Some(libc::EPERM)
+        };
+        Some(got == 0 || (got == -1 && unavailable()))
     }
 
     fn link(fd: i32) -> Option<String> {
@@ -401,16 +472,22 @@ mod tests {
         let fdinfo = "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\n\
                       tfd:        6 events:       19 data: 0 pos:0 ino:1057 sdev:f\n\
                       tfd:       11 events: 80000019 data: 1 pos:0 ino:a2 sdev:8\n";
-        assert_eq!(parse_epoll_targets(fdinfo), Some(vec![6, 11]));
+        assert_eq!(parse_epoll_targets(fdinfo), Some(vec![(6, 0x1057), (11, 0xa2)]));
+        assert_eq!(parse_epoll_targets("tfd:        6 events:       19 data: 0 pos:0\n"), None, "no inode");
         assert_eq!(parse_epoll_targets("pos:\t0\n"), Some(vec![]));
     }
 
     #[test]
     fn a_shared_futex_counts_only_in_private_memory() {
         let maps = "7f0000000000-7f0000800000 rw-p 00000000 00:00 0 \n\
-                    7f1000000000-7f1000001000 rw-s 00000000 00:05 77 /dev/shm/x\n";
+                    7f1000000000-7f1000001000 rw-s 00000000 00:05 77 /dev/shm/x\n\
+                    7f2000000000-7f2000001000 r--p 00000000 08:01 1234 /tmp/file\n";
         assert!(in_private_mapping(maps, 0x7f00_0000_1000));
         assert!(!in_private_mapping(maps, 0x7f10_0000_0010), "shared memory: another process may wake it");
+        assert!(
+            !in_private_mapping(maps, 0x7f20_0000_0010),
+            "a private file page not yet written is keyed by the file: another process may wake it"
+        );
         assert!(!in_private_mapping(maps, 0x10), "unmapped");
     }
 
