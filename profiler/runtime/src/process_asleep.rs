@@ -30,7 +30,7 @@
 //! (`tasks::condemn`). If the process is found asleep for good again with the same waits (it
 //! had no waker, or the panic did not end the deadlock), it aborts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -96,9 +96,8 @@ fn report(records: &[Arc<ThreadRecord>]) -> bool {
     let all: BTreeSet<u64> = snapshot.obs.keys().copied().collect();
     let Some(&lowest) = all.first() else { return false };
     let blocking = Blocking::among(&snapshot, &all);
-    let cycle = all
-        .iter()
-        .find_map(|&node| blocking.component_of(node).map(|c| (node, c)))
+    let cycle = blocking
+        .lowest_on_cycle()
         .and_then(|(node, component)| blocking.describe(&snapshot, &component, node));
     let tasks = all.iter().any(|&node| crate::async_holders::is_async_node(node));
     let found = match cycle {
@@ -150,14 +149,18 @@ fn blocking_of_all(snapshot: &Snapshot, all: &BTreeSet<u64>) -> Vec<(u64, u64, B
 /// Every published wait as one deadlock (`all_asleep`), `first` listed first; each member with
 /// the lock through which it blocks another's wait, where it does.
 fn every_wait(snapshot: &Snapshot, edges: &[(u64, u64, Blocks)], first: u64) -> FoundDeadlock {
+    // Each node's first waiter it blocks, found once (a search per node was quadratic).
+    let mut blocked_first: BTreeMap<u64, (u64, Blocks)> = BTreeMap::new();
+    for &(waiter, b, how) in edges {
+        blocked_first.entry(b).or_insert((waiter, how));
+    }
     let cycle: Vec<Member> = snapshot
         .obs
         .iter()
         .map(|(&node, o)| {
-            let (blocks_on, blocks) = edges
-                .iter()
-                .find(|(_, b, _)| *b == node)
-                .map(|&(waiter, _, how)| (snapshot.obs[&waiter].lock_id, how))
+            let (blocks_on, blocks) = blocked_first
+                .get(&node)
+                .and_then(|&(waiter, how)| Some((snapshot.obs.get(&waiter)?.lock_id, how)))
                 .unwrap_or((
                     o.lock_id,
                     Blocks::Holds { access: o.access, permits: o.permits, at: o.wait_at },

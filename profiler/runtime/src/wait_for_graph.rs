@@ -536,6 +536,18 @@ impl Blocking {
         cycle.then_some(component)
     }
 
+    /// The lowest node on a cycle, with its strongly connected component: what [`Self::component_of`]
+    /// gives for the first node that has one, in one pass of Tarjan's algorithm for all of them
+    /// (thousands of waiting tasks made a pass per node take minutes).
+    pub(crate) fn lowest_on_cycle(&self) -> Option<(u64, Vec<u64>)> {
+        self.graph
+            .tarjan_scc()
+            .into_iter()
+            .filter(|c| c.len() > 1 || c.first().is_some_and(|&n| self.graph.contains_edge(n, n)))
+            .filter_map(|c| Some((*c.iter().min()?, c)))
+            .min_by_key(|&(node, _)| node)
+    }
+
     /// The deadlock of `component` as reported: an elementary cycle through `start` (the
     /// shortest), then the rest of the component.
     pub(crate) fn describe(&self, first: &Snapshot, component: &[u64], start: u64) -> Option<FoundDeadlock> {
