@@ -311,15 +311,14 @@ mod imp {
         }
         let targets = super::parse_epoll_targets(&read(&format!("/proc/self/fdinfo/{epfd}"))?)?;
         for (index, &(fd, ino)) in targets.iter().enumerate() {
-            // Items registered under the same number before this one: kcmp's index among them.
-            let earlier = targets[..index].iter().filter(|&&(f, _)| f == fd).count();
-            if !still_watched_under(epfd, fd, ino, earlier)? {
-                return Some(false);
-            }
             let target = link(fd)?;
             let internal = target == "anon_inode:[eventfd]"
                 || (target.starts_with("socket:") && unix_socket_to_this_process(fd));
-            if !internal {
+            // Items registered under the same number before this one: kcmp's index among them.
+            // Checked only for an eventfd or a socket, whose `stat` cannot block (a FUSE file's
+            // could wait for its daemon).
+            let earlier = targets[..index].iter().filter(|&&(f, _)| f == fd).count();
+            if !internal || !still_watched_under(epfd, fd, ino, earlier)? {
                 return Some(false);
             }
         }
