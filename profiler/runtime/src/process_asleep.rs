@@ -76,7 +76,10 @@ pub(crate) fn recheck(period: Duration) {
     if last.as_ref().is_some_and(|d| d.waits == waits && Instant::now() < d.next) {
         return;
     }
-    if crate::os_asleep::all_others_asleep_for_good() && report(&records) {
+    // A new report: look again next period (under `panic`, to abort if the panic did not end
+    // it). One reported before (`report` policy, say): back off as for a decline, instead of
+    // re-reading /proc and the records every period for as long as the process hangs.
+    if crate::os_asleep::all_others_asleep_for_good() && report(&records) == Some(true) {
         *last = None;
         return;
     }
@@ -87,14 +90,15 @@ pub(crate) fn recheck(period: Duration) {
     *last = Some(Declined { waits, next: Instant::now() + pause, pause });
 }
 
-/// Reports what the records show, the process being asleep for good; `false` if it reports
-/// nothing: no cycle and no task waits. Threads asleep for good without a cycle are the
+/// Reports what the records show, the process being asleep for good: `Some(true)` if it did,
+/// `Some(false)` if a deadlock reported before explains it, `None` if there is nothing to report
+/// (no cycle and no task waits). Threads asleep for good without a cycle are the
 /// all-asleep rule's (`crate::all_asleep`), whose stricter rules keep, say, a wait for a lock
 /// whose holder exited (a leaked guard) for the watchdog's "abandoned" finding.
-fn report(records: &[Arc<ThreadRecord>]) -> bool {
-    let Some(snapshot) = Snapshot::take(records) else { return false };
+fn report(records: &[Arc<ThreadRecord>]) -> Option<bool> {
+    let snapshot = Snapshot::take(records)?;
     let all: BTreeSet<u64> = snapshot.obs.keys().copied().collect();
-    let Some(&lowest) = all.first() else { return false };
+    let &lowest = all.first()?;
     let blocking = Blocking::among(&snapshot, &all);
     let cycle = blocking
         .lowest_on_cycle()
@@ -103,7 +107,7 @@ fn report(records: &[Arc<ThreadRecord>]) -> bool {
     let found = match cycle {
         Some(found) => found,
         None if tasks => every_wait(&snapshot, &blocking_of_all(&snapshot, &all), lowest),
-        None => return false,
+        None => return None,
     };
 
     // A deadlock reported before explains this sleep if it still stands whole, or if these waits
@@ -126,13 +130,13 @@ fn report(records: &[Arc<ThreadRecord>]) -> bool {
             ));
             std::process::abort();
         }
-        return true;
+        return Some(false);
     }
     let start = found.cycle.first().map(|m| m.thread);
-    let Some(start) = records.iter().find(|r| Some(r.id) == start) else { return false };
+    let start = records.iter().find(|r| Some(r.id) == start)?;
     let to_panic = last_async_wait(records, &found);
     crate::deadlock::found_asleep(start, found, to_panic.as_deref());
-    true
+    Some(true)
 }
 
 /// Who blocks whom, for the report of a deadlock without a cycle.
