@@ -20,7 +20,8 @@
 //!   `park`, and tokio's idle workers wait so;
 //! - `epoll_wait`/`epoll_pwait` with an infinite timeout (or `epoll_pwait2` with none), on an
 //!   epoll set whose every member is an eventfd, or a connected Unix socket whose peer this
-//!   process made (`SO_PEERCRED`), and not a listening one: tokio's I/O driver parked with no
+//!   process made (`SO_PEERCRED`) and has open now (the kernel's socket diagnostics name the
+//!   peer's inode, which must be among `/proc/self/fd`'s sockets), and not a listening one: tokio's I/O driver parked with no
 //!   timer due waits so (its waker is an eventfd; its signal driver's is a socket pair). The set's
 //!   `fdinfo` names each member by the descriptor number it was registered under, which may name
 //!   another file since (closed, its file kept alive by a duplicate, the number reused): each
@@ -62,12 +63,14 @@
 //! Stated assumptions (the kind no check can see): no other process writes this process's memory
 //! or acts on its descriptors (a debugger, `process_vm_writev`, an eventfd or socket end passed
 //! away over `SCM_RIGHTS` or `pidfd_getfd`, or inherited by a process that outlived the child
-//! that started it: a grandchild, which `children` does not list), no eventfd is signalled by
+//! that started it, a grandchild, which `children` does not list: an eventfd, or a socket end of
+//! which this process kept a copy), no eventfd is signalled by
 //! the kernel on its own (Linux AIO completions, io_uring, KVM), and no signal is sent from
 //! outside to glibc's internal handlers (they return, but an `epoll_wait` they interrupt returns
 //! `EINTR`: tokio's driver only parks again). Where `kcmp` is not allowed (see above), an epoll
 //! member's number reused by an eventfd while the member is another anonymous-inode file (a
-//! timerfd, say) is not seen either.
+//! timerfd, say) is not seen either; nor, without Unix socket diagnostics (`CONFIG_UNIX_DIAG`),
+//! a socket's peer held only by another process.
 
 /// Whether every thread of the process but the calling one is asleep for good (see the module
 /// docs). `false` wherever that cannot be shown, including every platform but Linux on x86_64
@@ -227,6 +230,11 @@ fn in_private_mapping(maps: &str, addr: u64) -> bool {
     })
 }
 
+/// The inode of a socket from its `/proc/self/fd` link (`socket:[1234]`).
+fn socket_inode(link: &str) -> Option<u64> {
+    link.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+}
+
 #[cfg(target_os = "linux")]
 mod imp {
     use super::{NUMBERS, Sched, Sleep};
@@ -310,10 +318,12 @@ mod imp {
             return Some(false);
         }
         let targets = super::parse_epoll_targets(&read(&format!("/proc/self/fdinfo/{epfd}"))?)?;
+        let mut sockets = None;
         for (index, &(fd, ino)) in targets.iter().enumerate() {
             let target = link(fd)?;
             let internal = target == "anon_inode:[eventfd]"
-                || (target.starts_with("socket:") && unix_socket_to_this_process(fd));
+                || super::socket_inode(&target)
+                    .is_some_and(|ino| unix_socket_to_this_process(fd, ino, &mut sockets));
             // Items registered under the same number before this one: kcmp's index among them.
             // Checked only for an eventfd or a socket, whose `stat` cannot block (a FUSE file's
             // could wait for its daemon).
@@ -383,14 +393,134 @@ mod imp {
         (got == 0 && len as usize == std::mem::size_of::<T>()).then_some(value)
     }
 
-    /// A connected (not listening) Unix socket whose peer was made by this process.
-    fn unix_socket_to_this_process(fd: i32) -> bool {
+    /// A connected (not listening) Unix socket, inode `ino`, whose peer was made by this process
+    /// (`SO_PEERCRED`) and is open in it now (the kernel's socket diagnostics name the peer; it
+    /// must be among `sockets`, this process's open sockets, read once). The second condition
+    /// rejects a socket pair whose other end went to a child (as its standard output, say) that
+    /// has exited, leaving it to a process it started: `SO_PEERCRED` names the pair's creator,
+    /// not the end's holders.
+    fn unix_socket_to_this_process(fd: i32, ino: u64, sockets: &mut Option<Vec<u64>>) -> bool {
         let domain = sockopt::<libc::c_int>(fd, libc::SO_DOMAIN, 0);
         let listening = sockopt::<libc::c_int>(fd, libc::SO_ACCEPTCONN, 0);
         let peer = sockopt(fd, libc::SO_PEERCRED, libc::ucred { pid: 0, uid: 0, gid: 0 });
-        domain == Some(libc::AF_UNIX)
+        let ours = domain == Some(libc::AF_UNIX)
             && listening == Some(0)
-            && peer.is_some_and(|p| i64::from(p.pid) == i64::from(std::process::id()))
+            && peer.is_some_and(|p| i64::from(p.pid) == i64::from(std::process::id()));
+        ours && match unix_peer(ino) {
+            Peer::Open(peer) => {
+                sockets.get_or_insert_with(|| open_sockets().unwrap_or_default()).binary_search(&peer).is_ok()
+            }
+            Peer::Unknown => true, // no socket diagnostics in this kernel: the limit the module docs state
+            Peer::None => false,
+        }
+    }
+
+    /// The inodes of the sockets open in this process, sorted, from `/proc/self/fd` (a
+    /// descriptor closed meanwhile is left out, which only makes the check stricter).
+    fn open_sockets() -> Option<Vec<u64>> {
+        let mut inodes: Vec<u64> = std::fs::read_dir("/proc/self/fd")
+            .ok()?
+            .filter_map(|entry| super::socket_inode(std::fs::read_link(entry.ok()?.path()).ok()?.to_str()?))
+            .collect();
+        inodes.sort_unstable();
+        Some(inodes)
+    }
+
+    /// What the kernel says of a Unix socket's peer.
+    enum Peer {
+        /// The peer's inode.
+        Open(u64),
+        /// No peer (or no such socket any more).
+        None,
+        /// The kernel cannot say (no `NETLINK_SOCK_DIAG` for Unix sockets).
+        Unknown,
+    }
+
+    /// The peer of Unix socket `ino`, from `NETLINK_SOCK_DIAG` (`SOCK_DIAG_BY_FAMILY`,
+    /// `UDIAG_SHOW_PEER`), the way `ss -x` finds it.
+    fn unix_peer(ino: u64) -> Peer {
+        /// `struct nlmsghdr` then `struct unix_diag_req` of `<linux/unix_diag.h>`.
+        #[repr(C)]
+        struct Request {
+            len: u32,
+            kind: u16,
+            flags: u16,
+            seq: u32,
+            pid: u32,
+            family: u8,
+            protocol: u8,
+            pad: u16,
+            states: u32,
+            ino: u32,
+            show: u32,
+            cookie: [u32; 2],
+        }
+        const SOCK_DIAG_BY_FAMILY: u16 = 20;
+        const NLMSG_ERROR: u16 = 2;
+        const UDIAG_SHOW_PEER: u32 = 4;
+        const UNIX_DIAG_PEER: u16 = 2;
+        let Ok(ino32) = u32::try_from(ino) else { return Peer::Unknown };
+        // SAFETY: a plain socket call; the descriptor is owned by `socket` below.
+        let raw = unsafe {
+            libc::socket(libc::AF_NETLINK, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, libc::NETLINK_SOCK_DIAG)
+        };
+        if raw < 0 {
+            return Peer::Unknown;
+        }
+        // SAFETY: `raw` is a fresh descriptor owned by nobody else.
+        let socket = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
+        let request = Request {
+            len: std::mem::size_of::<Request>() as u32,
+            kind: SOCK_DIAG_BY_FAMILY,
+            flags: libc::NLM_F_REQUEST as u16,
+            seq: 1,
+            pid: 0,
+            family: libc::AF_UNIX as u8,
+            protocol: 0,
+            pad: 0,
+            states: u32::MAX,
+            ino: ino32,
+            show: UDIAG_SHOW_PEER,
+            cookie: [u32::MAX; 2],
+        };
+        let size = std::mem::size_of::<Request>();
+        // SAFETY: `request` is `size` readable bytes.
+        let sent = unsafe { libc::send(fd, std::ptr::from_ref(&request).cast(), size, 0) };
+        if usize::try_from(sent).ok() != Some(size) {
+            return Peer::Unknown;
+        }
+        let mut reply = [0u8; 512];
+        // SAFETY: `reply` is writable for its length; the kernel queued its answer during `send`,
+        // and `MSG_DONTWAIT` keeps the watchdog from blocking if it did not.
+        let got = unsafe { libc::recv(fd, reply.as_mut_ptr().cast(), reply.len(), libc::MSG_DONTWAIT) };
+        let Ok(got) = usize::try_from(got) else { return Peer::Unknown };
+        let reply = &reply[..got];
+        let u16_at = |at: usize| Some(u16::from_ne_bytes(reply.get(at..at + 2)?.try_into().ok()?));
+        let u32_at = |at: usize| Some(u32::from_ne_bytes(reply.get(at..at + 4)?.try_into().ok()?));
+        let (Some(len), Some(kind)) = (u32_at(0), u16_at(4)) else { return Peer::Unknown };
+        if kind == NLMSG_ERROR {
+            // ENOENT: no such socket; any other error: the kernel cannot say.
+            let errno = u32_at(16).map(|e| e as i32);
+            return if errno == Some(-libc::ENOENT) { Peer::None } else { Peer::Unknown };
+        }
+        if kind != SOCK_DIAG_BY_FAMILY || u32_at(20) != Some(ino32) {
+            return Peer::Unknown;
+        }
+        // The attributes after the header (16 bytes) and `struct unix_diag_msg` (16 bytes).
+        let end = (len as usize).min(reply.len());
+        let mut at = 32;
+        while at + 4 <= end {
+            let (Some(attr_len), Some(attr_kind)) = (u16_at(at), u16_at(at + 2)) else { break };
+            if attr_kind == UNIX_DIAG_PEER {
+                return u32_at(at + 4).map_or(Peer::Unknown, |peer| Peer::Open(u64::from(peer)));
+            }
+            if attr_len < 4 {
+                break;
+            }
+            at += (usize::from(attr_len) + 3) & !3;
+        }
+        Peer::None
     }
 }
 
@@ -474,6 +604,13 @@ mod tests {
         assert_eq!(parse_epoll_targets(fdinfo), Some(vec![(6, 0x1057), (11, 0xa2)]));
         assert_eq!(parse_epoll_targets("tfd:        6 events:       19 data: 0 pos:0\n"), None, "no inode");
         assert_eq!(parse_epoll_targets("pos:\t0\n"), Some(vec![]));
+    }
+
+    #[test]
+    fn socket_links_give_their_inode() {
+        assert_eq!(socket_inode("socket:[1060473]"), Some(1_060_473));
+        assert_eq!(socket_inode("anon_inode:[eventfd]"), None);
+        assert_eq!(socket_inode("pipe:[12]"), None);
     }
 
     #[test]
