@@ -14,13 +14,18 @@
 //! off the processor and blocked: the kernel waits for it to be inactive and checks that its
 //! switch count did not change while it read the registers). Its wait must be one of:
 //! - `futex` `FUTEX_WAIT` or `FUTEX_WAIT_BITSET` with no timeout, on a *private* futex (the flag,
-//!   or an address in a private mapping, as glibc's `pthread_join` uses): only a thread sharing
-//!   this process's memory can wake it. std's and parking_lot's locks, condition variables,
+//!   or an address in a private anonymous mapping, as glibc's `pthread_join` uses: a private
+//!   *file* mapping is not enough, since a page of it not yet written is keyed by the file, which
+//!   another process can map and wake): only a thread sharing this process's memory can wake it. std's and parking_lot's locks, condition variables,
 //!   `park`, and tokio's idle workers wait so;
 //! - `epoll_wait`/`epoll_pwait` with an infinite timeout (or `epoll_pwait2` with none), on an
 //!   epoll set whose every member is an eventfd, or a connected Unix socket whose peer this
-//!   process made (`SO_PEERCRED`), and not a listening one: tokio's I/O driver parked with no
-//!   timer due waits so (its waker is an eventfd; its signal driver's is a socket pair).
+//!   process made (`SO_PEERCRED`) and has open now (the kernel's socket diagnostics name the
+//!   peer's inode, which must be among `/proc/self/fd`'s sockets), and not a listening one: tokio's I/O driver parked with no
+//!   timer due waits so (its waker is an eventfd; its signal driver's is a socket pair). The set's
+//!   `fdinfo` names each member by the descriptor number it was registered under, which may name
+//!   another file since (closed, its file kept alive by a duplicate, the number reused): each
+//!   number must still name the watched file, by its inode and by `kcmp(KCMP_EPOLL_TFD)`.
 //!
 //! Anything else (a timed wait, `nanosleep`, `read`, `accept`, `poll`, `wait4`, a socket to
 //! another process, a pipe, a timerfd, a running thread) means "not asleep for good", and so do
@@ -57,8 +62,15 @@
 //!
 //! Stated assumptions (the kind no check can see): no other process writes this process's memory
 //! or acts on its descriptors (a debugger, `process_vm_writev`, an eventfd or socket end passed
-//! away over `SCM_RIGHTS` or `pidfd_getfd`), and no eventfd is signalled by the kernel on its own
-//! (Linux AIO completions, KVM).
+//! away over `SCM_RIGHTS` or `pidfd_getfd`, or inherited by a process that outlived the child
+//! that started it, a grandchild, which `children` does not list: an eventfd, or a socket end of
+//! which this process kept a copy), no eventfd is signalled by
+//! the kernel on its own (Linux AIO completions, io_uring, KVM), and no signal is sent from
+//! outside to glibc's internal handlers (they return, but an `epoll_wait` they interrupt returns
+//! `EINTR`: tokio's driver only parks again). Where `kcmp` is not allowed (see above), an epoll
+//! member's number reused by an eventfd while the member is another anonymous-inode file (a
+//! timerfd, say) is not seen either; nor, without Unix socket diagnostics (`CONFIG_UNIX_DIAG`),
+//! a socket's peer held only by another process.
 
 /// Whether every thread of the process but the calling one is asleep for good (see the module
 /// docs). `false` wherever that cannot be shown, including every platform but Linux on x86_64
@@ -183,26 +195,44 @@ fn classify(call: Syscall, numbers: &Numbers) -> Option<Sleep> {
     None
 }
 
-/// The descriptors an epoll set watches, from `/proc/self/fdinfo/EPFD`.
-fn parse_epoll_targets(fdinfo: &str) -> Option<Vec<i32>> {
+/// The items of an epoll set, from `/proc/self/fdinfo/EPFD`: each one's descriptor number *at
+/// registration* and the inode of the file it watches. The number may name another file now (the
+/// registered one closed while a duplicate keeps its file, and thus the item, alive; the number
+/// reused), so the caller checks that it still names the watched file.
+fn parse_epoll_targets(fdinfo: &str) -> Option<Vec<(i32, u64)>> {
     fdinfo
         .lines()
         .filter_map(|l| l.strip_prefix("tfd:"))
-        .map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .map(|rest| {
+            let fd = rest.split_whitespace().next()?.parse().ok()?;
+            let ino = rest.split_whitespace().find_map(|w| w.strip_prefix("ino:"))?;
+            Some((fd, u64::from_str_radix(ino, 16).ok()?))
+        })
         .collect()
 }
 
-/// Whether `addr` lies in a private mapping, from `/proc/self/maps`.
+/// Whether `addr` lies in a private *anonymous* mapping, from `/proc/self/maps`. A private file
+/// mapping is not enough: until a page of it is written, a shared futex there is keyed by the
+/// file's page, which another process mapping the file can wake.
 fn in_private_mapping(maps: &str, addr: u64) -> bool {
     maps.lines().any(|line| {
         let mut fields = line.split_whitespace();
         let (Some(range), Some(perms)) = (fields.next(), fields.next()) else { return false };
+        let (Some(_offset), Some(_device), Some(inode)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return false;
+        };
         let Some((start, end)) = range.split_once('-') else { return false };
         let (Ok(start), Ok(end)) = (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16)) else {
             return false;
         };
-        (start..end).contains(&addr) && perms.as_bytes().get(3) == Some(&b'p')
+        (start..end).contains(&addr) && perms.as_bytes().get(3) == Some(&b'p') && inode == "0"
     })
+}
+
+/// The inode of a socket from its `/proc/self/fd` link (`socket:[1234]`).
+fn socket_inode(link: &str) -> Option<u64> {
+    link.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
 }
 
 #[cfg(target_os = "linux")]
@@ -288,15 +318,65 @@ mod imp {
             return Some(false);
         }
         let targets = super::parse_epoll_targets(&read(&format!("/proc/self/fdinfo/{epfd}"))?)?;
-        for fd in targets {
+        let mut sockets = None;
+        for (index, &(fd, ino)) in targets.iter().enumerate() {
             let target = link(fd)?;
             let internal = target == "anon_inode:[eventfd]"
-                || (target.starts_with("socket:") && unix_socket_to_this_process(fd));
-            if !internal {
+                || super::socket_inode(&target)
+                    .is_some_and(|ino| unix_socket_to_this_process(fd, ino, &mut sockets));
+            // Items registered under the same number before this one: kcmp's index among them.
+            // Checked only for an eventfd or a socket, whose `stat` cannot block (a FUSE file's
+            // could wait for its daemon).
+            let earlier = targets[..index].iter().filter(|&&(f, _)| f == fd).count();
+            if !internal || !still_watched_under(epfd, fd, ino, earlier)? {
                 return Some(false);
             }
         }
         Some(true)
+    }
+
+    /// Whether descriptor `fd` still names the file that the `earlier`-th item registered under
+    /// `fd` in epoll set `epfd` watches (inode `ino`). The inode tells a socket, a pipe or a file
+    /// apart, not two anonymous-inode files (an eventfd and a timerfd share theirs): `kcmp`
+    /// (`KCMP_EPOLL_TFD`) compares the files themselves where the kernel lets it run (a kernel
+    /// without `CONFIG_KCMP`, or a seccomp filter such as Docker's default, says `ENOSYS` or
+    /// `EPERM`: then the inode alone is relied on, the limit the module docs state).
+    fn still_watched_under(epfd: i32, fd: i32, ino: u64, earlier: usize) -> Option<bool> {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::metadata(format!("/proc/self/fd/{fd}")).ok()?.ino() != ino {
+            return Some(false);
+        }
+        /// `struct kcmp_epoll_slot` of `<linux/kcmp.h>`.
+        #[repr(C)]
+        struct KcmpEpollSlot {
+            efd: u32,
+            tfd: u32,
+            toff: u32,
+        }
+        const KCMP_EPOLL_TFD: libc::c_int = 7;
+        let slot = KcmpEpollSlot {
+            efd: u32::try_from(epfd).ok()?,
+            tfd: u32::try_from(fd).ok()?,
+            toff: u32::try_from(earlier).ok()?,
+        };
+        let pid = libc::pid_t::try_from(std::process::id()).ok()?;
+        // SAFETY: `kcmp` only reads `slot`, a valid `struct kcmp_epoll_slot`, and compares two
+        // files of this process; it changes nothing.
+        let got = unsafe {
+            libc::syscall(
+                libc::SYS_kcmp,
+                pid,
+                pid,
+                KCMP_EPOLL_TFD,
+                libc::c_ulong::try_from(fd).ok()?,
+                std::ptr::from_ref(&slot),
+            )
+        };
+        let unavailable = || {
+            let errno = std::io::Error::last_os_error().raw_os_error();
+            errno == Some(libc::ENOSYS) || errno == Some(libc::EPERM)
+        };
+        Some(got == 0 || (got == -1 && unavailable()))
     }
 
     fn link(fd: i32) -> Option<String> {
@@ -313,14 +393,134 @@ mod imp {
         (got == 0 && len as usize == std::mem::size_of::<T>()).then_some(value)
     }
 
-    /// A connected (not listening) Unix socket whose peer was made by this process.
-    fn unix_socket_to_this_process(fd: i32) -> bool {
+    /// A connected (not listening) Unix socket, inode `ino`, whose peer was made by this process
+    /// (`SO_PEERCRED`) and is open in it now (the kernel's socket diagnostics name the peer; it
+    /// must be among `sockets`, this process's open sockets, read once). The second condition
+    /// rejects a socket pair whose other end went to a child (as its standard output, say) that
+    /// has exited, leaving it to a process it started: `SO_PEERCRED` names the pair's creator,
+    /// not the end's holders.
+    fn unix_socket_to_this_process(fd: i32, ino: u64, sockets: &mut Option<Vec<u64>>) -> bool {
         let domain = sockopt::<libc::c_int>(fd, libc::SO_DOMAIN, 0);
         let listening = sockopt::<libc::c_int>(fd, libc::SO_ACCEPTCONN, 0);
         let peer = sockopt(fd, libc::SO_PEERCRED, libc::ucred { pid: 0, uid: 0, gid: 0 });
-        domain == Some(libc::AF_UNIX)
+        let ours = domain == Some(libc::AF_UNIX)
             && listening == Some(0)
-            && peer.is_some_and(|p| i64::from(p.pid) == i64::from(std::process::id()))
+            && peer.is_some_and(|p| i64::from(p.pid) == i64::from(std::process::id()));
+        ours && match unix_peer(ino) {
+            Peer::Open(peer) => {
+                sockets.get_or_insert_with(|| open_sockets().unwrap_or_default()).binary_search(&peer).is_ok()
+            }
+            Peer::Unknown => true, // no socket diagnostics in this kernel: the limit the module docs state
+            Peer::None => false,
+        }
+    }
+
+    /// The inodes of the sockets open in this process, sorted, from `/proc/self/fd` (a
+    /// descriptor closed meanwhile is left out, which only makes the check stricter).
+    fn open_sockets() -> Option<Vec<u64>> {
+        let mut inodes: Vec<u64> = std::fs::read_dir("/proc/self/fd")
+            .ok()?
+            .filter_map(|entry| super::socket_inode(std::fs::read_link(entry.ok()?.path()).ok()?.to_str()?))
+            .collect();
+        inodes.sort_unstable();
+        Some(inodes)
+    }
+
+    /// What the kernel says of a Unix socket's peer.
+    enum Peer {
+        /// The peer's inode.
+        Open(u64),
+        /// No peer (or no such socket any more).
+        None,
+        /// The kernel cannot say (no `NETLINK_SOCK_DIAG` for Unix sockets).
+        Unknown,
+    }
+
+    /// The peer of Unix socket `ino`, from `NETLINK_SOCK_DIAG` (`SOCK_DIAG_BY_FAMILY`,
+    /// `UDIAG_SHOW_PEER`), the way `ss -x` finds it.
+    fn unix_peer(ino: u64) -> Peer {
+        /// `struct nlmsghdr` then `struct unix_diag_req` of `<linux/unix_diag.h>`.
+        #[repr(C)]
+        struct Request {
+            len: u32,
+            kind: u16,
+            flags: u16,
+            seq: u32,
+            pid: u32,
+            family: u8,
+            protocol: u8,
+            pad: u16,
+            states: u32,
+            ino: u32,
+            show: u32,
+            cookie: [u32; 2],
+        }
+        const SOCK_DIAG_BY_FAMILY: u16 = 20;
+        const NLMSG_ERROR: u16 = 2;
+        const UDIAG_SHOW_PEER: u32 = 4;
+        const UNIX_DIAG_PEER: u16 = 2;
+        let Ok(ino32) = u32::try_from(ino) else { return Peer::Unknown };
+        // SAFETY: a plain socket call; the descriptor is owned by `socket` below.
+        let raw = unsafe {
+            libc::socket(libc::AF_NETLINK, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, libc::NETLINK_SOCK_DIAG)
+        };
+        if raw < 0 {
+            return Peer::Unknown;
+        }
+        // SAFETY: `raw` is a fresh descriptor owned by nobody else.
+        let socket = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
+        let request = Request {
+            len: std::mem::size_of::<Request>() as u32,
+            kind: SOCK_DIAG_BY_FAMILY,
+            flags: libc::NLM_F_REQUEST as u16,
+            seq: 1,
+            pid: 0,
+            family: libc::AF_UNIX as u8,
+            protocol: 0,
+            pad: 0,
+            states: u32::MAX,
+            ino: ino32,
+            show: UDIAG_SHOW_PEER,
+            cookie: [u32::MAX; 2],
+        };
+        let size = std::mem::size_of::<Request>();
+        // SAFETY: `request` is `size` readable bytes.
+        let sent = unsafe { libc::send(fd, std::ptr::from_ref(&request).cast(), size, 0) };
+        if usize::try_from(sent).ok() != Some(size) {
+            return Peer::Unknown;
+        }
+        let mut reply = [0u8; 512];
+        // SAFETY: `reply` is writable for its length; the kernel queued its answer during `send`,
+        // and `MSG_DONTWAIT` keeps the watchdog from blocking if it did not.
+        let got = unsafe { libc::recv(fd, reply.as_mut_ptr().cast(), reply.len(), libc::MSG_DONTWAIT) };
+        let Ok(got) = usize::try_from(got) else { return Peer::Unknown };
+        let reply = &reply[..got];
+        let u16_at = |at: usize| Some(u16::from_ne_bytes(reply.get(at..at + 2)?.try_into().ok()?));
+        let u32_at = |at: usize| Some(u32::from_ne_bytes(reply.get(at..at + 4)?.try_into().ok()?));
+        let (Some(len), Some(kind)) = (u32_at(0), u16_at(4)) else { return Peer::Unknown };
+        if kind == NLMSG_ERROR {
+            // ENOENT: no such socket; any other error: the kernel cannot say.
+            let errno = u32_at(16).map(|e| e as i32);
+            return if errno == Some(-libc::ENOENT) { Peer::None } else { Peer::Unknown };
+        }
+        if kind != SOCK_DIAG_BY_FAMILY || u32_at(20) != Some(ino32) {
+            return Peer::Unknown;
+        }
+        // The attributes after the header (16 bytes) and `struct unix_diag_msg` (16 bytes).
+        let end = (len as usize).min(reply.len());
+        let mut at = 32;
+        while at + 4 <= end {
+            let (Some(attr_len), Some(attr_kind)) = (u16_at(at), u16_at(at + 2)) else { break };
+            if attr_kind == UNIX_DIAG_PEER {
+                return u32_at(at + 4).map_or(Peer::Unknown, |peer| Peer::Open(u64::from(peer)));
+            }
+            if attr_len < 4 {
+                break;
+            }
+            at += (usize::from(attr_len) + 3) & !3;
+        }
+        Peer::None
     }
 }
 
@@ -401,16 +601,29 @@ mod tests {
         let fdinfo = "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\n\
                       tfd:        6 events:       19 data: 0 pos:0 ino:1057 sdev:f\n\
                       tfd:       11 events: 80000019 data: 1 pos:0 ino:a2 sdev:8\n";
-        assert_eq!(parse_epoll_targets(fdinfo), Some(vec![6, 11]));
+        assert_eq!(parse_epoll_targets(fdinfo), Some(vec![(6, 0x1057), (11, 0xa2)]));
+        assert_eq!(parse_epoll_targets("tfd:        6 events:       19 data: 0 pos:0\n"), None, "no inode");
         assert_eq!(parse_epoll_targets("pos:\t0\n"), Some(vec![]));
+    }
+
+    #[test]
+    fn socket_links_give_their_inode() {
+        assert_eq!(socket_inode("socket:[1060473]"), Some(1_060_473));
+        assert_eq!(socket_inode("anon_inode:[eventfd]"), None);
+        assert_eq!(socket_inode("pipe:[12]"), None);
     }
 
     #[test]
     fn a_shared_futex_counts_only_in_private_memory() {
         let maps = "7f0000000000-7f0000800000 rw-p 00000000 00:00 0 \n\
-                    7f1000000000-7f1000001000 rw-s 00000000 00:05 77 /dev/shm/x\n";
+                    7f1000000000-7f1000001000 rw-s 00000000 00:05 77 /dev/shm/x\n\
+                    7f2000000000-7f2000001000 r--p 00000000 08:01 1234 /tmp/file\n";
         assert!(in_private_mapping(maps, 0x7f00_0000_1000));
         assert!(!in_private_mapping(maps, 0x7f10_0000_0010), "shared memory: another process may wake it");
+        assert!(
+            !in_private_mapping(maps, 0x7f20_0000_0010),
+            "a private file page not yet written is keyed by the file: another process may wake it"
+        );
         assert!(!in_private_mapping(maps, 0x10), "unmapped");
     }
 

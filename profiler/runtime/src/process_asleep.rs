@@ -33,7 +33,7 @@
 //! (`tasks::condemn`). If the process is found asleep for good again with the same waits (it
 //! had no waker, or the panic did not end the deadlock), it aborts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -61,7 +61,7 @@ fn declined() -> &'static Mutex<Option<Declined>> {
 /// (`crate::wake_watchdog`): at once, whatever the waits' age; `true` if it reported.
 pub(crate) fn check_now() -> bool {
     let records = records_of_this_process();
-    crate::os_asleep::all_others_asleep_for_good() && report(&records)
+    crate::os_asleep::all_others_asleep_for_good() && report(&records).is_some()
 }
 
 fn records_of_this_process() -> Vec<Arc<ThreadRecord>> {
@@ -90,7 +90,10 @@ pub(crate) fn recheck(period: Duration) {
     if last.as_ref().is_some_and(|d| d.waits == waits && Instant::now() < d.next) {
         return;
     }
-    if crate::os_asleep::all_others_asleep_for_good() && report(&records) {
+    // A new report: look again next period (under `panic`, to abort if the panic did not end
+    // it). One reported before (`report` policy, say): back off as for a decline, instead of
+    // re-reading /proc and the records every period for as long as the process hangs.
+    if crate::os_asleep::all_others_asleep_for_good() && report(&records) == Some(true) {
         *last = None;
         return;
     }
@@ -101,14 +104,15 @@ pub(crate) fn recheck(period: Duration) {
     *last = Some(Declined { waits, next: Instant::now() + pause, pause });
 }
 
-/// Reports what the records show, the process being asleep for good; `false` if it reports
-/// nothing: no cycle and no task waits. Threads asleep for good without a cycle are the
+/// Reports what the records show, the process being asleep for good: `Some(true)` if it did,
+/// `Some(false)` if deadlocks reported before explain it, `None` if there is nothing to report
+/// (no cycle and no task waits). Threads asleep for good without a cycle are the
 /// all-asleep rule's (`crate::all_asleep`), whose stricter rules keep, say, a wait for a lock
 /// whose holder exited (a leaked guard) for the watchdog's "abandoned" finding.
-fn report(records: &[Arc<ThreadRecord>]) -> bool {
-    let Some(snapshot) = Snapshot::take(records) else { return false };
+fn report(records: &[Arc<ThreadRecord>]) -> Option<bool> {
+    let snapshot = Snapshot::take(records)?;
     let all: BTreeSet<u64> = snapshot.obs.keys().copied().collect();
-    let Some(&lowest) = all.first() else { return false };
+    let &lowest = all.first()?;
     let blocking = Blocking::among(&snapshot, &all);
     // A deadlock reported before explains a cycle if it still stands whole, or if the cycle's
     // waits are what is left of it (its reporter panicked out of its wait, the others still
@@ -122,17 +126,11 @@ fn report(records: &[Arc<ThreadRecord>]) -> bool {
             .any(|f| f.key.iter().all(|k| now.contains(k)) && f.key.iter().all(|k| found.key.contains(k)))
             || known.iter().any(|f| found.key.iter().all(|k| f.key.contains(k)))
     };
-    let mut seen: BTreeSet<u64> = BTreeSet::new();
-    let mut cycles = Vec::new();
-    for &node in &all {
-        if seen.contains(&node) {
-            continue;
-        }
-        if let Some(component) = blocking.component_of(node) {
-            seen.extend(component.iter().copied());
-            cycles.extend(blocking.describe(&snapshot, &component, node));
-        }
-    }
+    let cycles: Vec<FoundDeadlock> = blocking
+        .cycles()
+        .into_iter()
+        .filter_map(|(node, component)| blocking.describe(&snapshot, &component, node))
+        .collect();
     let tasks = all.iter().any(|&node| crate::async_holders::is_async_node(node));
     let some_cycle = !cycles.is_empty();
     let unexplained = cycles.into_iter().find(|found| !explained(found));
@@ -140,7 +138,7 @@ fn report(records: &[Arc<ThreadRecord>]) -> bool {
         Some(found) => Some(found),
         None if some_cycle => None,
         None if tasks => Some(every_wait(&snapshot, &blocking_of_all(&snapshot, &all), lowest)),
-        None => return false,
+        None => return None,
     };
     let found = found.filter(|found| !explained(found));
     drop(known);
@@ -156,13 +154,13 @@ fn report(records: &[Arc<ThreadRecord>]) -> bool {
             ));
             std::process::abort();
         }
-        return true;
+        return Some(false);
     };
     let start = found.cycle.first().map(|m| m.thread);
-    let Some(start) = records.iter().find(|r| Some(r.id) == start) else { return false };
+    let start = records.iter().find(|r| Some(r.id) == start)?;
     let to_panic = last_async_wait(records, &found);
     crate::deadlock::found_asleep(start, found, to_panic.as_deref());
-    true
+    Some(true)
 }
 
 /// Who blocks whom, for the report of a deadlock without a cycle.
@@ -179,14 +177,19 @@ fn blocking_of_all(snapshot: &Snapshot, all: &BTreeSet<u64>) -> Vec<(u64, u64, B
 /// Every published wait as one deadlock (`all_asleep`), `first` listed first; each member with
 /// the lock through which it blocks another's wait, where it does.
 fn every_wait(snapshot: &Snapshot, edges: &[(u64, u64, Blocks)], first: u64) -> FoundDeadlock {
+    // Each node's first waiter it blocks, found once (a search per node was quadratic).
+    let mut blocked_first: BTreeMap<u64, (u64, Blocks)> = BTreeMap::new();
+    for &(waiter, b, how) in edges {
+        blocked_first.entry(b).or_insert((waiter, how));
+    }
     let cycle: Vec<Member> = snapshot
         .obs
         .iter()
         .map(|(&node, o)| {
-            let (blocks_on, blocks) = edges.iter().find(|(_, b, _)| *b == node).map_or_else(
-                || o.blocking_nothing(),
-                |&(waiter, _, how)| (snapshot.obs[&waiter].lock_id, how),
-            );
+            let (blocks_on, blocks) = blocked_first
+                .get(&node)
+                .and_then(|&(waiter, how)| Some((snapshot.obs.get(&waiter)?.lock_id, how)))
+                .unwrap_or_else(|| o.blocking_nothing());
             o.member(blocks_on, blocks)
         })
         .collect();
