@@ -30,7 +30,7 @@
 //! Anything else (a timed wait, `nanosleep`, `read`, `accept`, `poll`, `wait4`, a socket to
 //! another process, a pipe, a timerfd, a running thread) means "not asleep for good", and so do
 //! these process-wide conditions: a signal handler other than std's `SIGSEGV`/`SIGBUS` ones
-//! and glibc's two internal ones (`SigCgt`: a handler may run on a signal from outside and wake anyone), `SIGCHLD` ignored, or
+//! and glibc's two internal ones (`SigCgt`: a handler may run on a signal from outside and wake anyone), `SIGCHLD` ignored or flagged `SA_NOCLDWAIT`, or
 //! a child process (which may hold an end of a socket pair, or an eventfd).
 //!
 //! # Why "asleep for good" is never claimed falsely
@@ -262,13 +262,24 @@ mod imp {
         Some(tids)
     }
 
+    /// Whether `SIGCHLD`'s action has `SA_NOCLDWAIT`: children are then reaped as they exit,
+    /// so one that acted and exited between the passes would not be seen as a zombie.
+    fn children_reaped_unseen() -> bool {
+        // SAFETY: a zeroed `sigaction` is a valid value to be overwritten; with a null new
+        // action, `sigaction` only reads the current one into `old`.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; `old` is a valid, writable `struct sigaction`.
+        let got = unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old) };
+        got != 0 || old.sa_flags & libc::SA_NOCLDWAIT != 0
+    }
+
     fn sched(tid: i32) -> Option<Sched> {
         super::parse_status(&read(&format!("/proc/self/task/{tid}/status"))?)
     }
 
     pub(super) fn confirm() -> Option<bool> {
         let numbers = NUMBERS.as_ref()?;
-        if !super::signals_quiet(&read("/proc/self/status")?)? {
+        if !super::signals_quiet(&read("/proc/self/status")?)? || children_reaped_unseen() {
             return Some(false);
         }
         let me = own_tid();

@@ -42,6 +42,10 @@ use crate::threads::{ThreadRecord, live_records};
 use crate::wait_for_graph::{Blocking, Blocks, FoundDeadlock, Member, Snapshot};
 use lockprof_trace::DeadlockPolicy;
 
+/// The most waits one report takes (the wait-for graph's own bound, for checks made while
+/// threads run, is 4,096): beyond it, nothing is reported.
+pub(crate) const MAX_WAITS: usize = 1 << 16;
+
 /// The longest pause between two declined checks while lockprof's waits stay the same.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -110,7 +114,8 @@ pub(crate) fn recheck(period: Duration) {
 /// all-asleep rule's (`crate::all_asleep`), whose stricter rules keep, say, a wait for a lock
 /// whose holder exited (a leaked guard) for the watchdog's "abandoned" finding.
 fn report(records: &[Arc<ThreadRecord>]) -> Option<bool> {
-    let snapshot = Snapshot::take(records)?;
+    // Nothing runs any more, so the cost of a larger report is no one's latency.
+    let snapshot = Snapshot::take_at_most(records, MAX_WAITS)?;
     let all: BTreeSet<u64> = snapshot.obs.keys().copied().collect();
     let &lowest = all.first()?;
     let blocking = Blocking::among(&snapshot, &all);

@@ -332,11 +332,16 @@ pub(crate) struct Snapshot {
 
 impl Snapshot {
     pub(crate) fn take(records: &[Arc<ThreadRecord>]) -> Option<Snapshot> {
+        Self::take_at_most(records, MAX_THREADS)
+    }
+
+    /// [`Snapshot::take`] with another bound on the waits it takes (`None` beyond it).
+    pub(crate) fn take_at_most(records: &[Arc<ThreadRecord>], most: usize) -> Option<Snapshot> {
         let mut obs = BTreeMap::new();
         for record in records {
             if let Some(o) = observe(record) {
                 obs.insert(record.id, o);
-                if obs.len() > MAX_THREADS {
+                if obs.len() > most {
                     return None;
                 }
             }
