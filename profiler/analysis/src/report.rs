@@ -197,6 +197,8 @@ fn access_note(trace: &Trace, lock: u64, access: Access, permits: u32) -> String
             " (write)".to_owned()
         }
         Access::Exclusive => String::new(),
+        // 0: a tokio semaphore's borrowed permits, whose count is not recorded.
+        Access::Permits if permits == 0 => " (permits)".to_owned(),
         Access::Permits => format!(" ({permits} permit{})", if permits == 1 { "" } else { "s" }),
         other => format!(" ({})", other.as_str()),
     }

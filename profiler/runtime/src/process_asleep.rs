@@ -19,12 +19,13 @@
 //! is polled again, no guard is dropped, no permit comes back: every wait published in a record
 //! now, by a thread or a task, is permanent. The records are read after that instant, so they
 //! are its final state. The report is then:
-//! - a cycle of the blocking graph (`wait_for_graph::Blocking`, every published wait a member),
-//!   where there is one: the deadlock, with every member's wait, site and stack, and how each
+//! - a cycle of the blocking graph (`wait_for_graph::Blocking`, every published wait a member,
+//!   with a semaphore wait blocked by the waiting holders of its borrowed permits), where there
+//!   is one: the deadlock, with every member's wait, site and stack, and how each
 //!   blocks the next;
 //! - else, if a task waits, every published wait, as the all-asleep rule reports threads: a
-//!   semaphore whose permits no one will return (tokio's permits are not attributed to tasks),
-//!   a lost wake-up, a wait behind a hang lockprof did not see begin. Threads alone without a
+//!   semaphore whose permits no one will return (owned permits are not attributed, nor any
+//!   beyond a semaphore's table of eight holders), a lost wake-up, a wait behind a hang lockprof did not see begin. Threads alone without a
 //!   cycle are left to the all-asleep rule, whose stricter rules keep a wait for a lock whose
 //!   holder has exited (a leaked guard) for the watchdog's "abandoned" finding.
 //!
@@ -40,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use crate::threads::{ThreadRecord, live_records};
 use crate::wait_for_graph::{Blocking, Blocks, FoundDeadlock, Member, Snapshot};
-use lockprof_trace::DeadlockPolicy;
+use lockprof_trace::{Access, DeadlockPolicy};
 
 /// The most waits one report takes (the wait-for graph's own bound, for checks made while
 /// threads run, is 4,096): beyond it, nothing is reported.
@@ -118,7 +119,11 @@ fn report(records: &[Arc<ThreadRecord>]) -> Option<bool> {
     let snapshot = Snapshot::take_at_most(records, MAX_WAITS)?;
     let all: BTreeSet<u64> = snapshot.obs.keys().copied().collect();
     let &lowest = all.first()?;
-    let blocking = Blocking::among(&snapshot, &all);
+    let mut blocking = Blocking::among(&snapshot, &all);
+    let permits = permit_edges(&snapshot, &all);
+    for &(waiter, holder, how) in &permits {
+        blocking.add_edge(waiter, holder, how);
+    }
     // A deadlock reported before explains a cycle if it still stands whole, or if the cycle's
     // waits are what is left of it (its reporter panicked out of its wait, the others still
     // wait). The first cycle no report explains is reported; with none, every wait, if a task
@@ -142,7 +147,11 @@ fn report(records: &[Arc<ThreadRecord>]) -> Option<bool> {
     let found = match unexplained {
         Some(found) => Some(found),
         None if some_cycle => None,
-        None if tasks => Some(every_wait(&snapshot, &blocking_of_all(&snapshot, &all), lowest)),
+        None if tasks => {
+            let mut edges = blocking_of_all(&snapshot, &all);
+            edges.extend(permits);
+            Some(every_wait(&snapshot, &edges, lowest))
+        }
         None => return None,
     };
     let found = found.filter(|found| !explained(found));
@@ -166,6 +175,24 @@ fn report(records: &[Arc<ThreadRecord>]) -> Option<bool> {
     let to_panic = last_async_wait(records, &found);
     crate::deadlock::found_asleep(start, found, to_panic.as_deref());
     Some(true)
+}
+
+/// Waits for a tokio semaphore blocked by the waiting nodes that hold its permits through
+/// borrowed permits (recorded like readers, in the semaphore's table of eight): with nothing
+/// running, none comes back. Explanation only: the permits' count is not known (0 in the edge).
+fn permit_edges(snapshot: &Snapshot, all: &BTreeSet<u64>) -> Vec<(u64, u64, Blocks)> {
+    let mut edges = Vec::new();
+    for (&node, o) in &snapshot.obs {
+        if o.access != Access::Permits {
+            continue;
+        }
+        for &(holder, at) in &o.async_shared {
+            if all.contains(&holder) {
+                edges.push((node, holder, Blocks::Holds { access: Access::Permits, permits: 0, at }));
+            }
+        }
+    }
+    edges
 }
 
 /// Who blocks whom, for the report of a deadlock without a cycle.

@@ -127,7 +127,9 @@ impl LockState {
         // part of a deadlock's report, so only it gets a stack of its own; every other wait
         // borrows the stack of the first wait at its site (see `site_stack`).
         let suspicious = self.may_close_cycle(&spec);
-        let stack = if suspicious || spec.blocking {
+        // Semaphore waits (pools, often contended) keep the stack of their site: a fresh one
+        // costs microseconds.
+        let stack = if (suspicious && spec.may_be_permanent) || spec.blocking {
             Arc::new(crate::stacks::capture())
         } else {
             site_stack(spec.at)
@@ -186,16 +188,14 @@ impl LockState {
 
 impl LockState {
     /// Whether the wait `spec` describes may close a cycle now: a holder of the lock (the
-    /// exclusive one, or for a reader-writer lock a recorded reader) is the waiting node itself,
-    /// or waits too. Semaphore waits never count (tokio's permits are not attributed).
+    /// exclusive one, or a recorded reader or borrowed-permit holder) is the waiting node itself,
+    /// or waits too.
     fn may_close_cycle(&self, spec: &AsyncWaitSpec<'_>) -> bool {
-        if !spec.may_be_permanent {
-            return false;
-        }
         let blocks = |node: u64| node == spec.node || crate::threads::is_waiting(node);
+        let table =
+            matches!(self.kind(), lockprof_trace::LockKind::RwLock | lockprof_trace::LockKind::Semaphore);
         self.holder().is_some_and(|(holder, _, _)| blocks(holder))
-            || (self.kind() == lockprof_trace::LockKind::RwLock
-                && spec.holders.shared().iter().any(|&(node, _)| blocks(node)))
+            || (table && spec.holders.shared().iter().any(|&(node, _)| blocks(node)))
     }
 }
 

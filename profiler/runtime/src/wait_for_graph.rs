@@ -171,9 +171,10 @@
 //! shown; owned guards, made to move, are never attributed); and a record's slot is read with
 //! its mutex held, while the acquire future that published it borrows the lock (or owns its
 //! `Arc`), so the lock and its tables are alive. Semaphore waits of tasks are published with
-//! `timed` set: tokio's permits are not attributed to tasks (it hands released permits to the
-//! head of its queue a few at a time), so a semaphore knot among tasks is reported as every task
-//! asleep, with each one's wait, not as a cycle.
+//! `timed` set: tokio hands released permits to the head of its queue a few at a time, so
+//! "every missing permit is held by a member" is not observable while tasks run. Once nothing
+//! runs, a task's borrowed permits (recorded, without their count, in the semaphore's table of
+//! holders) explain a semaphore knot among tasks as a cycle (`crate::process_asleep`).
 //!
 //! No deadlock among tasks is missed once the process sleeps for good: the watchdog checks
 //! every re-check period while a published wait is older than a period (backing off to once a
@@ -556,6 +557,13 @@ impl Blocking {
             }
         }
         Blocking { graph, how }
+    }
+
+    /// Adds that `waiter` is blocked by `holder` (`how`): an edge that only explains a report
+    /// made once nothing runs any more (`crate::process_asleep`).
+    pub(crate) fn add_edge(&mut self, waiter: u64, holder: u64, how: Blocks) {
+        self.graph.add_edge(waiter, holder, ());
+        self.how.entry((waiter, holder)).or_insert(how);
     }
 
     /// The strongly connected component of `node`, if it is on a cycle (more than one node, or a

@@ -30,7 +30,7 @@ pub struct AsyncHold {
     /// The node that took it.
     pub node: u64,
     access: Access,
-    /// Shared holds: the slot in the lock's table (+1; 0: not recorded).
+    /// Shared holds and borrowed permits: the slot in the lock's table (+1; 0: not recorded).
     slot: u8,
     /// The entry in the task's held locks ([`crate::task_held`], +1; 0: not recorded).
     entry: u8,
@@ -105,6 +105,9 @@ impl LockState {
                 0
             }
             Access::Shared | Access::SharedRecursive => holders.insert(node, at),
+            // A borrowed permit, recorded like a reader, only to show who holds permits when the
+            // whole process is asleep for good (`crate::process_asleep`); never relied on.
+            Access::Permits if attributed => holders.insert(node, at),
             Access::Permits => 0,
         };
         AsyncHold { node, access, slot, entry }
@@ -181,8 +184,7 @@ impl LockState {
         }
         match hold.access {
             Access::Exclusive | Access::Upgradable => self.owner.store(0, Ordering::Release),
-            Access::Shared | Access::SharedRecursive => holders.remove(hold.slot),
-            Access::Permits => {}
+            Access::Shared | Access::SharedRecursive | Access::Permits => holders.remove(hold.slot),
         }
         let id = self.id.load(Ordering::Relaxed);
         if hold.entry != 0 {
