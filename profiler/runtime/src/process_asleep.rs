@@ -7,9 +7,7 @@
 //! At once when a wait whose lock's holder waits too may have closed a cycle with a task in it
 //! (`crate::wake_watchdog`), then after 1, 2, 4, … ms for up to a period, as the runtime's
 //! workers park. And by the background re-check (`crate::watchdog`), every period, while some
-//! published wait
-//! (of a thread or a task, of any kind) is older than the period and not yet part of a reported
-//! deadlock. A check the operating system declines is not repeated while lockprof's waits stay
+//! published wait (of a thread or a task, of any kind) is older than the period. A check the operating system declines is not repeated while lockprof's waits stay
 //! the same, for a time that doubles up to [`MAX_BACKOFF`]: a pool idling for hours beside a
 //! busy thread costs a few reads of `/proc` a second.
 //!
@@ -25,13 +23,15 @@
 //!   blocks the next;
 //! - else, if a task waits, every published wait, as the all-asleep rule reports threads: a
 //!   semaphore whose permits no one will return (owned permits are not attributed, nor any
-//!   beyond a semaphore's table of eight holders), a lost wake-up, a wait behind a hang lockprof did not see begin. Threads alone without a
-//!   cycle are left to the all-asleep rule, whose stricter rules keep a wait for a lock whose
-//!   holder has exited (a leaked guard) for the watchdog's "abandoned" finding.
+//!   beyond a semaphore's table of eight holders), a lost wake-up, a wait behind a hang
+//!   lockprof did not see begin. Threads alone without a cycle are left to the all-asleep rule,
+//!   whose stricter rules keep a wait for a lock whose holder has exited (a leaked guard) for
+//!   the watchdog's "abandoned" finding. A deadlock reported before, still standing, is not
+//!   reported again: the first cycle no earlier report explains is.
 //!
 //! Under `LOCKPROF_ON_DEADLOCK=panic`, the task whose wait began last in it (the one that closed
 //! the cycle) is woken, and its acquire future panics with the report when polled
-//! (`tasks::condemn`). If the process is found asleep for good again with the same waits (it
+//! (`ThreadRecord::condemn`). If the process is found asleep for good again with the same waits (it
 //! had no waker, or the panic did not end the deadlock), it aborts.
 
 use std::collections::{BTreeMap, BTreeSet};
