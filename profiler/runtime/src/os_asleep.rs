@@ -16,13 +16,14 @@
 //! - `futex` `FUTEX_WAIT` or `FUTEX_WAIT_BITSET` with no timeout, on a *private* futex (the flag,
 //!   or an address in a private anonymous mapping, as glibc's `pthread_join` uses: a private
 //!   *file* mapping is not enough, since a page of it not yet written is keyed by the file, which
-//!   another process can map and wake): only a thread sharing this process's memory can wake it. std's and parking_lot's locks, condition variables,
-//!   `park`, and tokio's idle workers wait so;
+//!   another process can map and wake): only a thread sharing this process's memory can wake
+//!   it. std's and parking_lot's locks, condition variables, `park`, and tokio's idle workers
+//!   wait so;
 //! - `epoll_wait`/`epoll_pwait` with an infinite timeout (or `epoll_pwait2` with none), on an
 //!   epoll set whose every member is an eventfd, or a connected Unix socket whose peer this
 //!   process made (`SO_PEERCRED`) and has open now (the kernel's socket diagnostics name the
-//!   peer's inode, which must be among `/proc/self/fd`'s sockets), and not a listening one: tokio's I/O driver parked with no
-//!   timer due waits so (its waker is an eventfd; its signal driver's is a socket pair). The set's
+//!   peer's inode, which must be among `/proc/self/fd`'s sockets), and not a listening one:
+//!   tokio's I/O driver parked with no timer due waits so (its waker is an eventfd; its signal driver's is a socket pair). The set's
 //!   `fdinfo` names each member by the descriptor number it was registered under, which may name
 //!   another file since (closed, its file kept alive by a duplicate, the number reused): each
 //!   number must still name the watched file, by its inode and by `kcmp(KCMP_EPOLL_TFD)`.
@@ -30,8 +31,9 @@
 //! Anything else (a timed wait, `nanosleep`, `read`, `accept`, `poll`, `wait4`, a socket to
 //! another process, a pipe, a timerfd, a running thread) means "not asleep for good", and so do
 //! these process-wide conditions: a signal handler other than std's `SIGSEGV`/`SIGBUS` ones
-//! and glibc's two internal ones (`SigCgt`: a handler may run on a signal from outside and wake anyone), `SIGCHLD` ignored or flagged `SA_NOCLDWAIT`, or
-//! a child process (which may hold an end of a socket pair, or an eventfd).
+//! and glibc's two internal ones (`SigCgt`: a handler may run on a signal from outside and wake
+//! anyone), `SIGCHLD` ignored or flagged `SA_NOCLDWAIT`, or a child process (which may hold an
+//! end of a socket pair, or an eventfd).
 //!
 //! # Why "asleep for good" is never claimed falsely
 //!
@@ -64,8 +66,7 @@
 //! or acts on its descriptors (a debugger, `process_vm_writev`, an eventfd or socket end passed
 //! away over `SCM_RIGHTS` or `pidfd_getfd`, or inherited by a process that outlived the child
 //! that started it, a grandchild, which `children` does not list: an eventfd, or a socket end of
-//! which this process kept a copy), no eventfd is signalled by
-//! the kernel on its own (Linux AIO completions, io_uring, KVM), and no signal is sent from
+//! which this process kept a copy), no eventfd is signalled by the kernel on its own (Linux AIO completions, io_uring, KVM), and no signal is sent from
 //! outside to glibc's internal handlers (they return, but an `epoll_wait` they interrupt returns
 //! `EINTR`: tokio's driver only parks again). Where `kcmp` is not allowed (see above), an epoll
 //! member's number reused by an eventfd while the member is another anonymous-inode file (a
