@@ -23,8 +23,8 @@
 //!   epoll set whose every member is an eventfd, or a connected Unix socket whose peer this
 //!   process made (`SO_PEERCRED`) and has open now (the kernel's socket diagnostics name the
 //!   peer's inode, which must be among `/proc/self/fd`'s sockets), and not a listening one:
-//!   tokio's I/O driver parked with no timer due waits so (its waker is an eventfd; its signal driver's is a socket pair). The set's
-//!   `fdinfo` names each member by the descriptor number it was registered under, which may name
+//!   tokio's I/O driver parked with no timer due waits so (its waker is an eventfd; its signal
+//!   driver's is a socket pair). The set's `fdinfo` names each member by the descriptor number it was registered under, which may name
 //!   another file since (closed, its file kept alive by a duplicate, the number reused): each
 //!   number must still name the watched file, by its inode and by `kcmp(KCMP_EPOLL_TFD)`.
 //!
@@ -66,8 +66,8 @@
 //! or acts on its descriptors (a debugger, `process_vm_writev`, an eventfd or socket end passed
 //! away over `SCM_RIGHTS` or `pidfd_getfd`, or inherited by a process that outlived the child
 //! that started it, a grandchild, which `children` does not list: an eventfd, or a socket end of
-//! which this process kept a copy), no eventfd is signalled by the kernel on its own (Linux AIO completions, io_uring, KVM), and no signal is sent from
-//! outside to glibc's internal handlers (they return, but an `epoll_wait` they interrupt returns
+//! which this process kept a copy), no eventfd is signalled by the kernel on its own (Linux AIO
+//! completions, io_uring, KVM), and no signal is sent from outside to glibc's internal handlers (they return, but an `epoll_wait` they interrupt returns
 //! `EINTR`: tokio's driver only parks again). Where `kcmp` is not allowed (see above), an epoll
 //! member's number reused by an eventfd while the member is another anonymous-inode file (a
 //! timerfd, say) is not seen either; nor, without Unix socket diagnostics (`CONFIG_UNIX_DIAG`),
