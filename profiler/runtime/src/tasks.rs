@@ -123,17 +123,9 @@ impl LockState {
             join(spec.node)
         };
         let Some(record) = record else { return wait };
-        // Only a wait whose lock is held by a node that waits itself (or by this node) may be
-        // part of a deadlock's report, so only it gets a stack of its own; every other wait
-        // borrows the stack of the first wait at its site (see `site_stack`).
-        let suspicious = self.may_close_cycle(&spec);
-        // Semaphore waits (pools, often contended) keep the stack of their site: a fresh one
-        // costs microseconds.
-        let stack = if (suspicious && spec.may_be_permanent) || spec.blocking {
-            Arc::new(crate::stacks::capture())
-        } else {
-            site_stack(spec.at)
-        };
+        // A blocking call's stack is its own; a task's wait borrows the stack of the first wait
+        // at its site (see `site_stack`) until it shows it may close a cycle, below.
+        let stack = if spec.blocking { Arc::new(crate::stacks::capture()) } else { site_stack(spec.at) };
         let held: Arc<[HeldCopy]> = if spec.blocking {
             HeldCopy::of_current_thread()
         } else {
@@ -167,10 +159,22 @@ impl LockState {
         // As in a thread's episode: orders this publication (and every owner word this node set
         // before) before the exploration's reads, against the same fence in every other wait.
         fence(Ordering::SeqCst);
-        // Read again after the fence: of two nodes closing a cycle at once, the one whose fence
-        // comes last sees the other's wait.
-        let suspicious = suspicious || self.may_close_cycle(&spec);
-        if suspicious && !spec.blocking {
+        // Read after the fence: of two nodes closing a cycle at once, the one whose fence comes
+        // last sees the other's wait.
+        if !spec.blocking && self.may_close_cycle(&spec) {
+            // Part of a deadlock's report, maybe: a stack of its own (semaphore waits, pools
+            // often contended, keep their site's: a fresh stack costs microseconds).
+            if spec.may_be_permanent {
+                let own = Arc::new(crate::stacks::capture());
+                if let Some(record) = &wait.record {
+                    record.with_slot(|slot| {
+                        if let Some(waiting) = slot.waiting.as_mut() {
+                            waiting.stack = Arc::clone(&own);
+                        }
+                    });
+                }
+                wait.stack = Some(own);
+            }
             // It may have closed a cycle, which only the whole process falling asleep confirms.
             crate::wake_watchdog::check_soon();
         }
