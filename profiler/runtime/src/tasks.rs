@@ -219,43 +219,28 @@ fn site_stack(at: &'static Location<'static>) -> Arc<Backtrace> {
 }
 
 /// Counts a wait of `node` and returns the record to publish it in, or `None` if the node
-/// already has a wait under way: a node with two waits at once polls more than one future, so
-/// neither wait is relied on (the first is marked as timed, the second is not published).
+/// already has a wait under way (two acquisitions polled at once, in a `join!` say): a node has
+/// one slot, so the second is not published.
 fn join(node: u64) -> Option<Arc<ThreadRecord>> {
     // Under the map's shard lock, as the release in `AsyncWait::drop` is.
     let make = || Entry { record: crate::threads::node_record(node), waits: 0 };
     nodes().with_or_insert_mut(node, make, |entry| {
         entry.waits += 1;
-        if entry.waits == 1 {
+        (entry.waits == 1).then(|| {
             crate::threads::publish_node(&entry.record);
-            return Some(Arc::clone(&entry.record));
-        }
-        mark_timed(&entry.record);
-        None
+            Arc::clone(&entry.record)
+        })
     })
-}
-
-/// Makes the wait published in `record` one that is never relied on (a new episode number, so a
-/// detection under way sees the change).
-fn mark_timed(record: &ThreadRecord) {
-    record.with_slot(|slot| {
-        if let Some(waiting) = slot.waiting.as_mut() {
-            if !waiting.timed {
-                waiting.timed = true;
-                slot.seq += 1;
-            }
-        }
-    });
 }
 
 impl AsyncWait {
     /// The acquire future was polled again and is still pending: the node was woken by
-    /// something other than the lock (a `select!` or `join!` sibling, a timer), so it polls more
-    /// than this future, and its wait is not relied on at once any more (only once the whole
-    /// process is asleep). `waker` is this poll's.
+    /// something other than the lock (a `select!` or `join!` sibling, a timer). `waker` is this
+    /// poll's, kept to wake the node under the panic policy. The node may have run its last
+    /// step before the whole process falls asleep (a futurelock whose other future's timer just
+    /// fired): the watchdog is asked to look.
     pub fn repolled(&self, waker: &Waker) {
         if let Some(record) = &self.record {
-            mark_timed(record);
             record.with_slot(|slot| {
                 if let Some(wake) = slot.wake.as_mut() {
                     if !wake.waker.will_wake(waker) {
@@ -263,6 +248,7 @@ impl AsyncWait {
                     }
                 }
             });
+            crate::wake_watchdog::check_soon();
         }
     }
 

@@ -78,7 +78,10 @@ fn run(period: Duration, watchdog: Option<Duration>, recheck: Option<Duration>) 
             crate::all_asleep::recheck(older_than);
             // The same, as the operating system shows it: every thread, known to lockprof or not
             // (tokio's workers), asleep for good; the only report of a deadlock among tasks.
-            crate::process_asleep::recheck(older_than);
+            // Not right after the checks a wait asked for, which have just looked.
+            if !asked {
+                crate::process_asleep::recheck(older_than);
+            }
         }
         if let Some(threshold) = watchdog {
             if scan(threshold, &mut reported) {
