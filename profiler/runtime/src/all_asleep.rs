@@ -154,19 +154,6 @@ enum Found {
     Reported,
 }
 
-/// The thread ids of the process, sorted; `None` where they cannot be listed.
-fn os_threads() -> Option<Vec<i32>> {
-    if !cfg!(target_os = "linux") {
-        return None;
-    }
-    let mut tids = Vec::new();
-    for entry in std::fs::read_dir("/proc/self/task").ok()? {
-        tids.push(entry.ok()?.file_name().to_str()?.parse::<i32>().ok()?);
-    }
-    tids.sort_unstable();
-    Some(tids)
-}
-
 /// One thread's signal condition as read under its slot's mutex: sequence number, and whether
 /// its signal wait (if it has one) is still asleep, and how long it has waited.
 fn signal_state(record: &ThreadRecord) -> (u64, Option<bool>, Duration, u8) {
@@ -217,7 +204,7 @@ fn find(detector: Option<u64>, older_than: Option<Duration>) -> Option<Found> {
 }
 
 fn confirm(detector: Option<u64>, older_than: Option<Duration>) -> Option<FoundDeadlock> {
-    let listed = os_threads()?;
+    let listed = crate::os_asleep::os_threads()?;
     let internal = internal_tids();
     // Records made in this process only: after a `fork`, the parent's records (and its threads'
     // ids, which the child's threads may get) describe threads the child does not have.
@@ -278,7 +265,7 @@ fn confirm(detector: Option<u64>, older_than: Option<Duration>) -> Option<FoundD
             return None;
         }
     }
-    if os_threads()? != listed {
+    if crate::os_asleep::os_threads()? != listed {
         return None;
     }
 

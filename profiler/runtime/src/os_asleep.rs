@@ -239,6 +239,20 @@ fn socket_inode(link: &str) -> Option<u64> {
 #[cfg(target_os = "linux")]
 mod epoll_set;
 
+/// The OS ids of the process's threads (Linux: `/proc/self/task`), sorted; `None` where they
+/// cannot be listed.
+pub(crate) fn os_threads() -> Option<Vec<i32>> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let mut tids = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/task").ok()? {
+        tids.push(entry.ok()?.file_name().to_str()?.parse::<i32>().ok()?);
+    }
+    tids.sort_unstable();
+    Some(tids)
+}
+
 /// A file of `/proc` as text.
 #[cfg(target_os = "linux")]
 fn read(path: &str) -> Option<String> {
@@ -248,20 +262,6 @@ fn read(path: &str) -> Option<String> {
 #[cfg(target_os = "linux")]
 mod imp {
     use super::{NUMBERS, Sched, Sleep, read};
-
-    /// The calling thread's OS id.
-    fn own_tid() -> i32 {
-        crate::threads::os_tid()
-    }
-
-    fn threads() -> Option<Vec<i32>> {
-        let mut tids = Vec::new();
-        for entry in std::fs::read_dir("/proc/self/task").ok()? {
-            tids.push(entry.ok()?.file_name().to_str()?.parse::<i32>().ok()?);
-        }
-        tids.sort_unstable();
-        Some(tids)
-    }
 
     /// Whether `SIGCHLD`'s action has `SA_NOCLDWAIT`: children are then reaped as they exit,
     /// so one that acted and exited between the passes would not be seen as a zombie.
@@ -283,8 +283,8 @@ mod imp {
         if !super::signals_quiet(&read("/proc/self/status")?)? || children_reaped_unseen() {
             return Some(false);
         }
-        let me = own_tid();
-        let listed = threads()?;
+        let me = crate::threads::os_tid();
+        let listed = super::os_threads()?;
         let others: Vec<i32> = listed.iter().copied().filter(|&t| t != me).collect();
         // Pass A.
         let mut before = Vec::with_capacity(others.len());
@@ -318,7 +318,7 @@ mod imp {
                 return Some(false);
             }
         }
-        if threads()? != listed {
+        if super::os_threads()? != listed {
             return Some(false);
         }
         for &tid in &listed {
